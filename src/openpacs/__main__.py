@@ -1,0 +1,5 @@
+import sys
+
+from openpacs.cli.main import main
+
+sys.exit(main())

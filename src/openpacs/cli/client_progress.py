@@ -1,0 +1,78 @@
+"""Progress bars (rich) for upload and retrieve: files, bytes, rate and time left.
+
+Shown on stderr, and only when stderr is a terminal; otherwise the callbacks do nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from openpacs.cli.client_output import stderr_console
+
+
+class Bar:
+    """A callback ``(files_done, files_total, bytes_done, bytes_total)`` drawing a bar."""
+
+    def __init__(self, progress: Progress | None, task: TaskID | None, files_total: int) -> None:
+        self._progress = progress
+        self._task = task
+        self._files_total = files_total
+
+    def __call__(
+        self, files_done: int, files_total: int, bytes_done: int, bytes_total: int
+    ) -> None:
+        if self._progress is None or self._task is None:
+            return
+        total_files = files_total or self._files_total
+        label = f"{files_done}/{total_files} files" if total_files else f"{files_done} files"
+        self._progress.update(
+            self._task,
+            completed=bytes_done,
+            total=bytes_total or None,
+            files=label,
+        )
+
+
+def wanted(enabled: bool = True) -> bool:
+    return enabled and sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(description: str, files_total: int, enabled: bool = True) -> Iterator[Bar]:
+    if not wanted(enabled):
+        yield Bar(None, None, files_total)
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=False,
+    )
+    label = f"0/{files_total} files" if files_total else "0 files"
+    with progress:
+        task = progress.add_task(description, total=None, files=label)
+        yield Bar(progress, task, files_total)
+        done = progress.tasks[0]
+        if done.total is None:  # size was unknown: show the bar full at the end
+            progress.update(task, total=max(done.completed, 1), completed=max(done.completed, 1))
+
+
+__all__ = ["Bar", "progress_bar", "wanted"]

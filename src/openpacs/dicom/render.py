@@ -1,0 +1,468 @@
+"""Rendered images for WADO-RS (PS3.18 8.3.5 and 10.4.1 rendered resources).
+
+Pipeline for one frame (PS3.4 N.2 grayscale/colour pipelines, simplified to 8 bits):
+
+1. decode the frame (:func:`openpacs.dicom.pixels.read_frame`, YBR_* arrives as RGB);
+2. grayscale: Modality LUT (Rescale Slope/Intercept or Modality LUT Sequence), then VOI
+   (query ``window`` > header Window Center/Width > VOI LUT Sequence > frame min/max),
+   then MONOCHROME1 inversion; Bits Allocated 1 (binary SEG) becomes 0/255;
+3. PALETTE COLOR through its LUTs; RGB scaled to 8 bits when Bits Stored > 8;
+4. optional source region / viewport scaling, then Pillow encodes JPEG, PNG or GIF.
+
+Enhanced multi-frame objects keep rescale and window values in functional groups; they
+are applied for the requested frame. Overlays and presentation states are not applied.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import numpy as np
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
+from pydicom.uid import UID
+
+from openpacs.dicom.pixels import (
+    DecodedFrame,
+    PixelSource,
+    number_of_frames,
+    read_frame,
+    read_header,
+)
+
+__all__ = [
+    "MEDIA_TYPES",
+    "RenderError",
+    "Viewport",
+    "Window",
+    "WindowFunction",
+    "parse_viewport",
+    "parse_viewport_region",
+    "parse_window",
+    "render_frame",
+    "render_thumbnail",
+    "to_display_array",
+]
+
+WindowFunction = Literal["linear", "linear_exact", "sigmoid"]
+
+# Rendered media type -> Pillow format name.
+MEDIA_TYPES: dict[str, str] = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF"}
+
+_WINDOW_FUNCTIONS: dict[str, WindowFunction] = {
+    "linear": "linear",
+    "linear_exact": "linear_exact",
+    "linear-exact": "linear_exact",
+    "sigmoid": "sigmoid",
+}
+# Functional group macros whose attributes override the top-level ones for a frame.
+_FRAME_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+class RenderError(ValueError):
+    """The frame cannot be rendered as asked (bad media type, unsupported image...)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """A VOI window in modality units (PS3.3 C.11.2.1.2/C.11.2.1.3)."""
+
+    center: float
+    width: float
+    function: WindowFunction = "linear"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.center) and math.isfinite(self.width)):
+            raise ValueError("window center and width must be finite numbers")
+        if self.function not in ("linear", "linear_exact", "sigmoid"):
+            raise ValueError(f"unknown window function {self.function!r}")
+        # PS3.3 C.11.2.1.2.1: LINEAR needs width >= 1, the others width > 0.
+        if self.function == "linear" and self.width < 1:
+            raise ValueError("window width must be >= 1 for the linear function")
+        if self.width <= 0:
+            raise ValueError("window width must be > 0")
+
+
+@dataclass(frozen=True)
+class Viewport:
+    """PS3.18 ``viewport=vw,vh[,sx,sy,sw,sh]``.
+
+    The source region starts at (sx, sy) and spans (sw, sh) source pixels; ``None``
+    means "to the image edge". A negative sw/sh flips the region horizontally or
+    vertically. The region is scaled to fit inside vw x vh keeping its aspect ratio,
+    so one returned dimension may be smaller than the viewport.
+    """
+
+    width: int
+    height: int
+    sx: float = 0.0
+    sy: float = 0.0
+    sw: float | None = None
+    sh: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1:
+            raise ValueError("viewport width and height must be positive integers")
+        if self.sx < 0 or self.sy < 0:
+            raise ValueError("viewport sx and sy must not be negative")
+        if self.sw == 0 or self.sh == 0:
+            raise ValueError("viewport sw and sh must not be zero")
+
+
+def parse_window(value: str) -> Window:
+    """Parse the ``window`` query parameter: ``center,width[,function]``.
+
+    The function is ``linear`` (default), ``linear-exact``/``linear_exact`` or
+    ``sigmoid``, case-insensitive. Raises ValueError with the reason otherwise.
+    """
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) not in (2, 3):
+        raise ValueError(f"window must be 'center,width,function', got {value!r}")
+    center = _parse_number(parts[0], "window center")
+    width = _parse_number(parts[1], "window width")
+    function: WindowFunction = "linear"
+    if len(parts) == 3 and parts[2]:
+        try:
+            function = _WINDOW_FUNCTIONS[parts[2].lower()]
+        except KeyError:
+            raise ValueError(
+                f"window function must be linear, linear-exact or sigmoid, got {parts[2]!r}"
+            ) from None
+    return Window(center, width, function)
+
+
+def parse_viewport_region(value: str) -> Viewport:
+    """Parse ``viewport=vw,vh`` or ``vw,vh,sx,sy,sw,sh`` (region values may be empty)."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) not in (2, 6):
+        raise ValueError(f"viewport must be 'vw,vh' or 'vw,vh,sx,sy,sw,sh', got {value!r}")
+    vw = _parse_int(parts[0], "viewport width")
+    vh = _parse_int(parts[1], "viewport height")
+    if len(parts) == 2:
+        return Viewport(vw, vh)
+    sx, sy, sw, sh = (
+        _parse_number(p, f"viewport {name}") if p else None
+        for p, name in zip(parts[2:], ("sx", "sy", "sw", "sh"), strict=True)
+    )
+    return Viewport(vw, vh, sx or 0.0, sy or 0.0, sw, sh)
+
+
+def parse_viewport(value: str) -> tuple[int, int]:
+    """Parse the ``viewport`` parameter and return (vw, vh); the region is validated.
+
+    Use :func:`parse_viewport_region` to honour the source region too.
+    """
+    viewport = parse_viewport_region(value)
+    return viewport.width, viewport.height
+
+
+def render_frame(
+    path: PixelSource,
+    index: int,
+    *,
+    media_type: str = "image/jpeg",
+    window: Window | None = None,
+    viewport: tuple[int, int] | Viewport | None = None,
+    quality: int = 90,
+) -> bytes:
+    """Render frame `index` (0-based) as an 8-bit image of `media_type`.
+
+    Raises :class:`RenderError` for an unsupported media type, quality or image, and
+    :class:`openpacs.dicom.pixels.PixelDataError` when the frame cannot be decoded.
+    """
+    image_format = _image_format(media_type)
+    if not 1 <= quality <= 100:
+        raise RenderError(f"quality must be between 1 and 100, got {quality}")
+    frame = read_frame(path, index)
+    image = _to_image(to_display_array(frame, index=index, window=window))
+    if viewport is not None:
+        if not isinstance(viewport, Viewport):
+            viewport = Viewport(*viewport)
+        image = _apply_viewport(image, viewport)
+    return _encode(image, image_format, quality)
+
+
+def render_thumbnail(
+    path: PixelSource, *, size: int = 128, media_type: str = "image/jpeg"
+) -> bytes:
+    """Render the middle frame scaled to fit inside `size` x `size` (aspect kept)."""
+    if size < 1:
+        raise RenderError(f"thumbnail size must be positive, got {size}")
+    frames = number_of_frames(read_header(path))
+    return render_frame(
+        path, max(frames, 1) // 2, media_type=media_type, viewport=Viewport(size, size)
+    )
+
+
+def to_display_array(
+    frame: DecodedFrame, *, index: int = 0, window: Window | None = None
+) -> np.ndarray:
+    """Map a decoded frame to uint8 (rows, cols) grayscale or (rows, cols, 3) RGB.
+
+    `index` selects the per-frame functional groups of enhanced multi-frame objects;
+    `window` overrides the header's VOI for grayscale images and is ignored for colour.
+    """
+    header = _frame_header(frame.header, index)
+    arr = frame.array
+    pi = frame.photometric_interpretation
+    if pi in ("MONOCHROME1", "MONOCHROME2"):
+        if arr.ndim != 2:
+            raise RenderError(f"{pi} image with {arr.shape[-1]} samples per pixel")
+        if int(header.get("BitsAllocated", 8)) == 1:
+            # Binary segmentation / bitmap: no LUTs make sense, show it as black/white.
+            gray: np.ndarray = np.where(arr != 0, 255, 0).astype(np.uint8)
+        else:
+            gray = _grayscale(arr, header, window)
+        return np.subtract(255, gray, dtype=np.uint8) if pi == "MONOCHROME1" else gray
+    if pi == "PALETTE COLOR":
+        return _palette_to_rgb(arr, header)
+    if pi == "RGB":
+        if arr.ndim != 3 or arr.shape[2] != 3:
+            raise RenderError(f"RGB image with unexpected shape {arr.shape}")
+        return _rgb_to_8bit(arr, int(header.get("BitsStored", 8) or 8))
+    raise RenderError(f"cannot render Photometric Interpretation {pi or '(missing)'!r}")
+
+
+# -- pipeline steps ------------------------------------------------------------------
+
+
+def _frame_header(header: Dataset, index: int) -> Dataset:
+    """Header with the frame's functional-group rescale/VOI values promoted to top level."""
+    shared = header.get("SharedFunctionalGroupsSequence")
+    per_frame = header.get("PerFrameFunctionalGroupsSequence")
+    items: list[Dataset] = []
+    if shared:
+        items.append(shared[0])
+    if per_frame and 0 <= index < len(per_frame):
+        items.append(per_frame[index])  # per-frame values win over shared ones
+    if not items:
+        return header
+    out = Dataset()
+    out.update(header)
+    if hasattr(header, "file_meta"):
+        out.file_meta = header.file_meta  # LUT decoding needs the byte order
+    out.set_original_encoding(*header.original_encoding)
+    for item in items:
+        for keyword in _FRAME_MACROS:
+            macro = item.get(keyword)
+            if macro:
+                for elem in macro[0]:
+                    out[elem.tag] = elem
+    return out
+
+
+def _grayscale(arr: np.ndarray, header: Dataset, window: Window | None) -> np.ndarray:
+    try:
+        values = apply_modality_lut(arr, header)
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        raise RenderError(f"invalid Modality LUT: {exc}") from exc
+    values = values.astype(np.float64, copy=False)
+    if window is None:
+        window = _header_window(header)
+    if window is not None:
+        return _apply_window(values, window)
+    lut = _apply_voi_lut(values, header)
+    if lut is not None:
+        return lut
+    return _stretch(values)
+
+
+def _header_window(header: Dataset) -> Window | None:
+    """First Window Center/Width pair of the header, or None when absent or unusable."""
+    try:
+        center = _first_value(header.get("WindowCenter"))
+        width = _first_value(header.get("WindowWidth"))
+        if center is None or width is None:
+            return None
+        function = _WINDOW_FUNCTIONS.get(str(header.get("VOILUTFunction", "LINEAR")).lower())
+        return Window(center, width, function or "linear")
+    except (TypeError, ValueError):
+        return None  # malformed header values: fall back to the next VOI source
+
+
+def _first_value(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple, MultiValue)):
+        if not value:
+            return None
+        value = value[0]
+    return float(cast(float, value))
+
+
+def _apply_window(values: np.ndarray, window: Window) -> np.ndarray:
+    """PS3.3 C.11.2.1.2 / C.11.2.1.3 with an output range of 0..255."""
+    c, w = window.center, window.width
+    if window.function == "sigmoid":
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - c) / w))
+    elif window.function == "linear_exact":
+        out = ((values - c) / w + 0.5) * 255.0
+    elif w > 1:
+        out = ((values - (c - 0.5)) / (w - 1) + 0.5) * 255.0
+    else:  # width 1 is a threshold at the center (PS3.3 C.11.2.1.2.1)
+        out = np.where(values <= c - 0.5, 0.0, 255.0)
+    return _to_uint8(out)
+
+
+def _apply_voi_lut(values: np.ndarray, header: Dataset) -> np.ndarray | None:
+    seq = header.get("VOILUTSequence")
+    if not seq:
+        return None
+    item = seq[0]
+    descriptor = item.get("LUTDescriptor")
+    if not descriptor or len(descriptor) != 3 or item.get("LUTData") is None:
+        return None
+    # Applied here rather than with pydicom's apply_voi, which indexes with the LUT's
+    # entry type and so wraps inputs above 255 for 8-bit LUTs.
+    entries = int(descriptor[0]) or 2**16
+    first_mapped = int(descriptor[1])
+    lut = _lut_values(item["LUTData"].value, entries, _is_little_endian(header))
+    if lut.size == 0:
+        return None
+    index = np.clip(np.rint(values) - first_mapped, 0, lut.size - 1).astype(np.intp)
+    # Some LUTs declare 16 bits but use fewer; scale by the larger of both ranges.
+    top = max(float(2 ** int(descriptor[2]) - 1), float(lut.max()), 1.0)
+    return _to_uint8(lut[index].astype(np.float64) * (255.0 / top))
+
+
+def _lut_values(data: object, entries: int, little_endian: bool) -> np.ndarray:
+    """LUT Data (US values or OW bytes) as an integer array of at most `entries` items."""
+    if isinstance(data, bytes):
+        if len(data) >= 2 * entries:
+            words: np.ndarray = np.frombuffer(data, dtype="<u2" if little_endian else ">u2")
+            return words[:entries].astype(np.int64)
+        return np.frombuffer(data, dtype=np.uint8)[:entries].astype(np.int64)  # packed 8-bit
+    if isinstance(data, int):
+        return np.asarray([data], dtype=np.int64)
+    return np.asarray(list(cast("list[int]", data)), dtype=np.int64)[:entries]
+
+
+def _is_little_endian(header: Dataset) -> bool:
+    meta = getattr(header, "file_meta", None)
+    tsyntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    if tsyntax:
+        return bool(UID(str(tsyntax)).is_little_endian)
+    return header.original_encoding[1] is not False
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round and saturate display values to 0..255."""
+    out: np.ndarray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return out
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return np.zeros(values.shape, dtype=np.uint8)
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return _to_uint8((np.nan_to_num(values, nan=low) - low) * (255.0 / (high - low)))
+
+
+def _palette_to_rgb(arr: np.ndarray, header: Dataset) -> np.ndarray:
+    if arr.ndim != 2:
+        raise RenderError("PALETTE COLOR image must have one sample per pixel")
+    try:
+        rgb = apply_color_lut(arr, header)[..., :3]
+        if rgb.dtype == np.uint8:
+            return np.ascontiguousarray(rgb)
+        # 16-bit entries: some writers store 8-bit values in them, so check the LUT.
+        descriptor = header.RedPaletteColorLookupTableDescriptor
+        entries = int(descriptor[0]) or 2**16
+        full = apply_color_lut(np.arange(int(descriptor[1]), int(descriptor[1]) + entries), header)
+    except (ValueError, KeyError, AttributeError, TypeError, IndexError) as exc:
+        raise RenderError(f"invalid Palette Color Lookup Table: {exc}") from exc
+    shift = 8 if int(full[..., :3].max()) > 255 else 0
+    return (rgb >> shift).astype(np.uint8)
+
+
+def _rgb_to_8bit(arr: np.ndarray, bits_stored: int) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    top = float(2 ** min(max(bits_stored, 1), 32) - 1)
+    out = arr.astype(np.float64) * (255.0 / top)
+    return _to_uint8(out)
+
+
+# -- imaging -------------------------------------------------------------------------
+
+
+def _to_image(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(arr), mode="L" if arr.ndim == 2 else "RGB")
+
+
+def _apply_viewport(image: Image.Image, viewport: Viewport) -> Image.Image:
+    cols, rows = image.size
+    left, right, flip_x = _region(viewport.sx, viewport.sw, cols, "horizontal")
+    top, bottom, flip_y = _region(viewport.sy, viewport.sh, rows, "vertical")
+    if (left, top, right, bottom) != (0, 0, cols, rows):
+        image = image.crop((left, top, right, bottom))
+    if flip_x:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    if flip_y:
+        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    width, height = image.size
+    scale = min(viewport.width / width, viewport.height / height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size == image.size:
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _region(start: float, extent: float | None, limit: int, axis: str) -> tuple[int, int, bool]:
+    """Pixel bounds [low, high) of a region axis clipped to the image, and whether to flip."""
+    end = limit if extent is None else start + extent
+    low, high = sorted((start, end))
+    low_px, high_px = max(0, math.floor(low)), min(limit, math.ceil(high))
+    if high_px <= low_px:
+        raise RenderError(f"viewport source region is outside the image ({axis} axis)")
+    return low_px, high_px, extent is not None and extent < 0
+
+
+def _encode(image: Image.Image, image_format: str, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    if image_format == "JPEG":
+        image.save(buffer, format="JPEG", quality=quality)
+    elif image_format == "GIF":
+        # GIF is palette-based: grayscale maps 1:1, RGB needs an adaptive palette.
+        if image.mode == "RGB":
+            image = image.quantize(colors=256)
+        image.save(buffer, format="GIF")
+    else:
+        image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def _image_format(media_type: str) -> str:
+    key = media_type.split(";", 1)[0].strip().lower()
+    try:
+        return MEDIA_TYPES[key]
+    except KeyError:
+        supported = ", ".join(MEDIA_TYPES)
+        raise RenderError(
+            f"unsupported rendered media type {media_type!r} (supported: {supported})"
+        ) from None
+
+
+def _parse_number(text: str, name: str) -> float:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{name} must be a number, got {text!r}")
+    return float(text)
+
+
+def _parse_int(text: str, name: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a positive integer, got {text!r}")
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {text!r}")
+    return value

@@ -1,0 +1,378 @@
+"""The index schema. Every row belongs to one account; UIDs are unique per account only.
+
+Internal integer ids are the join keys and the basis of blob keys; the UUID columns are
+the public identifiers of the custom API (PatientOrderUuid, PatientSeriesUuid, ...).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# BigInteger primary keys that are still SQLite rowid aliases.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def NormText(length: int) -> String:
+    """Normalised (upper-case, accent-free) search text, compared bytewise.
+
+    Prefix searches use ``>= 'ABC' AND < 'ABD'`` on a B-tree index; that is only exact
+    under a bytewise collation, which SQLite has by default and PostgreSQL gets as "C".
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
+class Account(Base):
+    __tablename__ = "account"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(200))
+    dicomweb_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    # The Basic-auth user name; unique across the server (lowercased on write).
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserGroup(Base):
+    __tablename__ = "user_group"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class UserGroupMember(Base):
+    __tablename__ = "user_group_member"
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("user_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Institution(Base):
+    __tablename__ = "institution"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Equipment(Base):
+    __tablename__ = "equipment"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    ae_title: Mapped[str] = mapped_column(String(16), default="")
+
+
+class PatientOrder(Base):
+    """One imaging examination of one patient; exists before or because of its images."""
+
+    __tablename__ = "patient_order"
+    __table_args__ = (
+        UniqueConstraint("account_id", "study_instance_uid"),
+        Index("ix_order_account_patient_id", "account_id", "patient_id"),
+        Index("ix_order_account_name", "account_id", "patient_name_norm"),
+        Index("ix_order_account_accession", "account_id", "accession_number"),
+        Index("ix_order_account_study_date", "account_id", "study_date"),
+        Index("ix_order_account_created", "account_id", "created_at", "id"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institution.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="Scheduled")
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    patient_name: Mapped[str] = mapped_column(String(400), default="")
+    # Upper-case, accent-free copy for case-insensitive and prefix search.
+    patient_name_norm: Mapped[str] = mapped_column(NormText(400), default="")
+    patient_id: Mapped[str] = mapped_column(String(64), default="")
+    other_patient_id: Mapped[str] = mapped_column(String(64), default="")
+    patient_birth_date: Mapped[str] = mapped_column(String(8), default="")  # YYYYMMDD
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
+    modality: Mapped[str] = mapped_column(String(64), default="")
+    study_description: Mapped[str] = mapped_column(String(400), default="")
+    study_date: Mapped[str] = mapped_column(String(8), default="")  # YYYYMMDD
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    patient_complaints: Mapped[str] = mapped_column(Text, default="")
+    scheduled_datetime: Mapped[str] = mapped_column(String(16), default="")  # YYYY-MM-DD HH:MM
+    requested_procedure_id: Mapped[str] = mapped_column(String(64), default="")
+    requested_procedure_description: Mapped[str] = mapped_column(String(400), default="")
+    requesting_physician: Mapped[str] = mapped_column(String(400), default="")
+    referring_physicians_name: Mapped[str] = mapped_column(String(400), default="")
+    scheduled_equipment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("equipment.id", ondelete="SET NULL"), nullable=True
+    )
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    assigned_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_group.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Study(Base):
+    __tablename__ = "study"
+    __table_args__ = (
+        UniqueConstraint("account_id", "study_instance_uid"),
+        Index("ix_study_account_patient_id", "account_id", "patient_id"),
+        Index("ix_study_account_name", "account_id", "patient_name_norm"),
+        Index("ix_study_account_accession", "account_id", "accession_number"),
+        Index("ix_study_account_date", "account_id", "study_date", "id"),
+        Index("ix_study_account_modalities", "account_id", "modalities_in_study"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patient_order.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    study_instance_uid: Mapped[str] = mapped_column(String(64))
+    specific_character_set: Mapped[str] = mapped_column(String(200), default="")
+    patient_id: Mapped[str] = mapped_column(String(64), default="")
+    issuer_of_patient_id: Mapped[str] = mapped_column(String(64), default="")
+    other_patient_ids: Mapped[str] = mapped_column(String(400), default="")
+    patient_name: Mapped[str] = mapped_column(String(400), default="")
+    patient_name_norm: Mapped[str] = mapped_column(NormText(400), default="")
+    # Space-separated normalised name components, for fuzzy (component prefix) matching.
+    patient_name_words: Mapped[str] = mapped_column(NormText(400), default="")
+    patient_birth_date: Mapped[str] = mapped_column(String(8), default="")
+    patient_sex: Mapped[str] = mapped_column(String(16), default="")
+    study_date: Mapped[str] = mapped_column(String(8), default="")
+    study_time: Mapped[str] = mapped_column(String(16), default="")
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    referring_physician_name: Mapped[str] = mapped_column(String(400), default="")
+    referring_physician_name_norm: Mapped[str] = mapped_column(NormText(400), default="")
+    study_id: Mapped[str] = mapped_column(String(16), default="")
+    study_description: Mapped[str] = mapped_column(String(400), default="")
+    institution_name: Mapped[str] = mapped_column(String(200), default="")
+    # Backslash-delimited with leading and trailing backslash: "\CT\PR\".
+    modalities_in_study: Mapped[str] = mapped_column(String(200), default="")
+    sop_classes_in_study: Mapped[str] = mapped_column(Text, default="")
+    num_series: Mapped[int] = mapped_column(Integer, default=0)
+    num_instances: Mapped[int] = mapped_column(Integer, default=0)
+    # DICOM JSON (bytes) of the patient/study-level attributes of the first instance stored.
+    study_json: Mapped[bytes] = mapped_column(LargeBinary, default=b"{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Series(Base):
+    __tablename__ = "series"
+    __table_args__ = (
+        UniqueConstraint("account_id", "series_instance_uid"),
+        Index("ix_series_study_number", "study_id", "series_number", "id"),
+        Index("ix_series_account_modality", "account_id", "modality"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    series_instance_uid: Mapped[str] = mapped_column(String(64))
+    modality: Mapped[str] = mapped_column(String(16), default="")
+    series_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    series_description: Mapped[str] = mapped_column(String(400), default="")
+    body_part_examined: Mapped[str] = mapped_column(String(64), default="")
+    institution_name: Mapped[str] = mapped_column(String(200), default="")
+    series_date: Mapped[str] = mapped_column(String(8), default="")
+    series_time: Mapped[str] = mapped_column(String(16), default="")
+    performed_procedure_step_start_date: Mapped[str] = mapped_column(String(8), default="")
+    performed_procedure_step_start_time: Mapped[str] = mapped_column(String(16), default="")
+    num_instances: Mapped[int] = mapped_column(Integer, default=0)
+    # DICOM JSON (bytes) of the series-level attributes of the first instance stored.
+    series_json: Mapped[bytes] = mapped_column(LargeBinary, default=b"{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SeriesRequestAttributes(Base):
+    """One item of RequestAttributesSequence (0040,0275), for QIDO sequence matching."""
+
+    __tablename__ = "series_request_attributes"
+    __table_args__ = (
+        Index("ix_sra_requested_procedure", "account_id", "requested_procedure_id"),
+        Index("ix_sra_scheduled_step", "account_id", "scheduled_procedure_step_id"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
+    requested_procedure_id: Mapped[str] = mapped_column(String(64), default="")
+    scheduled_procedure_step_id: Mapped[str] = mapped_column(String(64), default="")
+    accession_number: Mapped[str] = mapped_column(String(64), default="")
+    study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Instance(Base):
+    __tablename__ = "instance"
+    __table_args__ = (
+        UniqueConstraint("account_id", "sop_instance_uid"),
+        Index("ix_instance_series_number", "series_id", "instance_number", "id"),
+        Index("ix_instance_study", "study_id"),
+    )
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    sop_instance_uid: Mapped[str] = mapped_column(String(64))
+    sop_class_uid: Mapped[str] = mapped_column(String(64))
+    instance_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    columns: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bits_allocated: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    number_of_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Where the Part-10 file lives in the blob store; made from an internal id only.
+    blob_key: Mapped[str] = mapped_column(String(200), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    # DICOM JSON (bytes) of the instance-level attributes returned by QIDO.
+    instance_json: Mapped[bytes] = mapped_column(LargeBinary, default=b"{}")
+    # Full DICOM JSON metadata; bulk data as BulkDataURI relative to a placeholder base.
+    metadata_json: Mapped[bytes] = mapped_column(LargeBinary, default=b"{}")
+    # JSON: per frame, a list of [offset, length] byte ranges in the blob.
+    frames_json: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # JSON: {"<bulk path>": [offset, length]} for BulkDataURI retrieval.
+    bulk_json: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PendingBlob(Base):
+    """A blob being written: removed when its instance commits, else collected by gc."""
+
+    __tablename__ = "pending_blob"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    blob_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class Folder(Base):
+    __tablename__ = "folder"
+    __table_args__ = (Index("ix_folder_account_parent", "account_id", "parent_id"),)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("folder.id", ondelete="CASCADE"), nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    name_norm: Mapped[str] = mapped_column(NormText(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FolderOrder(Base):
+    __tablename__ = "folder_order"
+    folder_id: Mapped[int] = mapped_column(
+        ForeignKey("folder.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("patient_order.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Share(Base):
+    __tablename__ = "share"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), index=True
+    )
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), nullable=True
+    )
+    # The secret in the URL; store a hash so a database leak does not leak the links.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expire_date: Mapped[str] = mapped_column(String(10), default="")  # YYYY-MM-DD, "" = never
+    downloadable: Mapped[bool] = mapped_column(Boolean, default=False)
+    folder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("folder.id", ondelete="CASCADE"), nullable=True
+    )
+    title: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ShareOrder(Base):
+    __tablename__ = "share_order"
+    share_id: Mapped[int] = mapped_column(
+        ForeignKey("share.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("patient_order.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class AuditEvent(Base):
+    """Who did what to which study: the audit trail users expect of a PACS."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_account_time", "account_id", "created_at"),)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    share_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,96 @@
+"""The STOW-RS response dataset (PS3.18 10.5.3) and the HTTP status it implies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RETRIEVE_URL = "00081190"
+FAILED_SOP_SEQUENCE = "00081198"
+REFERENCED_SOP_SEQUENCE = "00081199"
+REFERENCED_SOP_CLASS_UID = "00081150"
+REFERENCED_SOP_INSTANCE_UID = "00081155"
+FAILURE_REASON = "00081197"
+WARNING_REASON = "00081196"
+# Error Comment: a human-readable reason next to the numeric code (as dcm4chee does).
+ERROR_COMMENT = "00000902"
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    sop_class_uid: str
+    sop_instance_uid: str
+    retrieve_url: str
+    warning_code: int | None = None
+
+
+@dataclass(frozen=True)
+class FailedInstance:
+    sop_class_uid: str
+    sop_instance_uid: str
+    failure_code: int
+    reason: str
+
+
+@dataclass
+class StowResult:
+    """Outcomes of one STOW request, in the order the parts arrived."""
+
+    study_retrieve_url: str | None = None
+    stored: list[StoredInstance] = field(default_factory=list)
+    failed: list[FailedInstance] = field(default_factory=list)
+
+    def http_status(self) -> int:
+        """200 all stored; 202 some stored, some failed or warned; 409 none stored."""
+        if self.failed and not self.stored:
+            return 409
+        if self.failed or any(s.warning_code is not None for s in self.stored):
+            return 202
+        return 200
+
+    def first_failure(self) -> str | None:
+        if not self.failed:
+            return None
+        first = self.failed[0]
+        more = f" (and {len(self.failed) - 1} more)" if len(self.failed) > 1 else ""
+        return f"instance {first.sop_instance_uid or '?'} failed: {first.reason}{more}"
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if self.study_retrieve_url and self.stored:
+            body[RETRIEVE_URL] = {"vr": "UR", "Value": [self.study_retrieve_url]}
+        if self.failed:
+            body[FAILED_SOP_SEQUENCE] = {
+                "vr": "SQ",
+                "Value": [_failed_item(item) for item in self.failed],
+            }
+        if self.stored:
+            body[REFERENCED_SOP_SEQUENCE] = {
+                "vr": "SQ",
+                "Value": [_stored_item(item) for item in self.stored],
+            }
+        return body
+
+
+def _uid(value: str) -> dict[str, Any]:
+    return {"vr": "UI", "Value": [value]} if value else {"vr": "UI"}
+
+
+def _stored_item(item: StoredInstance) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        REFERENCED_SOP_CLASS_UID: _uid(item.sop_class_uid),
+        REFERENCED_SOP_INSTANCE_UID: _uid(item.sop_instance_uid),
+        RETRIEVE_URL: {"vr": "UR", "Value": [item.retrieve_url]},
+    }
+    if item.warning_code is not None:
+        out[WARNING_REASON] = {"vr": "US", "Value": [item.warning_code]}
+    return dict(sorted(out.items()))
+
+
+def _failed_item(item: FailedInstance) -> dict[str, Any]:
+    return {
+        ERROR_COMMENT: {"vr": "LO", "Value": [item.reason[:64]]},
+        FAILURE_REASON: {"vr": "US", "Value": [item.failure_code]},
+        REFERENCED_SOP_CLASS_UID: _uid(item.sop_class_uid),
+        REFERENCED_SOP_INSTANCE_UID: _uid(item.sop_instance_uid),
+    }

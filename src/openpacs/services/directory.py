@@ -1,0 +1,123 @@
+"""Discovery lists: the institutions, users, groups and equipment of the caller's account.
+
+They give an API user the UUIDs the other endpoints need. Ordered by name, then id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from openpacs.index.db import Database
+from openpacs.index.models import Equipment, Institution, User, UserGroup, UserGroupMember
+from openpacs.services.principal import Principal
+
+
+@dataclass(frozen=True)
+class InstitutionInfo:
+    institution_uuid: str
+    institution_name: str
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    user_uuid: str
+    email: str
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class UserGroupInfo:
+    user_group_uuid: str
+    user_group_name: str
+    user_uuid_list: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EquipmentInfo:
+    equipment_uuid: str
+    equipment_name: str
+    modality: str
+    ae_title: str
+    institution_uuid: str
+
+
+@dataclass(frozen=True)
+class InstitutionList:
+    institution_list: tuple[InstitutionInfo, ...]
+
+
+@dataclass(frozen=True)
+class UserList:
+    user_list: tuple[UserInfo, ...]
+
+
+@dataclass(frozen=True)
+class UserGroupList:
+    user_group_list: tuple[UserGroupInfo, ...]
+
+
+@dataclass(frozen=True)
+class EquipmentList:
+    equipment_list: tuple[EquipmentInfo, ...]
+
+
+class DirectoryService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def institutions(self, who: Principal) -> InstitutionList:
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(Institution)
+                .where(Institution.account_id == who.account_id)
+                .order_by(Institution.name, Institution.id)
+            )
+            return InstitutionList(
+                tuple(InstitutionInfo(i.uuid, i.name, i.is_default) for i in rows)
+            )
+
+    def users(self, who: Principal) -> UserList:
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(User).where(User.account_id == who.account_id).order_by(User.email, User.id)
+            )
+            return UserList(tuple(UserInfo(u.uuid, u.email, u.display_name, u.role) for u in rows))
+
+    def user_groups(self, who: Principal) -> UserGroupList:
+        with self._db.session() as session:
+            groups = session.scalars(
+                select(UserGroup)
+                .where(UserGroup.account_id == who.account_id)
+                .order_by(UserGroup.name, UserGroup.id)
+            ).all()
+            members: dict[int, list[str]] = {g.id: [] for g in groups}
+            if members:
+                for group_id, user_uuid in session.execute(
+                    select(UserGroupMember.group_id, User.uuid)
+                    .join(User, User.id == UserGroupMember.user_id)
+                    .where(UserGroupMember.group_id.in_(list(members)))
+                    .order_by(User.email, User.id)
+                ):
+                    members[group_id].append(user_uuid)
+            return UserGroupList(
+                tuple(UserGroupInfo(g.uuid, g.name, tuple(members[g.id])) for g in groups)
+            )
+
+    def equipment(self, who: Principal) -> EquipmentList:
+        with self._db.session() as session:
+            rows = session.execute(
+                select(Equipment, Institution.uuid)
+                .join(Institution, Institution.id == Equipment.institution_id)
+                .where(Equipment.account_id == who.account_id)
+                .order_by(Equipment.name, Equipment.id)
+            )
+            return EquipmentList(
+                tuple(
+                    EquipmentInfo(e.uuid, e.name, e.modality, e.ae_title, institution_uuid)
+                    for e, institution_uuid in rows
+                )
+            )

@@ -1,0 +1,622 @@
+"""Patient orders: create, read, search and delete (the custom API's order endpoints).
+
+Every function is scoped to one account: an order, institution, equipment, user or group
+of another account is reported as not found (404), never as forbidden.
+
+Search order (stable, so Limit/Offset pages never repeat or skip an order): newest
+first by creation time, then by internal id, served by ``ix_order_account_created``.
+The filters run on indexed columns of ``patient_order`` (patient id, normalised name,
+accession number, study date); birth dates and modalities are residual filters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydicom.uid import generate_uid
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from openpacs.index.db import Database
+from openpacs.index.models import (
+    AuditEvent,
+    Equipment,
+    Folder,
+    FolderOrder,
+    Instance,
+    Institution,
+    PatientOrder,
+    Series,
+    SeriesRequestAttributes,
+    ShareOrder,
+    Study,
+    User,
+    UserGroup,
+)
+from openpacs.protocol.qido import normalise_person_name
+from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
+from openpacs.services.order_link import SCHEDULED
+from openpacs.services.principal import Principal
+from openpacs.storage.base import BlobStore
+
+log = logging.getLogger("openpacs.orders")
+
+DEFAULT_LIMIT = 1000
+_MODALITY = re.compile(r"^[A-Z0-9_]{1,16}$")
+_WILDCARDS = re.compile(r"[*?]")
+
+
+# -- results -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    patient_series_uuid: str
+    series_instance_uid: str
+    modality: str
+    series_description: str
+    series_number: int | None
+    number_of_instances: int
+
+
+@dataclass(frozen=True)
+class FolderRef:
+    folder_uuid: str
+    folder_name: str
+
+
+@dataclass(frozen=True)
+class OrderSummary:
+    """One order in a search result."""
+
+    patient_order_uuid: str
+    patient_order_institution_uuid: str
+    order_status: str
+    study_instance_uid: str
+    patient_name: str
+    patient_id: str
+    other_patient_id: str
+    patient_birthdate: str  # YYYY-MM-DD (or as received when not a valid DICOM date)
+    patient_sex: str
+    modality: str
+    modalities_in_study: tuple[str, ...]
+    study_description: str
+    study_date: str  # YYYY-MM-DD; "" until images arrive
+    accession_number: str
+    order_scheduled_datetime: str  # YYYY-MM-DD HH:MM
+    assigned_user_uuid: str
+    assigned_user_group_uuid: str
+    number_of_series: int
+    number_of_instances: int
+    created_at: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class OrderProperties(OrderSummary):
+    """Every stored field of one order, with its folders and series."""
+
+    institution_name: str
+    patient_complaints: str
+    requested_procedure_id: str
+    requested_procedure_description: str
+    requesting_physician: str
+    referring_physicians_name: str
+    scheduled_equipment_uuid: str
+    updated_at: str
+    folder_list: tuple[FolderRef, ...]
+    series_list: tuple[SeriesInfo, ...]
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    patient_order_list: tuple[OrderSummary, ...]
+    total_count: int
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class DeletedOrder:
+    patient_order_uuid: str
+    deleted_series: int
+    deleted_instances: int
+
+
+# -- requests ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    institution_uuid: str
+    patient_name: str
+    patient_id: str
+    patient_birthdate: date
+    modality: str
+    other_patient_id: str = ""
+    patient_sex: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    patient_complaints: str = ""
+    order_scheduled_datetime: datetime | None = None
+    requested_procedure_id: str = ""
+    requested_procedure_description: str = ""
+    requesting_physician: str = ""
+    referring_physicians_name: str = ""
+    scheduled_equipment_uuid: str = ""
+    study_instance_uid: str = ""
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    institution_uuids: tuple[str, ...] = ()
+    patient_name: str = ""
+    patient_id: str = ""
+    other_patient_id: str = ""
+    accession_number: str = ""
+    modalities: tuple[str, ...] = ()
+    study_date_from: date | None = None
+    study_date_to: date | None = None
+    birthdate_from: date | None = None
+    birthdate_to: date | None = None
+    assigned_user_uuid: str = ""
+    assigned_user_group_uuid: str = ""
+    limit: int = DEFAULT_LIMIT
+    offset: int = 0
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+class OrderService:
+    """Use cases over one unit of work each; blobs are deleted only after a commit."""
+
+    def __init__(self, db: Database, blobs: BlobStore | None = None) -> None:
+        self._db = db
+        self._blobs = blobs
+
+    def create(self, who: Principal, new: NewOrder) -> OrderProperties:
+        require_writer(who)
+        with self._db.session() as session:
+            order = create_order(session, who.account_id, new)
+            _audit(session, who, "order.create", order)
+            return order_properties(session, order)
+
+    def properties(self, who: Principal, institution_uuid: str, order_uuid: str) -> OrderProperties:
+        with self._db.session() as session:
+            order = find_order(session, who, order_uuid, institution_uuid)
+            return order_properties(session, order)
+
+    def search(self, who: Principal, query: OrderQuery) -> OrderPage:
+        with self._db.session() as session:
+            return search_orders(session, who, query)
+
+    def delete(self, who: Principal, institution_uuid: str, order_uuid: str) -> DeletedOrder:
+        require_writer(who)
+        with self._db.session() as session:
+            order = find_order(session, who, order_uuid, institution_uuid)
+            _audit(session, who, "order.delete", order)
+            result, blob_keys = delete_order_rows(session, order)
+        # Committed: the images are gone from the index, so their files can go too. A
+        # failure here leaves an unreferenced blob for gc, never a dangling index row.
+        if self._blobs is not None:
+            for key in blob_keys:
+                try:
+                    self._blobs.delete(key)
+                except Exception:
+                    log.exception("could not delete blob %s of a deleted order", key)
+        return result
+
+
+def require_writer(who: Principal) -> None:
+    if who.read_only:
+        raise Forbidden("this access is read-only")
+
+
+# -- lookups -----------------------------------------------------------------------------
+
+
+def find_order(
+    session: Session, who: Principal, order_uuid: str, institution_uuid: str | None = None
+) -> PatientOrder:
+    """The caller's order; NotFound for unknown ones, other accounts' and share-hidden ones.
+
+    With ``institution_uuid`` the order must also belong to that institution.
+    """
+    stmt = select(PatientOrder).where(
+        PatientOrder.account_id == who.account_id, PatientOrder.uuid == order_uuid
+    )
+    if institution_uuid is not None:
+        stmt = stmt.join(Institution, Institution.id == PatientOrder.institution_id).where(
+            Institution.uuid == institution_uuid
+        )
+    order = session.scalar(stmt)
+    if order is None or (who.share_order_ids is not None and order.id not in who.share_order_ids):
+        where = f" in institution {institution_uuid}" if institution_uuid else ""
+        raise NotFound(f"no patient order {order_uuid}{where}")
+    return order
+
+
+def _institution_id(session: Session, account_id: int, institution_uuid: str, key: str) -> int:
+    found = session.scalar(
+        select(Institution.id).where(
+            Institution.account_id == account_id, Institution.uuid == institution_uuid
+        )
+    )
+    if found is None:
+        raise NotFound(f"{key}: no institution {institution_uuid}")
+    return int(found)
+
+
+def _id_by_uuid(
+    session: Session,
+    model: type[User] | type[UserGroup] | type[Equipment],
+    account_id: int,
+    uuid: str,
+    what: str,
+) -> int:
+    found = session.scalar(
+        select(model.id).where(model.account_id == account_id, model.uuid == uuid)
+    )
+    if found is None:
+        raise NotFound(f"no {what} {uuid}")
+    return int(found)
+
+
+# -- create ------------------------------------------------------------------------------
+
+
+def create_order(session: Session, account_id: int, new: NewOrder) -> PatientOrder:
+    institution_id = _institution_id(session, account_id, new.institution_uuid, "InstitutionUuid")
+    equipment_id = None
+    if new.scheduled_equipment_uuid:
+        equipment_id = _id_by_uuid(
+            session, Equipment, account_id, new.scheduled_equipment_uuid, "equipment"
+        )
+    modality = new.modality.strip().upper()
+    if not _MODALITY.match(modality):
+        raise BadRequest(f"Modality: not a DICOM modality code (CT, MR, US, ...): {modality!r}")
+    study_uid = new.study_instance_uid or generate_uid(prefix=None)
+    clash = session.scalar(
+        select(PatientOrder.uuid).where(
+            PatientOrder.account_id == account_id, PatientOrder.study_instance_uid == study_uid
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"StudyInstanceUID: order {clash} already has {study_uid}")
+    if new.accession_number:
+        clash = session.scalar(
+            select(PatientOrder.uuid).where(
+                PatientOrder.account_id == account_id,
+                PatientOrder.accession_number == new.accession_number,
+            )
+        )
+        if clash is not None:
+            raise Conflict(
+                f"AccessionNumber: order {clash} already has accession {new.accession_number}"
+            )
+    scheduled = new.order_scheduled_datetime
+    order = PatientOrder(
+        account_id=account_id,
+        institution_id=institution_id,
+        status=SCHEDULED,
+        study_instance_uid=study_uid,
+        patient_name=new.patient_name,
+        patient_name_norm=normalise_person_name(new.patient_name),
+        patient_id=new.patient_id,
+        other_patient_id=new.other_patient_id,
+        patient_birth_date=new.patient_birthdate.strftime("%Y%m%d"),
+        patient_sex=new.patient_sex,
+        modality=modality,
+        study_description=new.study_description,
+        accession_number=new.accession_number,
+        patient_complaints=new.patient_complaints,
+        scheduled_datetime=scheduled.strftime("%Y-%m-%d %H:%M") if scheduled else "",
+        requested_procedure_id=new.requested_procedure_id,
+        requested_procedure_description=new.requested_procedure_description,
+        requesting_physician=new.requesting_physician,
+        referring_physicians_name=new.referring_physicians_name,
+        scheduled_equipment_id=equipment_id,
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+# -- read --------------------------------------------------------------------------------
+
+
+def order_properties(session: Session, order: PatientOrder) -> OrderProperties:
+    institution = session.get(Institution, order.institution_id)
+    equipment_uuid = ""
+    if order.scheduled_equipment_id is not None:
+        equipment_uuid = (
+            session.scalar(
+                select(Equipment.uuid).where(Equipment.id == order.scheduled_equipment_id)
+            )
+            or ""
+        )
+    folders = session.execute(
+        select(Folder.uuid, Folder.name)
+        .join(FolderOrder, FolderOrder.folder_id == Folder.id)
+        .where(FolderOrder.order_id == order.id)
+        .order_by(Folder.name, Folder.id)
+    ).all()
+    series_rows = session.execute(
+        select(Series)
+        .join(Study, Study.id == Series.study_id)
+        .where(Study.order_id == order.id)
+        .order_by(Series.series_number.asc().nulls_last(), Series.id)
+    ).scalars()
+    series = tuple(
+        SeriesInfo(
+            s.uuid,
+            s.series_instance_uid,
+            s.modality,
+            s.series_description,
+            s.series_number,
+            s.num_instances,
+        )
+        for s in series_rows
+    )
+    return OrderProperties(
+        **_summary_values(session, [order])[0],
+        institution_name=institution.name if institution else "",
+        patient_complaints=order.patient_complaints,
+        requested_procedure_id=order.requested_procedure_id,
+        requested_procedure_description=order.requested_procedure_description,
+        requesting_physician=order.requesting_physician,
+        referring_physicians_name=order.referring_physicians_name,
+        scheduled_equipment_uuid=equipment_uuid,
+        updated_at=_iso(order.updated_at),
+        folder_list=tuple(FolderRef(uuid, name) for uuid, name in folders),
+        series_list=series,
+    )
+
+
+def _summary_values(session: Session, orders: Sequence[PatientOrder]) -> list[dict[str, Any]]:
+    """The OrderSummary fields of a page of orders: a few batched look-ups, none per order."""
+    if not orders:
+        return []
+    ids = [o.id for o in orders]
+    institutions = _uuid_map(session, Institution, {o.institution_id for o in orders})
+    users = _uuid_map(session, User, {o.assigned_user_id for o in orders})
+    groups = _uuid_map(session, UserGroup, {o.assigned_group_id for o in orders})
+    images: dict[int, tuple[int, int, list[str]]] = {}
+    for order_id, n_series, n_instances, modalities in session.execute(
+        select(Study.order_id, Study.num_series, Study.num_instances, Study.modalities_in_study)
+        .where(Study.order_id.in_(ids))
+        .order_by(Study.id)
+    ):
+        if order_id is None:
+            continue
+        seen = images.get(order_id, (0, 0, []))
+        mods = seen[2] + [m for m in modalities.split("\\") if m and m not in seen[2]]
+        images[order_id] = (seen[0] + n_series, seen[1] + n_instances, mods)
+    out: list[dict[str, Any]] = []
+    for o in orders:
+        n_series, n_instances, mods = images.get(o.id, (0, 0, []))
+        out.append(
+            dict(
+                patient_order_uuid=o.uuid,
+                patient_order_institution_uuid=institutions.get(o.institution_id, ""),
+                order_status=o.status,
+                study_instance_uid=o.study_instance_uid,
+                patient_name=o.patient_name,
+                patient_id=o.patient_id,
+                other_patient_id=o.other_patient_id,
+                patient_birthdate=_iso_date(o.patient_birth_date),
+                patient_sex=o.patient_sex,
+                modality=o.modality,
+                modalities_in_study=tuple(mods),
+                study_description=o.study_description,
+                study_date=_iso_date(o.study_date),
+                accession_number=o.accession_number,
+                order_scheduled_datetime=o.scheduled_datetime,
+                assigned_user_uuid=users.get(o.assigned_user_id or 0, ""),
+                assigned_user_group_uuid=groups.get(o.assigned_group_id or 0, ""),
+                number_of_series=n_series,
+                number_of_instances=n_instances,
+                created_at=_iso(o.created_at),
+            )
+        )
+    return out
+
+
+def _uuid_map(
+    session: Session,
+    model: type[Institution] | type[User] | type[UserGroup],
+    ids: set[int] | set[int | None],
+) -> dict[int, str]:
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = session.execute(select(model.id, model.uuid).where(model.id.in_(wanted)))
+    return {int(row_id): str(row_uuid) for row_id, row_uuid in rows}
+
+
+def _iso_date(value: str) -> str:
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
+
+
+def _iso(value: datetime | None) -> str:
+    """ISO 8601 in UTC (SQLite hands back naive datetimes; they were written in UTC)."""
+    if value is None:
+        return ""
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+# -- search ------------------------------------------------------------------------------
+
+
+def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderPage:
+    account_id = who.account_id
+    where: list[ColumnElement[bool]] = [PatientOrder.account_id == account_id]
+    if who.share_order_ids is not None:
+        where.append(PatientOrder.id.in_(sorted(who.share_order_ids)))
+    if query.institution_uuids:
+        ids = [
+            _institution_id(session, account_id, uuid, "InstitutionUuidList")
+            for uuid in query.institution_uuids
+        ]
+        where.append(PatientOrder.institution_id.in_(ids))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if query.patient_name:
+        pattern = normalise_person_name(query.patient_name)
+        if pattern:
+            if not _WILDCARDS.search(pattern):
+                pattern += "*"  # a plain value finds the names that start with it
+            where.append(_wildcard(PatientOrder.patient_name_norm, pattern, sqlite))
+    for column, value in (
+        (PatientOrder.patient_id, query.patient_id),
+        (PatientOrder.other_patient_id, query.other_patient_id),
+        (PatientOrder.accession_number, query.accession_number),
+    ):
+        if value:
+            where.append(
+                _wildcard(column, value, sqlite) if _WILDCARDS.search(value) else column == value
+            )
+    if query.modalities:
+        where.append(_modality_clause([m.upper() for m in query.modalities]))
+    where += _date_range(PatientOrder.study_date, query.study_date_from, query.study_date_to)
+    where += _date_range(PatientOrder.patient_birth_date, query.birthdate_from, query.birthdate_to)
+    if query.assigned_user_uuid:
+        user_id = _id_by_uuid(session, User, account_id, query.assigned_user_uuid, "user")
+        where.append(PatientOrder.assigned_user_id == user_id)
+    if query.assigned_user_group_uuid:
+        group_id = _id_by_uuid(
+            session, UserGroup, account_id, query.assigned_user_group_uuid, "user group"
+        )
+        where.append(PatientOrder.assigned_group_id == group_id)
+
+    total = int(session.scalar(select(func.count(PatientOrder.id)).where(*where)) or 0)
+    newest: SQLColumnExpression[Any] = PatientOrder.created_at
+    if sqlite and _has_indexed_filter(query):
+        # Without ANALYZE statistics SQLite prefers walking ix_order_account_created (no
+        # sort) over a selective filter's index, i.e. it scans the whole account. The
+        # same order as an expression rules that index out: filter first, then sort the
+        # matches (which the count above visits anyway).
+        newest = PatientOrder.created_at.op("||")("")
+    orders = session.scalars(
+        select(PatientOrder)
+        .where(*where)
+        .order_by(newest.desc(), PatientOrder.id.desc())
+        .limit(query.limit)
+        .offset(query.offset)
+    ).all()
+    summaries = tuple(OrderSummary(**values) for values in _summary_values(session, orders))
+    return OrderPage(summaries, total, query.limit, query.offset)
+
+
+def _has_indexed_filter(query: OrderQuery) -> bool:
+    return bool(
+        query.patient_name
+        or query.patient_id
+        or query.accession_number
+        or query.study_date_from
+        or query.study_date_to
+        or query.assigned_user_uuid
+        or query.assigned_user_group_uuid
+    )
+
+
+def _modality_clause(modalities: list[str]) -> ColumnElement[bool]:
+    in_images = exists().where(
+        Study.order_id == PatientOrder.id,
+        or_(*(Study.modalities_in_study.contains(f"\\{m}\\", autoescape=True) for m in modalities)),
+    )
+    return or_(PatientOrder.modality.in_(modalities), in_images)
+
+
+def _date_range(
+    column: InstrumentedAttribute[str], start: date | None, end: date | None
+) -> list[ColumnElement[bool]]:
+    """Inclusive; orders without the date never match a range."""
+    clauses: list[ColumnElement[bool]] = []
+    if start is not None or end is not None:
+        clauses.append(column != "")
+    if start is not None:
+        clauses.append(column >= start.strftime("%Y%m%d"))
+    if end is not None:
+        clauses.append(column <= end.strftime("%Y%m%d"))
+    return clauses
+
+
+def _wildcard(
+    column: InstrumentedAttribute[str], pattern: str, sqlite: bool
+) -> ColumnElement[bool]:
+    """``*`` any run, ``?`` one character, case-sensitive (names are compared normalised).
+
+    SQLite: GLOB (its LIKE ignores ASCII case and cannot use a BINARY index), bounded by
+    the literal head as an index range in code-point order. Elsewhere: LIKE.
+    """
+    if not sqlite:
+        like = "".join(
+            "%" if ch == "*" else "_" if ch == "?" else f"!{ch}" if ch in "!%_" else ch
+            for ch in pattern
+        )
+        return column.like(like, escape="!")
+    glob = "".join(f"[{ch}]" if ch == "[" else ch for ch in pattern)
+    clause: ColumnElement[bool] = column.op("GLOB", is_comparison=True)(glob)
+    head = _WILDCARDS.split(pattern, maxsplit=1)[0]
+    if not head:
+        return clause
+    bounds = [column >= head]
+    if ord(head[-1]) < 0x10FFFF:
+        bounds.append(column < head[:-1] + chr(ord(head[-1]) + 1))
+    return and_(*bounds, clause)
+
+
+# -- delete ------------------------------------------------------------------------------
+
+
+def delete_order_rows(session: Session, order: PatientOrder) -> tuple[DeletedOrder, list[str]]:
+    """Remove the order, its images' index rows, its folder links and share entries.
+
+    Returns the blob keys of the removed instances: delete them after the commit.
+    """
+    study_ids = list(session.scalars(select(Study.id).where(Study.order_id == order.id)))
+    blob_keys: list[str] = []
+    n_series = 0
+    if study_ids:
+        series_ids = select(Series.id).where(Series.study_id.in_(study_ids))
+        session.execute(
+            delete(SeriesRequestAttributes).where(SeriesRequestAttributes.series_id.in_(series_ids))
+        )
+        blob_keys = list(
+            session.scalars(
+                delete(Instance)
+                .where(Instance.study_id.in_(study_ids))
+                .returning(Instance.blob_key)
+            )
+        )
+        n_series = len(
+            session.scalars(
+                delete(Series).where(Series.study_id.in_(study_ids)).returning(Series.id)
+            ).all()
+        )
+        session.execute(delete(Study).where(Study.id.in_(study_ids)))
+    session.execute(delete(FolderOrder).where(FolderOrder.order_id == order.id))
+    session.execute(delete(ShareOrder).where(ShareOrder.order_id == order.id))
+    session.delete(order)
+    session.flush()
+    return DeletedOrder(order.uuid, n_series, len(blob_keys)), blob_keys
+
+
+def _audit(session: Session, who: Principal, action: str, order: PatientOrder) -> None:
+    session.add(
+        AuditEvent(
+            account_id=who.account_id,
+            user_id=who.user_id,
+            share_id=who.share_id,
+            action=action,
+            study_instance_uid=order.study_instance_uid,
+            detail=f"PatientOrderUuid={order.uuid}",
+        )
+    )

@@ -1,0 +1,143 @@
+"""DICOM tag contents of an order's images (/getdicomtagcontent), from the stored metadata.
+
+Each instance's full DICOM JSON was computed once at store time (``metadata_json``), so no
+file is read here. Bulk data appears as BulkDataURIs on the DICOMweb root of the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from openpacs.dicom.ingest import BULK_BASE
+from openpacs.dicom.tags import InvalidTag, parse_tag, tag_key
+from openpacs.index.db import Database
+from openpacs.index.models import Instance, Series, Study
+from openpacs.services.errors import BadRequest, NotFound
+from openpacs.services.orders import find_order
+from openpacs.services.principal import Principal
+
+_BULK_BASE = BULK_BASE.encode()
+
+
+@dataclass(frozen=True)
+class InstanceTags:
+    sop_instance_uid: str
+    instance_number: int | None
+    # DICOM JSON (PS3.18 F.2) of the requested attributes this instance has.
+    dicom_tags: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SeriesTags:
+    patient_series_uuid: str
+    series_instance_uid: str
+    modality: str
+    series_number: int | None
+    instance_list: tuple[InstanceTags, ...]
+
+
+@dataclass(frozen=True)
+class TagContent:
+    patient_order_uuid: str
+    study_instance_uid: str
+    # The requested tags as eight hex digits; empty: every attribute except bulk data.
+    dicom_tag_id_list: tuple[str, ...]
+    series_list: tuple[SeriesTags, ...]
+
+
+def parse_tag_ids(ids: Sequence[str], key: str = "DicomTagIdList") -> tuple[str, ...]:
+    """``00100010`` / ``(0010,0010)`` / ``0010,0010`` / keyword -> DICOM JSON keys."""
+    keys: list[str] = []
+    for text in ids:
+        try:
+            name = tag_key(parse_tag(text))
+        except InvalidTag as exc:
+            raise BadRequest(f"{key}: {exc}") from None
+        if name not in keys:
+            keys.append(name)
+    return tuple(keys)
+
+
+class TagContentService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def tag_content(
+        self,
+        who: Principal,
+        institution_uuid: str,
+        order_uuid: str,
+        *,
+        series_uuid: str = "",
+        tag_ids: Sequence[str] = (),
+        base_url: str,
+    ) -> TagContent:
+        keys = parse_tag_ids(tag_ids)
+        with self._db.session() as session:
+            order = find_order(session, who, order_uuid, institution_uuid)
+            series_stmt = (
+                select(Series)
+                .join(Study, Study.id == Series.study_id)
+                .where(Study.order_id == order.id)
+                .order_by(Series.series_number.asc().nulls_last(), Series.id)
+            )
+            if series_uuid:
+                series_stmt = series_stmt.where(Series.uuid == series_uuid)
+            series_rows = session.scalars(series_stmt).all()
+            if series_uuid and not series_rows:
+                raise NotFound(f"PatientSeriesUuid: no series {series_uuid} in order {order_uuid}")
+            by_series: dict[int, list[InstanceTags]] = {s.id: [] for s in series_rows}
+            if by_series:
+                rows = session.execute(
+                    select(
+                        Instance.series_id,
+                        Instance.sop_instance_uid,
+                        Instance.instance_number,
+                        Instance.metadata_json,
+                    )
+                    .where(Instance.series_id.in_(list(by_series)))
+                    .order_by(Instance.instance_number.asc().nulls_last(), Instance.id)
+                )
+                base = base_url.encode()
+                for series_id, sop_uid, number, metadata in rows:
+                    tags = _select(_load(metadata, base), keys)
+                    by_series[series_id].append(InstanceTags(sop_uid, number, tags))
+            return TagContent(
+                order.uuid,
+                order.study_instance_uid,
+                keys,
+                tuple(
+                    SeriesTags(
+                        s.uuid,
+                        s.series_instance_uid,
+                        s.modality,
+                        s.series_number,
+                        tuple(by_series[s.id]),
+                    )
+                    for s in series_rows
+                ),
+            )
+
+
+def _load(metadata: bytes, base: bytes) -> dict[str, Any]:
+    if _BULK_BASE in metadata:
+        metadata = metadata.replace(_BULK_BASE, base)
+    loaded = orjson.loads(metadata)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _select(dataset: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    if keys:
+        return {key: dataset[key] for key in keys if key in dataset}
+    return {
+        key: element
+        for key, element in dataset.items()
+        if not (
+            isinstance(element, dict) and ("BulkDataURI" in element or "InlineBinary" in element)
+        )
+    }

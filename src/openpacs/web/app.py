@@ -1,0 +1,112 @@
+"""The ASGI application: built from settings, no import-time state (DESIGN point 9)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from openpacs.index.db import Database
+from openpacs.services.auth import Authenticator
+from openpacs.services.errors import ServiceError
+from openpacs.settings import Settings
+from openpacs.storage.factory import blob_store_for
+from openpacs.web.api.openapi import openapi_json
+from openpacs.web.api.routes import api_routes
+from openpacs.web.context import AppContext
+from openpacs.web.dicomweb.routes import dicomweb_routes
+from openpacs.web.errors import HttpError, error_response
+from openpacs.web.middleware import (
+    AccessLogMiddleware,
+    BasicAuthMiddleware,
+    NormalisePathMiddleware,
+)
+from openpacs.web.share.routes import share_routes
+
+log = logging.getLogger("openpacs")
+
+DICOMWEB_PREFIX = "/dicomweb"
+# Headers a browser viewer or the sample clients send; all allowed through CORS.
+CORS_ALLOWED_HEADERS = ["Authorization", "Accept", "Content-Type", "ContentType", "*"]
+CORS_EXPOSED_HEADERS = [
+    "X-Error-Reason",
+    "Warning",
+    "Content-Type",
+    "Content-Length",
+    "Content-Disposition",
+    "Content-Encoding",
+]
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HttpError)
+    return error_response(exc.status, exc.reason, exc.headers)
+
+
+async def _service_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    return error_response(exc.status, exc.reason)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal server error; see the server log")
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"Status": "ok"})
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
+    database = db or Database(settings.effective_database_url)
+    blobs = blob_store_for(settings)
+    ctx = AppContext(settings=settings, db=database, blobs=blobs)
+    authenticator = Authenticator(database, settings.auth_cache_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *dicomweb_routes(DICOMWEB_PREFIX),
+        # After the DICOMweb routes; /openapi.json is public (it holds no data).
+        *api_routes(DICOMWEB_PREFIX),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        # The recipients of share links: pages and a read-only DICOMweb root per share.
+        *share_routes(),
+    ]
+    middleware = [
+        Middleware(AccessLogMiddleware),
+        Middleware(NormalisePathMiddleware),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=CORS_ALLOWED_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            allow_credentials=True,
+        ),
+        Middleware(BasicAuthMiddleware, authenticator=authenticator, prefix=DICOMWEB_PREFIX),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            HttpError: _http_error,
+            ServiceError: _service_error,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    app.state.authenticator = authenticator
+    return app

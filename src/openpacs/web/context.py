@@ -1,0 +1,36 @@
+"""What every handler needs, built once at start-up and kept on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from openpacs.index.db import Database
+from openpacs.services.principal import Principal
+from openpacs.settings import Settings
+from openpacs.storage.base import BlobStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+
+
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def principal(request: Request) -> Principal:
+    """The authenticated caller (set by the auth middleware on every protected route)."""
+    who: Principal = request.state.principal
+    return who
+
+
+def dicomweb_base(request: Request) -> str:
+    """The DICOMweb root this request came through (the account's, or a share's)."""
+    base: str | None = getattr(request.state, "dicomweb_base", None)
+    return base or context(request).settings.dicomweb_root

@@ -1,0 +1,182 @@
+"""STOW-RS (PS3.18 10.5): POST /studies[/{study}], and the PostDICOM form POST {root}/.
+
+The body is parsed as it streams; each part goes straight to a staging file next to the
+blob store (so the accepted file is renamed into place, never copied) and is stored as
+soon as its closing boundary arrives. Bad parts fail alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+import anyio
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openpacs.protocol import status
+from openpacs.protocol.multipart import (
+    MultipartError,
+    MultipartParser,
+    PartData,
+    PartEnd,
+    PartStart,
+    parse_content_type,
+)
+from openpacs.protocol.stow_response import FailedInstance, StowResult
+from openpacs.services.store import StoreOutcome, StoreService
+from openpacs.web.context import context, dicomweb_base, principal
+from openpacs.web.errors import HttpError, error_response
+
+log = logging.getLogger("openpacs.stow")
+
+DICOM_MEDIA_TYPES = {"application/dicom"}
+DICOM_JSON = "application/dicom+json"
+
+
+def _check_content_type(request: Request) -> str:
+    raw = request.headers.get("content-type") or request.headers.get("contenttype") or ""
+    if not raw:
+        raise HttpError(
+            415, "Content-Type is missing; use multipart/related; type=application/dicom"
+        )
+    try:
+        media_type, params = parse_content_type(raw)
+    except MultipartError as exc:
+        raise HttpError(400, f"malformed Content-Type: {exc}") from exc
+    if media_type != "multipart/related":
+        raise HttpError(
+            415,
+            f"unsupported media type {media_type}; use multipart/related; type=application/dicom",
+        )
+    part_type = params.get("type", "application/dicom").strip().lower()
+    if part_type not in DICOM_MEDIA_TYPES:
+        raise HttpError(
+            415, f"unsupported part type {part_type}; only application/dicom parts are accepted"
+        )
+    boundary = params.get("boundary", "")
+    if not boundary:
+        raise HttpError(400, "the multipart Content-Type has no boundary parameter")
+    return boundary
+
+
+async def store_instances(request: Request) -> Response:
+    ctx = context(request)
+    who = principal(request)
+    if who.read_only:
+        raise HttpError(403, "this access is read-only; storing is not allowed")
+    boundary = _check_content_type(request)
+    study_uid = request.path_params.get("study")
+    base = dicomweb_base(request)
+    service = StoreService(ctx.db, ctx.blobs)
+    staging = ctx.blobs.staging_dir()
+    result = StowResult(study_retrieve_url=None)
+    parser = MultipartParser(boundary)
+    current: BinaryIO | None = None
+    current_path: Path | None = None
+    current_ok = True
+    current_reason = ""
+    studies: set[str] = set()
+
+    async def finish(complete: bool) -> None:
+        nonlocal current, current_path
+        assert current is not None and current_path is not None
+        current.close()
+        path, current, current_path = current_path, None, None
+        if not complete:
+            path.unlink(missing_ok=True)
+            result.failed.append(
+                FailedInstance(
+                    "", "", status.CANNOT_UNDERSTAND, "the part was cut off (truncated body)"
+                )
+            )
+            return
+        if not current_ok:
+            path.unlink(missing_ok=True)
+            result.failed.append(
+                FailedInstance("", "", status.SOP_CLASS_NOT_SUPPORTED, current_reason)
+            )
+            return
+        outcome: StoreOutcome = await anyio.to_thread.run_sync(
+            lambda: service.store_file(who, path, base_url=base, expected_study_uid=study_uid)
+        )
+        if outcome.stored is not None:
+            result.stored.append(outcome.stored)
+            studies.add(outcome.study_instance_uid)
+        elif outcome.failed is not None:
+            result.failed.append(outcome.failed)
+
+    try:
+        async for chunk in request.stream():
+            for event in parser.feed(chunk):
+                if isinstance(event, PartData):
+                    if current is not None:
+                        current.write(event.data)
+                elif isinstance(event, PartStart):
+                    current, current_path = _open_staging(staging)
+                    current_ok, current_reason = _part_acceptable(event.headers)
+                elif isinstance(event, PartEnd):
+                    await finish(event.complete)
+        for event in parser.close():
+            if isinstance(event, PartData) and current is not None:
+                current.write(event.data)
+            elif isinstance(event, PartEnd):
+                await finish(event.complete)
+    except MultipartError as exc:
+        if not result.stored and not result.failed:
+            raise HttpError(400, f"malformed multipart body: {exc}") from exc
+        result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, str(exc)))
+    finally:
+        if current is not None:
+            current.close()
+        if current_path is not None:
+            current_path.unlink(missing_ok=True)
+
+    if not result.stored and not result.failed:
+        raise HttpError(400, "the request contains no parts")
+    if len(studies) == 1:
+        result.study_retrieve_url = f"{base}/studies/{next(iter(studies))}"
+    body = orjson.dumps(result.to_json())
+    code = result.http_status()
+    headers: dict[str, str] = {}
+    reason = result.first_failure()
+    if reason and code != 200:
+        if code == 409:
+            return error_response_with_body(code, reason, body)
+        headers["X-Error-Reason"] = reason.encode("ascii", "replace").decode()[:500]
+    log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
+    return Response(body, status_code=code, media_type=DICOM_JSON, headers=headers)
+
+
+def error_response_with_body(code: int, reason: str, body: bytes) -> Response:
+    """A failure status that still carries the standard STOW response dataset."""
+    template = error_response(code, reason)
+    return Response(
+        body,
+        status_code=code,
+        media_type=DICOM_JSON,
+        headers={"X-Error-Reason": template.headers["X-Error-Reason"]},
+    )
+
+
+def _open_staging(staging: Path) -> tuple[BinaryIO, Path]:
+    fd, name = tempfile.mkstemp(dir=staging, prefix="stow-", suffix=".part")
+    return os.fdopen(fd, "wb", buffering=1 << 20), Path(name)
+
+
+def _part_acceptable(headers: dict[str, str]) -> tuple[bool, str]:
+    """Parts may omit Content-Type (the request's type applies); others must be DICOM."""
+    raw = headers.get("content-type")
+    if not raw:
+        return True, ""
+    try:
+        media_type, _ = parse_content_type(raw)
+    except MultipartError:
+        return False, f"unreadable part Content-Type {raw!r}"
+    if media_type in DICOM_MEDIA_TYPES:
+        return True, ""
+    return False, f"unsupported part media type {media_type}; only application/dicom is stored"

@@ -1,0 +1,193 @@
+"""What the WADO-RS handlers share: scope from the URL, negotiation, blob streaming, aborts.
+
+Errors while a response is being streamed cannot change its status any more. They are
+logged and the response is *aborted*: :class:`AbortableStreamingResponse` stops without
+the final empty chunk, so the server closes the connection and the client sees an
+incomplete body instead of a silently truncated but well-formed one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import BinaryIO, TypeVar
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Send
+
+from openpacs.protocol.accept import (
+    BadAccept,
+    Choice,
+    MediaRange,
+    NotAcceptable,
+    Offer,
+    negotiate,
+    parse_accept,
+)
+from openpacs.services.principal import Principal
+from openpacs.services.retrieve import (
+    InstanceDetail,
+    InstanceRef,
+    Scope,
+    get_instance,
+    list_instances,
+)
+from openpacs.storage.base import BlobNotFound, BlobStore
+from openpacs.web.context import AppContext, context, principal
+from openpacs.web.errors import HttpError
+
+log = logging.getLogger("openpacs.wado")
+
+T = TypeVar("T")
+
+#: Bytes read from a blob per worker-thread call while streaming.
+CHUNK_SIZE = 1 << 20
+
+
+class StreamAborted(Exception):
+    """Raised inside a response body iterator after the error was logged."""
+
+
+class StoredFileError(HttpError):
+    """The index points at a blob that is missing or damaged (500, with the reason)."""
+
+    def __init__(self, sop_uid: str, problem: str = "missing") -> None:
+        super().__init__(500, f"stored file for instance {sop_uid} is {problem}")
+
+
+class AbortableStreamingResponse(StreamingResponse):
+    """A streaming response whose body iterator may raise :class:`StreamAborted`.
+
+    On abort the response ends without its final (empty, ``more_body=False``) message:
+    the ASGI server then closes the connection, which the client sees as a cut-off body.
+    """
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        try:
+            async for chunk in self.body_iterator:
+                if not isinstance(chunk, bytes | memoryview):
+                    chunk = chunk.encode(self.charset)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except StreamAborted:
+            return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def abort(message: str, *args: object) -> StreamAborted:
+    """Log why a started response is cut off and return the exception to raise."""
+    log.error("response aborted: " + message, *args)
+    return StreamAborted(message % args if args else message)
+
+
+async def in_thread(func: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(func)
+
+
+def scope_of(request: Request) -> Scope:
+    params = request.path_params
+    return Scope(params.get("study"), params.get("series"), params.get("sop"))
+
+
+async def load_instances(request: Request, scope: Scope) -> list[InstanceRef]:
+    """The instances the URL names, in order (404 when none is visible to the caller)."""
+    ctx, who = context(request), principal(request)
+
+    def run() -> list[InstanceRef]:
+        with ctx.db.session() as session:
+            return list_instances(session, who, scope)
+
+    return await in_thread(run)
+
+
+async def load_instance(request: Request, scope: Scope) -> InstanceDetail:
+    ctx, who = context(request), principal(request)
+
+    def run() -> InstanceDetail:
+        with ctx.db.session() as session:
+            return get_instance(session, who, scope)
+
+    return await in_thread(run)
+
+
+def accept_ranges(request: Request) -> list[MediaRange]:
+    """The Accept header, replaced by the ``accept`` query parameter when given (400 if bad)."""
+    try:
+        return parse_accept(
+            request.headers.getlist("accept"), request.query_params.getlist("accept")
+        )
+    except BadAccept as exc:
+        raise HttpError(400, str(exc)) from None
+
+
+def choose(request: Request, ranges: list[MediaRange], offers: list[Offer]) -> Choice:
+    """Negotiate (PS3.18 8.7); 406 with the reason when nothing offered fits."""
+    try:
+        return negotiate(ranges, offers, request.query_params.get("transfer-syntax"))
+    except NotAcceptable as exc:
+        raise HttpError(406, str(exc)) from None
+
+
+async def open_blob(blobs: BlobStore, ref: InstanceRef) -> BinaryIO:
+    """Open an instance's blob in a worker thread (:class:`StoredFileError` if missing)."""
+    try:
+        return await in_thread(lambda: blobs.open(ref.blob_key))
+    except (BlobNotFound, FileNotFoundError):
+        log.error("stored file of instance %s is missing (blob %s)", ref.sop_uid, ref.blob_key)
+        raise StoredFileError(ref.sop_uid) from None
+
+
+async def read_blob_range(blobs: BlobStore, ref: InstanceRef, offset: int, length: int) -> bytes:
+    """Bytes of a frame or bulk data range (:class:`StoredFileError` if missing or short)."""
+
+    def run() -> bytes:
+        try:
+            return blobs.read_range(ref.blob_key, offset, length)
+        except (BlobNotFound, FileNotFoundError):
+            blobs.size(ref.blob_key)  # raises BlobNotFound if the file is gone altogether
+            raise StoredFileError(
+                ref.sop_uid, "damaged (shorter than when it was stored)"
+            ) from None
+
+    try:
+        return await in_thread(run)
+    except (BlobNotFound, FileNotFoundError):
+        log.error("stored file of instance %s is missing (blob %s)", ref.sop_uid, ref.blob_key)
+        raise StoredFileError(ref.sop_uid) from None
+    except StoredFileError:
+        log.error("stored file of instance %s is damaged (blob %s)", ref.sop_uid, ref.blob_key)
+        raise
+
+
+async def file_chunks(
+    handle: BinaryIO, *, expected: int | None = None, label: str = ""
+) -> AsyncIterator[bytes]:
+    """Stream an open file in :data:`CHUNK_SIZE` pieces read in worker threads; closes it.
+
+    With ``expected`` the stream stops after that many bytes and a shorter file raises
+    :class:`StoredFileError` (``label`` names the instance).
+    """
+    try:
+        total = 0
+        while expected is None or total < expected:
+            want = CHUNK_SIZE if expected is None else min(CHUNK_SIZE, expected - total)
+            chunk = await in_thread(lambda want=want: handle.read(want))  # type: ignore[misc]
+            if not chunk:
+                break
+            total += len(chunk)
+            yield chunk
+        if expected is not None and total != expected:
+            log.error(
+                "stored file of instance %s is damaged: %d of %d bytes", label, total, expected
+            )
+            raise StoredFileError(label, "damaged (shorter than when it was stored)")
+    finally:
+        handle.close()
+
+
+def ctx_and_principal(request: Request) -> tuple[AppContext, Principal]:
+    return context(request), principal(request)

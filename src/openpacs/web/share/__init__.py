@@ -1,0 +1,1 @@
+"""The recipient side of share links: pages, viewer, download, read-only DICOMweb."""
