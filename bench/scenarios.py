@@ -735,8 +735,3 @@ class Bench:
                 sampler.stop()
             self.generator.close()
         return out
-
-
-def describe(sizes: Sizes) -> list[Scenario]:
-    """The scenarios (names, groups, descriptions) without running anything."""
-    return Bench([], sizes).scenarios()

@@ -317,7 +317,7 @@ def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, byt
         "share", "orders", "--orders", order["PatientOrderUuid"], "--expire-date", "2099-01-01"
     )
     shares = cli.json("shares")
-    assert {link["ShareUrl"], by_url["ShareUrl"]} <= {s["ShareUrl"] for s in shares}
+    assert {link["ShareUuid"], by_url["ShareUuid"]} <= {s["ShareUuid"] for s in shares}
     cli.run("share", "delete", "--share", link["ShareUuid"])
 
 

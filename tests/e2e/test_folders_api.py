@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -537,3 +538,15 @@ def test_openapi_schemas_match(server: ServerProcess, account: TestAccount) -> N
     )
     assert set(added) == properties(ADD)
     assert set(ok(post(server, account, SEARCH, {}))) == properties(SEARCH)
+
+
+def test_concurrent_identical_adds(server: ServerProcess, account: TestAccount) -> None:
+    """Racing identical requests all succeed and leave one link (ON CONFLICT DO NOTHING)."""
+    order = create_order(server, account, PatientId=unique("C"))
+    folder = make_folder(server, account, unique("Race"))
+    body = {"PatientOrderUuid": order["PatientOrderUuid"], "FolderUuidList": [folder["FolderUuid"]]}
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: post(server, account, ADD, body), range(16)))
+    added = [ok(r)["AddedFolderUuidList"] for r in responses]
+    assert [folder["FolderUuid"]] in added
+    assert order_folders(server, account, order) == [folder["FolderUuid"]]

@@ -44,7 +44,11 @@ class World:
     def store(self, who: Principal, spec: InstanceSpec) -> None:
         path = self.tmp / f"{spec.sop_uid}.dcm"
         path.write_bytes(make_instance(spec))
-        outcome = StoreService(self.db, self.blobs).store_file(who, path, base_url="http://x")
+        service = StoreService(self.db, self.blobs)
+        try:
+            outcome = service.store_file(who, path, base_url="http://x")
+        finally:
+            service.close()
         assert outcome.stored is not None, outcome.failed
 
 

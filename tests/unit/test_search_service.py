@@ -37,6 +37,7 @@ from openpacs.services.search import (
     search_statement,
     search_studies,
 )
+from openpacs.services.store import StoreService
 from openpacs.settings import Settings
 from openpacs.storage.factory import open_blob_store
 from openpacs.web.context import AppContext
@@ -714,16 +715,18 @@ def test_unsupported_filter_is_a_qido_error(db: Database, ids: Ids) -> None:
 
 
 @pytest.fixture
-def client(db: Database, ids: Ids, tmp_path: Path) -> Callable[..., httpx.Response]:
+def client(db: Database, ids: Ids, tmp_path: Path) -> Iterator[Callable[..., httpx.Response]]:
     """The QIDO handlers mounted like the app does, with account A's principal."""
     app = Starlette(
         routes=[Mount("/dicomweb", routes=list(QIDO_ROUTES))],
         exception_handlers={HttpError: _http_error},
     )
+    blobs = open_blob_store(tmp_path.as_uri())
     app.state.ctx = AppContext(
         settings=Settings(qido_default_limit=2, qido_max_limit=3),
         db=db,
-        blobs=open_blob_store(tmp_path.as_uri()),
+        blobs=blobs,
+        store=StoreService(db, blobs),
     )
     who = Principal(ids.accounts["A"])
 
@@ -740,7 +743,8 @@ def client(db: Database, ids: Ids, tmp_path: Path) -> Callable[..., httpx.Respon
 
         return anyio.run(go)
 
-    return get
+    yield get
+    app.state.ctx.store.close()
 
 
 async def _http_error(_request: Any, exc: Exception) -> Any:

@@ -247,9 +247,18 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
 
 
 def share_table(shares: Sequence[Share]) -> Table:
-    table = _table("ShareUuid", "Kind", "ExpireDate", "Downloadable", "ShareUrl")
+    # A listed share has no URL: the server keeps only a hash of the link's token.
+    table = _table("ShareUuid", "Kind", "Title", "ExpireDate", "Downloadable", "Password")
     for s in shares:
-        _row(table, s.share_uuid, s.kind, s.expire_date, s.downloadable, s.share_url)
+        _row(
+            table,
+            s.share_uuid,
+            s.kind,
+            s.title,
+            s.expire_date,
+            s.downloadable,
+            s.password_protected,
+        )
     return table
 
 

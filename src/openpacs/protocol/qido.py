@@ -28,7 +28,8 @@ from datetime import date
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
-from openpacs.dicom.ingest import canonical_person_name, name_words, normalize_name
+from openpacs.dicom.ingest import canonical_person_name, name_words
+from openpacs.dicom.names import normalise_person_name
 
 __all__ = [
     "IGNORED_PARAMETERS",
@@ -539,15 +540,15 @@ def _filter(tag: int, level: Level, raw: str) -> Filter:
     vr = _vr(tag)
     value = raw.strip(" ")
     name = _name(tag)
+    # "*" alone means "any value" whatever the VR: clients send it for dates, UIDs and
+    # numbers too (PS3.4 only defines it for text VRs, where it is universal matching).
+    if value == "" or _is_all_stars(value):
+        return Universal(tag, level)
     if vr == "SQ":
-        if value:
-            raise QidoError(
-                f"{name} is a sequence: match its items ({name}.Keyword=value) "
-                "or give it empty to have it returned"
-            )
-        return Universal(tag, level)
-    if value == "":
-        return Universal(tag, level)
+        raise QidoError(
+            f"{name} is a sequence: match its items ({name}.Keyword=value) "
+            "or give it empty to have it returned"
+        )
     if vr == "UI":
         return _uid_filter(tag, level, value, name)
     if vr in ("DA", "TM", "DT"):
@@ -560,8 +561,6 @@ def _filter(tag: int, level: Level, raw: str) -> Filter:
         return _modalities_filter(tag, level, value, name)
     if vr not in _TEXT_VRS:  # pragma: no cover - every matching key has a text VR
         raise QidoError(f"matching on {name} (VR {vr}) is not supported")
-    if _is_all_stars(value):
-        return Universal(tag, level)
     if "*" in value or "?" in value:
         return Wildcard(tag, level, value)
     return SingleValue(tag, level, value)
@@ -659,16 +658,6 @@ def _sort_key(vr: str, text: str) -> str:
 
 
 # ------------------------------------------------------------------------ person names
-
-
-def normalise_person_name(value: str) -> str:
-    """A PN query value in the form of the index's ``*_name_norm`` columns.
-
-    ``Müller^Jürgen`` -> ``MULLER^JURGEN``; ``DOE^JOHN^^`` -> ``DOE^JOHN``. Wildcards pass
-    through. Delegates to the ingest functions that fill those columns, so both sides
-    always agree.
-    """
-    return normalize_name(canonical_person_name(value.strip()))
 
 
 def person_name_words(value: str) -> list[str]:

@@ -22,6 +22,7 @@ from pydicom.uid import generate_uid
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from openpacs.dicom.names import normalise_person_name
 from openpacs.index.db import Database
 from openpacs.index.models import (
     AuditEvent,
@@ -38,7 +39,6 @@ from openpacs.index.models import (
     User,
     UserGroup,
 )
-from openpacs.protocol.qido import normalise_person_name
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.order_link import SCHEDULED
 from openpacs.services.principal import Principal

@@ -16,10 +16,14 @@ Order (stable, so limit/offset pages never repeat or skip a row):
 
 Index use (checked by EXPLAIN QUERY PLAN in the tests): equality on PatientID /
 AccessionNumber, prefix matching of PatientName as a range ``>= 'DOE' AND < 'DOF'`` (the
-column is already upper-case and accent-free), StudyDate ranges. Wildcards and LIKE
-metacharacters in values are escaped and every value is a bound parameter. Wildcard
-matching is case-sensitive (GLOB on SQLite, LIKE elsewhere) except for person names,
-which are compared in their normalised form.
+column is already upper-case and accent-free), StudyDate ranges. Prefix ranges are
+compared bytewise (``COLLATE "C"`` on PostgreSQL, whose default collation is usually
+linguistic). Wildcards and LIKE metacharacters in values are escaped and every value is a
+bound parameter. Wildcard matching is case-sensitive (GLOB on SQLite, LIKE elsewhere)
+except for person names, which are compared in their normalised form.
+
+Matching keys and named includefield attributes are always returned, empty when the
+entity has no value (as C-FIND return keys are).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -461,6 +465,9 @@ class _Plan:
     wanted: frozenset[str]  # tag keys to return (when not include_all)
     include_all: bool
     hidden: frozenset[str]  # lower-level tags, never returned
+    # Matching keys and named includefields: returned even without a value (empty, as
+    # C-FIND return keys are), so a client can tell "no value" from "not supported".
+    required: tuple[tuple[str, str], ...] = ()  # (tag key, VR)
 
     @classmethod
     def make(cls, query: QidoQuery, *, study_uid: str | None, series_uid: str | None) -> _Plan:
@@ -473,6 +480,7 @@ class _Plan:
         wanted |= query.matching_tags
         hidden = lower_level_tags(level)
         wanted |= set(query.includefields) - hidden
+        required = sorted((query.matching_tags | query.includefields) - hidden)
         levels = tuple(lvl for lvl in (Level.STUDY, Level.SERIES, Level.INSTANCE)
                        if lvl.rank <= level.rank)  # fmt: skip
         # Load a fragment only when something wanted may live in it.
@@ -490,6 +498,7 @@ class _Plan:
             wanted=frozenset(tag_hex(t) for t in wanted),
             include_all=query.include_all,
             hidden=frozenset(tag_hex(t) for t in hidden),
+            required=tuple((tag_hex(t), _dictionary_vr(t)) for t in required),
         )
 
     def columns(self) -> list[Col]:
@@ -519,8 +528,24 @@ class _Plan:
                         data[key] = value
             data.update(_COMPUTED[lvl](row, base))
             available.update(data)  # a lower level wins for shared tags (RetrieveURL)
-        keys = (set(available) - self.hidden) if self.include_all else self.wanted & set(available)
+        keys = (
+            set(available) - self.hidden
+            if self.include_all
+            else set(self.wanted & available.keys())
+        )
+        for key, vr in self.required:
+            if key not in available:
+                available[key] = {"vr": vr}
+                keys.add(key)
         return {key: available[key] for key in sorted(keys)}
+
+
+def _dictionary_vr(tag: int) -> str:
+    """The VR an empty attribute is returned with ("US or SS" -> "US"; unknown -> "UN")."""
+    try:
+        return str(dictionary_VR(tag)).split(" or ")[0]
+    except KeyError:
+        return "UN"
 
 
 # ------------------------------------------------------------------------- SQL

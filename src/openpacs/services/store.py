@@ -2,41 +2,31 @@
 
 Order of work, so that a failure at any step can be undone (DESIGN point 4):
 1. parse and validate the file (nothing written yet);
-2. reserve a blob key in ``pending_blob`` and commit (a crash now leaves only a
-   reservation that ``gc`` removes with its blob);
-3. move the file into the blob store (fsync + rename);
-4. in one transaction: study, series, order link, instance row, counters, and the
-   reservation removed. If that fails the blob is deleted again.
+2. take a blob key reserved in ``pending_blob`` (reserved a batch at a time, see
+   key_pool.py; a crash from here on leaves only a reservation that ``gc`` removes);
+3. fsync the file and rename it into the blob store;
+4. hand the rows to the index writer, which syncs the directory, inserts study, series,
+   order link, instance and counters, drops the reservation, and commits (many uploads
+   per commit, see index_writer.py). If that fails the blob is deleted again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import orjson
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import InvalidInstance, ParsedInstance, parse_instance
 from openpacs.index.db import Database
-from openpacs.index.models import (
-    Instance,
-    PendingBlob,
-    Series,
-    SeriesRequestAttributes,
-    Study,
-)
 from openpacs.protocol import status
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
-from openpacs.services.order_link import link_study_to_order
+from openpacs.services.index_writer import IndexWriter
+from openpacs.services.instance_rows import DELETE_PENDING, existing_instance
+from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
-from openpacs.storage.base import BlobStore, new_blob_key
+from openpacs.storage.base import BlobStore
 
 log = logging.getLogger("openpacs.store")
 
@@ -49,9 +39,18 @@ class StoreOutcome:
 
 
 class StoreService:
+    """Shared by all requests of a process: it owns the key pool and the index writer."""
+
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self._db = db
         self._blobs = blobs
+        self._keys = BlobKeyPool(db)
+        self._writer = IndexWriter(db, blobs)
+        self._flusher = ThreadPoolExecutor(8, thread_name_prefix="openpacs-flush")
+
+    def close(self) -> None:
+        self._writer.close()
+        self._flusher.shutdown(wait=True)
 
     def store_file(
         self,
@@ -72,6 +71,9 @@ class StoreService:
     ) -> StoreOutcome:
         if principal.read_only:
             return _failure("", "", status.PROCESSING_FAILURE, "this access is read-only")
+        # Flush the upload to disk while it is being parsed (fsync releases the GIL), so
+        # that the blob store's own fsync finds nothing left to write.
+        flushed = self._flusher.submit(_flush, path)
         try:
             parsed = parse_instance(path, expected_study_uid=expected_study_uid)
         except InvalidInstance as exc:
@@ -81,19 +83,17 @@ class StoreService:
                 exc.failure_code,
                 exc.reason,
             )
-
         existing = self._existing(principal.account_id, parsed)
         if existing is not None:
             return existing_outcome(parsed, existing, base_url)
 
-        key = new_blob_key()
-        with self._db.session() as session:
-            session.add(PendingBlob(blob_key=key))
+        key = self._keys.take()
         try:
-            self._blobs.put_file(key, path)
+            flushed.result()
+            self._blobs.put_file(key, path, defer_sync=True)
         except OSError as exc:
             log.exception("blob write failed for %s", parsed.sop_instance_uid)
-            self._release(key, delete_blob=True)
+            self._release(key)
             return _failure(
                 parsed.sop_class_uid,
                 parsed.sop_instance_uid,
@@ -101,12 +101,9 @@ class StoreService:
                 f"could not write the file: {exc.strerror or exc}",
             )
         try:
-            with self._db.session() as session:
-                inserted = self._index(session, principal, parsed, key)
-                session.execute(delete(PendingBlob).where(PendingBlob.blob_key == key))
+            inserted = self._writer.submit(principal.account_id, parsed, key)
         except Exception:
-            log.exception("index write failed for %s", parsed.sop_instance_uid)
-            self._release(key, delete_blob=True)
+            self._release(key)
             return _failure(
                 parsed.sop_class_uid,
                 parsed.sop_instance_uid,
@@ -115,121 +112,32 @@ class StoreService:
             )
         if not inserted:
             # Another request stored the same instance meanwhile: keep its copy.
-            self._blobs.delete(key)
+            self._release(key)
             existing = self._existing(principal.account_id, parsed)
             if existing is not None:
                 return existing_outcome(parsed, existing, base_url)
         return _success(parsed, base_url)
 
     def _existing(self, account_id: int, parsed: ParsedInstance) -> tuple[str, str] | None:
-        with self._db.session() as session:
-            row = session.execute(
-                select(Study.study_instance_uid, Series.series_instance_uid)
-                .select_from(Instance)
-                .join(Series, Series.id == Instance.series_id)
-                .join(Study, Study.id == Instance.study_id)
-                .where(
-                    Instance.account_id == account_id,
-                    Instance.sop_instance_uid == parsed.sop_instance_uid,
-                )
-            ).first()
-        return None if row is None else (row[0], row[1])
+        with self._db.engine.connect() as conn:
+            return existing_instance(conn, account_id, parsed.sop_instance_uid)
 
-    def _release(self, key: str, *, delete_blob: bool) -> None:
+    def _release(self, key: str) -> None:
+        """Undo a put: the blob and its reservation go (gc retries if this fails)."""
         try:
-            if delete_blob:
-                self._blobs.delete(key)
-            with self._db.session() as session:
-                session.execute(delete(PendingBlob).where(PendingBlob.blob_key == key))
-        except Exception:  # gc will find the reservation later
+            self._blobs.delete(key)
+            with self._db.engine.begin() as conn:
+                conn.execute(DELETE_PENDING, {"keys": [key]})
+        except Exception:
             log.exception("could not release blob reservation %s", key)
 
-    def _index(
-        self, session: Session, principal: Principal, parsed: ParsedInstance, key: str
-    ) -> bool:
-        """Insert the rows; False when the instance already exists (lost a race)."""
-        account_id = principal.account_id
-        study_id, study_created = _get_or_create(
-            session,
-            Study,
-            {"account_id": account_id, "study_instance_uid": parsed.study_instance_uid},
-            {**parsed.study, "study_json": parsed.study_json},
-        )
-        if study_created:
-            link_study_to_order(session, account_id, study_id, parsed)
-        series_id, series_created = _get_or_create(
-            session,
-            Series,
-            {"account_id": account_id, "series_instance_uid": parsed.series_instance_uid},
-            {**parsed.series, "study_id": study_id, "series_json": parsed.series_json},
-        )
-        if series_created:
-            for item in parsed.request_attributes:
-                session.add(
-                    SeriesRequestAttributes(account_id=account_id, series_id=series_id, **item)
-                )
-            _add_series_to_study(session, study_id, str(parsed.series.get("modality") or ""))
-        values: dict[str, Any] = {
-            **parsed.instance,
-            "account_id": account_id,
-            "study_id": study_id,
-            "series_id": series_id,
-            "sop_instance_uid": parsed.sop_instance_uid,
-            "sop_class_uid": parsed.sop_class_uid,
-            "transfer_syntax_uid": parsed.transfer_syntax_uid,
-            "blob_key": key,
-            "size": parsed.size,
-            "instance_json": parsed.instance_json,
-            "metadata_json": parsed.metadata_json,
-            "frames_json": orjson.dumps(parsed.frames) if parsed.frames is not None else None,
-            "bulk_json": orjson.dumps(parsed.bulk) if parsed.bulk else None,
-        }
-        try:
-            with session.begin_nested():
-                session.execute(_insert(session, Instance).values(**values))
-        except IntegrityError:
-            return False
-        session.execute(
-            update(Series)
-            .where(Series.id == series_id)
-            .values(num_instances=Series.num_instances + 1)
-        )
-        session.execute(
-            update(Study).where(Study.id == study_id).values(num_instances=Study.num_instances + 1)
-        )
-        return True
 
-
-def _insert(session: Session, model: type[Any]) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
-
-
-def _get_or_create(
-    session: Session, model: type[Any], keys: dict[str, Any], values: dict[str, Any]
-) -> tuple[int, bool]:
-    """Insert-or-ignore on the unique key, then read the id; safe under concurrency."""
-    stmt = (
-        _insert(session, model)
-        .values(**keys, **values)
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(model.id)
-    )
-    new_id = session.execute(stmt).scalar()
-    if new_id is not None:
-        return int(new_id), True
-    where = [getattr(model, name) == value for name, value in keys.items()]
-    existing = session.execute(select(model.id).where(*where)).scalar_one()
-    return int(existing), False
-
-
-def _add_series_to_study(session: Session, study_id: int, modality: str) -> None:
-    study = session.get(Study, study_id)
-    assert study is not None
-    study.num_series += 1
-    if modality and f"\\{modality}\\" not in (study.modalities_in_study or ""):
-        current = study.modalities_in_study or "\\"
-        study.modalities_in_study = f"{current}{modality}\\"
+def _flush(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def instance_url(base_url: str, study: str, series: str, sop: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -146,7 +146,8 @@ class S3BlobStore:
 
     # ------------------------------------------------------------------ writing
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path, *, defer_sync: bool = False) -> None:
+        # An object is durable once S3 acknowledged the upload: nothing to defer.
         object_key = self._object_key(key)
         try:
             self._client.upload_file(str(path), self.bucket, object_key, Config=self._transfer)
@@ -155,6 +156,9 @@ class S3BlobStore:
             # answers "out of resources" and releases the reservation.
             raise OSError(f"upload to s3://{self.bucket}/{object_key} failed: {exc}") from exc
         path.unlink(missing_ok=True)
+
+    def sync_puts(self, keys: Iterable[str]) -> None:
+        return None
 
     def delete(self, key: str) -> None:
         object_key = self._object_key(key)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from openpacs.index.db import Database
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
+from openpacs.services.store import StoreService
 from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for
 from openpacs.web.api.openapi import openapi_json
@@ -67,12 +68,15 @@ async def healthz(_request: Request) -> Response:
 def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     database = db or Database(settings.effective_database_url)
     blobs = blob_store_for(settings)
-    ctx = AppContext(settings=settings, db=database, blobs=blobs)
+    ctx = AppContext(
+        settings=settings, db=database, blobs=blobs, store=StoreService(database, blobs)
+    )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
+        ctx.store.close()
         database.dispose()
 
     routes = [

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from openpacs.index.db import Database
 from openpacs.services.principal import Principal
+from openpacs.services.store import StoreService
 from openpacs.settings import Settings
 from openpacs.storage.base import BlobStore
 
@@ -17,6 +18,8 @@ class AppContext:
     settings: Settings
     db: Database
     blobs: BlobStore
+    # The write path; one per process (it owns the group-commit thread).
+    store: StoreService
 
 
 def context(request: Request) -> AppContext:

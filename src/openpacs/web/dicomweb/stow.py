@@ -28,9 +28,9 @@ from openpacs.protocol.multipart import (
     parse_content_type,
 )
 from openpacs.protocol.stow_response import FailedInstance, StowResult
-from openpacs.services.store import StoreOutcome, StoreService
+from openpacs.services.store import StoreOutcome
 from openpacs.web.context import context, dicomweb_base, principal
-from openpacs.web.errors import HttpError, error_response
+from openpacs.web.errors import HttpError, ascii_reason, error_response
 
 log = logging.getLogger("openpacs.stow")
 
@@ -64,6 +64,11 @@ def _check_content_type(request: Request) -> str:
     return boundary
 
 
+# Parts of one request stored at the same time: the next part is received while earlier
+# ones are parsed and written, and the index writer can commit them together.
+PARTS_IN_FLIGHT = 4
+
+
 async def store_instances(request: Request) -> Response:
     ctx = context(request)
     who = principal(request)
@@ -72,70 +77,83 @@ async def store_instances(request: Request) -> Response:
     boundary = _check_content_type(request)
     study_uid = request.path_params.get("study")
     base = dicomweb_base(request)
-    service = StoreService(ctx.db, ctx.blobs)
+    service = ctx.store
     staging = ctx.blobs.staging_dir()
-    result = StowResult(study_retrieve_url=None)
     parser = MultipartParser(boundary)
+    # One slot per part, in arrival order: (stored, failed, study UID).
+    outcomes: list[StoreOutcome] = []
+    slots = anyio.Semaphore(PARTS_IN_FLIGHT)
     current: BinaryIO | None = None
     current_path: Path | None = None
     current_ok = True
     current_reason = ""
-    studies: set[str] = set()
+    malformed: str | None = None
 
-    async def finish(complete: bool) -> None:
-        nonlocal current, current_path
-        assert current is not None and current_path is not None
-        current.close()
-        path, current, current_path = current_path, None, None
-        if not complete:
-            path.unlink(missing_ok=True)
-            result.failed.append(
-                FailedInstance(
-                    "", "", status.CANNOT_UNDERSTAND, "the part was cut off (truncated body)"
+    async def store_part(index: int, path: Path) -> None:
+        try:
+            outcomes[index] = await anyio.to_thread.run_sync(
+                lambda: service.store_file(who, path, base_url=base, expected_study_uid=study_uid)
+            )
+        finally:
+            slots.release()
+
+    async with anyio.create_task_group() as tasks:
+
+        async def finish(complete: bool) -> None:
+            nonlocal current, current_path
+            assert current is not None and current_path is not None
+            current.close()
+            path, current, current_path = current_path, None, None
+            outcomes.append(StoreOutcome())
+            index = len(outcomes) - 1
+            if not complete:
+                path.unlink(missing_ok=True)
+                outcomes[index] = _failed(
+                    status.CANNOT_UNDERSTAND, "the part was cut off (truncated body)"
                 )
-            )
-            return
-        if not current_ok:
-            path.unlink(missing_ok=True)
-            result.failed.append(
-                FailedInstance("", "", status.SOP_CLASS_NOT_SUPPORTED, current_reason)
-            )
-            return
-        outcome: StoreOutcome = await anyio.to_thread.run_sync(
-            lambda: service.store_file(who, path, base_url=base, expected_study_uid=study_uid)
-        )
+            elif not current_ok:
+                path.unlink(missing_ok=True)
+                outcomes[index] = _failed(status.SOP_CLASS_NOT_SUPPORTED, current_reason)
+            else:
+                await slots.acquire()
+                tasks.start_soon(store_part, index, path)
+
+        try:
+            async for chunk in request.stream():
+                for event in parser.feed(chunk):
+                    if isinstance(event, PartData):
+                        if current is not None:
+                            current.write(event.data)
+                    elif isinstance(event, PartStart):
+                        current, current_path = _open_staging(staging)
+                        current_ok, current_reason = _part_acceptable(event.headers)
+                    elif isinstance(event, PartEnd):
+                        await finish(event.complete)
+            for event in parser.close():
+                if isinstance(event, PartData) and current is not None:
+                    current.write(event.data)
+                elif isinstance(event, PartEnd):
+                    await finish(event.complete)
+        except MultipartError as exc:
+            malformed = str(exc)
+        finally:
+            if current is not None:
+                current.close()
+            if current_path is not None:
+                current_path.unlink(missing_ok=True)
+
+    result = StowResult(study_retrieve_url=None)
+    studies: set[str] = set()
+    for outcome in outcomes:
         if outcome.stored is not None:
             result.stored.append(outcome.stored)
             studies.add(outcome.study_instance_uid)
         elif outcome.failed is not None:
             result.failed.append(outcome.failed)
-
-    try:
-        async for chunk in request.stream():
-            for event in parser.feed(chunk):
-                if isinstance(event, PartData):
-                    if current is not None:
-                        current.write(event.data)
-                elif isinstance(event, PartStart):
-                    current, current_path = _open_staging(staging)
-                    current_ok, current_reason = _part_acceptable(event.headers)
-                elif isinstance(event, PartEnd):
-                    await finish(event.complete)
-        for event in parser.close():
-            if isinstance(event, PartData) and current is not None:
-                current.write(event.data)
-            elif isinstance(event, PartEnd):
-                await finish(event.complete)
-    except MultipartError as exc:
-        if not result.stored and not result.failed:
-            raise HttpError(400, f"malformed multipart body: {exc}") from exc
-        result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, str(exc)))
-    finally:
-        if current is not None:
-            current.close()
-        if current_path is not None:
-            current_path.unlink(missing_ok=True)
-
+    if malformed is not None:
+        if not outcomes:
+            raise HttpError(400, f"malformed multipart body: {malformed}")
+        result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, malformed))
     if not result.stored and not result.failed:
         raise HttpError(400, "the request contains no parts")
     if len(studies) == 1:
@@ -147,9 +165,13 @@ async def store_instances(request: Request) -> Response:
     if reason and code != 200:
         if code == 409:
             return error_response_with_body(code, reason, body)
-        headers["X-Error-Reason"] = reason.encode("ascii", "replace").decode()[:500]
+        headers["X-Error-Reason"] = ascii_reason(reason)
     log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
     return Response(body, status_code=code, media_type=DICOM_JSON, headers=headers)
+
+
+def _failed(code: int, reason: str) -> StoreOutcome:
+    return StoreOutcome(failed=FailedInstance("", "", code, reason))
 
 
 def error_response_with_body(code: int, reason: str, body: bytes) -> Response:

@@ -65,6 +65,7 @@ def document(title: str, body: str, nonce: str, *, script: str = "", body_class:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex, nofollow">'
+        '<link rel="icon" href="data:,">'
         f"<title>{h(title)}</title>"
         f'<style nonce="{h(nonce)}">{CSS}</style></head>'
         f'<body class="{h(body_class)}">{body}{script_tag}</body></html>\n'

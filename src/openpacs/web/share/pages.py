@@ -352,8 +352,5 @@ def viewer_page(view: SeriesView, links: ShareLinks, index: int, preset: str) ->
         controls = '<p class="empty">This series has no images that can be shown.</p>'
         script = ""
     left = f'<a href="{h(links.page)}" id="back">← All studies</a>'
-    body = (
-        _bar(h(heading), left)
-        + f'<main><h1 class="visually-hidden" hidden>{h(heading)}</h1>{controls}</main>'
-    )
+    body = _bar(h(heading), left) + f"<main>{controls}</main>"
     return page_response(heading or "Viewer", body, script=script, body_class="dark")

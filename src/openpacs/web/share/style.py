@@ -28,8 +28,10 @@ h2{font-size:1.25rem;margin:0}
 padding:1.1rem 1.25rem;margin-bottom:1.1rem;box-shadow:0 1px 2px rgba(20,32,46,.05)}
 .study-head{display:flex;gap:1rem;align-items:flex-start;justify-content:space-between;
 flex-wrap:wrap}
-.facts{display:flex;flex-wrap:wrap;gap:.4rem 1.6rem;margin:.6rem 0 0}
-.facts div{min-width:6rem}
+.study-head>div:first-child{flex:1 1 420px}
+.actions{flex:0 0 auto;padding-top:.2rem}
+.facts{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem;margin:.6rem 0 0}
+.facts div{min-width:4.5rem}
 .facts dt{font-size:.75rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
 .facts dd{margin:0;font-weight:600}
 .desc{margin:.6rem 0 0;color:#34465c}
@@ -71,9 +73,9 @@ margin-bottom:.8rem}
 .presets a{color:#cfe0ff;text-decoration:none;border:1px solid #34465c;border-radius:6px;
 padding:.3rem .6rem;font-size:.9rem}
 .presets a.active{background:#1f6feb;border-color:#1f6feb;color:#fff}
-.stage{margin:0;display:flex;justify-content:center;align-items:center;width:100%;
-min-height:60vh}
-.stage img{max-width:100%;max-height:78vh;image-rendering:auto;background:#000}
-#slider{width:min(600px,90vw)}
+.stage{margin:0;display:flex;justify-content:center;align-items:center;width:100%}
+.stage img{height:min(78vh,1024px);width:auto;max-width:100%;object-fit:contain;
+background:#000;border-radius:4px}
+#slider{width:min(320px,80vw)}
 .hint{color:#8a9bb0;font-size:.8rem;margin-top:.6rem}
 """
