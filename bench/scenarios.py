@@ -250,6 +250,7 @@ class Bench:
         z = self.sizes
         stow = [
             self._stow("stow_1inst_1client", 1, 1, z.single_requests),
+            self._stow("stow_1inst_2clients", 1, 2, z.single_requests // 2),
             self._stow("stow_1inst_4clients", 1, 4, z.single_requests // 4),
             self._stow("stow_50inst_1client", z.batch, 1, z.batch_requests_1),
             self._stow("stow_50inst_4clients", z.batch, 4, z.batch_requests_4 // 4),
@@ -353,7 +354,7 @@ class Bench:
 
     def _stow(self, name: str, per_request: int, clients: int, requests: int) -> Scenario:
         z = self.sizes
-        offset = {1: 800_000, 4: 810_000}[clients] + (0 if per_request == 1 else 20_000)
+        offset = {1: 800_000, 2: 805_000, 4: 810_000}[clients] + (0 if per_request == 1 else 20_000)
 
         def prepare(rnd: int) -> list[list[_StowRequest]]:
             # One study per client and round, sent in order: what a modality does.

@@ -57,7 +57,10 @@ class OpenpacsServer:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.port = free_port()
-        self.database_url = f"sqlite:///{data_dir / 'openpacs.db'}"
+        # OPENPACS_BENCH_DATABASE_URL measures another index (an empty PostgreSQL database).
+        self.database_url = os.environ.get("OPENPACS_BENCH_DATABASE_URL") or (
+            f"sqlite:///{data_dir / 'openpacs.db'}"
+        )
         self.log_path = data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 

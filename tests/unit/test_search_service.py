@@ -28,6 +28,7 @@ from openpacs.index.models import (
 )
 from openpacs.protocol.qido import Level, QidoError, normalise_person_name, parse_qido
 from openpacs.protocol.qido import person_name_words as words
+from openpacs.services.audit import AuditTrail
 from openpacs.services.principal import Principal
 from openpacs.services.search import (
     SearchResult,
@@ -727,6 +728,7 @@ def client(db: Database, ids: Ids, tmp_path: Path) -> Iterator[Callable[..., htt
         db=db,
         blobs=blobs,
         store=StoreService(db, blobs),
+        audit=AuditTrail(db),
     )
     who = Principal(ids.accounts["A"])
 
@@ -745,6 +747,7 @@ def client(db: Database, ids: Ids, tmp_path: Path) -> Iterator[Callable[..., htt
 
     yield get
     app.state.ctx.store.close()
+    app.state.ctx.audit.close()
 
 
 async def _http_error(_request: Any, exc: Exception) -> Any:

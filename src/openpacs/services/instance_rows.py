@@ -170,11 +170,13 @@ def _add_series_to_study(conn: Connection, study_id: int, modality: str) -> None
     current = conn.execute(
         select(Study.modalities_in_study).where(Study.id == study_id)
     ).scalar_one()
-    current = current or "\\"
-    if modality and f"\\{modality}\\" not in current:
-        current = f"{current}{modality}\\"
+    # Sorted, so the value does not depend on which series of a request arrived first.
+    modalities = {m for m in (current or "").split("\\") if m}
+    if modality:
+        modalities.add(modality)
+    value = "\\" + "\\".join(sorted(modalities)) + "\\" if modalities else ""
     conn.execute(
         update(Study)
         .where(Study.id == study_id)
-        .values(num_series=Study.num_series + 1, modalities_in_study=current)
+        .values(num_series=Study.num_series + 1, modalities_in_study=value)
     )

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpacs.index.db import Database
+from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
 from openpacs.services.store import StoreService
@@ -69,7 +70,11 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     database = db or Database(settings.effective_database_url)
     blobs = blob_store_for(settings)
     ctx = AppContext(
-        settings=settings, db=database, blobs=blobs, store=StoreService(database, blobs)
+        settings=settings,
+        db=database,
+        blobs=blobs,
+        store=StoreService(database, blobs),
+        audit=AuditTrail(database),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
@@ -77,6 +82,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         ctx.store.close()
+        ctx.audit.close()
         database.dispose()
 
     routes = [
@@ -89,7 +95,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         *share_routes(),
     ]
     middleware = [
-        Middleware(AccessLogMiddleware),
+        Middleware(AccessLogMiddleware, audit=ctx.audit),
         Middleware(NormalisePathMiddleware),
         Middleware(
             CORSMiddleware,

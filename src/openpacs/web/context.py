@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from openpacs.index.db import Database
+from openpacs.services.audit import AuditTrail
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
 from openpacs.settings import Settings
@@ -20,6 +21,7 @@ class AppContext:
     blobs: BlobStore
     # The write path; one per process (it owns the group-commit thread).
     store: StoreService
+    audit: AuditTrail
 
 
 def context(request: Request) -> AppContext:

@@ -13,11 +13,14 @@ import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.auth import Authenticator
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
 from openpacs.web.errors import error_response
 
 _SLASHES = re.compile(r"/{2,}")
+# A share link's token is its secret: logs keep only enough of it to tell links apart.
+_SHARE_TOKEN = re.compile(r"^(/share/[^/]{6})[^/]*")
 access_log = logging.getLogger("openpacs.access")
 
 
@@ -122,11 +125,32 @@ class BasicAuthMiddleware:
         await response(scope, receive, send)
 
 
-class AccessLogMiddleware:
-    """One structured (JSON) line per request: who, what, status, bytes, time."""
+# Reads of a study through a DICOMweb root (the account's or a share's), for the audit trail.
+_STUDY_READ = re.compile(r"^(?:/share/[^/]+)?/dicomweb/studies/(?!series(?:/|$))([^/]+)(?:/(.*))?$")
 
-    def __init__(self, app: ASGIApp) -> None:
+
+def study_read_action(path: str) -> tuple[str, str] | None:
+    """(action, StudyInstanceUID) for a GET of study content, else None."""
+    match = _STUDY_READ.match(path)
+    if match is None:
+        return None
+    rest = match.group(2) or ""
+    if rest.endswith("metadata"):
+        return "study.metadata", match.group(1)
+    if any(part in rest for part in ("rendered", "thumbnail", "frames", "bulkdata")):
+        return "study.view", match.group(1)
+    if rest.endswith("series") or rest.endswith("instances"):
+        return None  # a QIDO search inside the study
+    return "study.retrieve", match.group(1)
+
+
+class AccessLogMiddleware:
+    """One structured (JSON) line per request: who, what, status, bytes, time; and an
+    audit event for every successful read of a study's content."""
+
+    def __init__(self, app: ASGIApp, audit: AuditTrail | None = None) -> None:
         self.app = app
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,15 +166,32 @@ class AccessLogMiddleware:
                 info["bytes"] += len(message.get("body", b""))
             await send(message)
 
+        # Inner layers copy the scope; a state dict made here is shared with them all.
+        state = scope.setdefault("state", {})
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            principal = state.get("principal")
+            client = scope.get("client")
+            if self.audit is not None and principal is not None and info["status"] < 300:
+                path = _SLASHES.sub("/", scope["path"])
+                read = study_read_action(path) if scope["method"] == "GET" else None
+                if read is not None:
+                    self.audit.record(
+                        Event(
+                            account_id=principal.account_id,
+                            action=read[0],
+                            study_instance_uid=read[1],
+                            user_id=principal.user_id,
+                            share_id=principal.share_id,
+                            detail=_SHARE_TOKEN.sub(r"\1...", scope["path"])[:500],
+                            client=client[0] if client else "",
+                        )
+                    )
             if access_log.isEnabledFor(logging.INFO):
-                principal = scope.get("state", {}).get("principal")
-                client = scope.get("client")
                 record = {
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _SHARE_TOKEN.sub(r"\1...", scope["path"]),
                     "query": scope.get("query_string", b"").decode("latin-1")[:200],
                     "status": info["status"],
                     "bytes": info["bytes"],

@@ -28,6 +28,7 @@ from openpacs.protocol.multipart import (
     parse_content_type,
 )
 from openpacs.protocol.stow_response import FailedInstance, StowResult
+from openpacs.services.audit import Event
 from openpacs.services.store import StoreOutcome
 from openpacs.web.context import context, dicomweb_base, principal
 from openpacs.web.errors import HttpError, ascii_reason, error_response
@@ -156,6 +157,17 @@ async def store_instances(request: Request) -> Response:
         result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, malformed))
     if not result.stored and not result.failed:
         raise HttpError(400, "the request contains no parts")
+    for study in sorted(studies):
+        ctx.audit.record(
+            Event(
+                account_id=who.account_id,
+                action="study.store",
+                study_instance_uid=study,
+                user_id=who.user_id,
+                detail=f"{sum(o.study_instance_uid == study for o in outcomes)} instance(s)",
+                client=request.client.host if request.client else "",
+            )
+        )
     if len(studies) == 1:
         result.study_retrieve_url = f"{base}/studies/{next(iter(studies))}"
     body = orjson.dumps(result.to_json())

@@ -1,0 +1,99 @@
+"""The audit trail of reads and writes of studies, written off the request path.
+
+Retrieval is the hot path of a PACS; writing a row per request inside it would cost a
+transaction each time. Events are queued and a background thread inserts them in
+batches (at most about a second later). Events still queued when the process is killed
+are lost; the access log has the same information.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import insert
+
+from openpacs.index.db import Database
+from openpacs.index.models import AuditEvent, utcnow
+
+log = logging.getLogger("openpacs.audit")
+
+FLUSH_SECONDS = 1.0
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Event:
+    account_id: int
+    action: str
+    study_instance_uid: str = ""
+    user_id: int | None = None
+    share_id: int | None = None
+    detail: str = ""
+    client: str = ""
+
+
+_STOP = object()
+
+
+class AuditTrail:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="openpacs-audit", daemon=True)
+        self._thread.start()
+
+    def record(self, event: Event) -> None:
+        """Never blocks and never fails the caller."""
+        self._queue.put(event)
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch: list[Event] = []
+            try:
+                item = self._queue.get(timeout=FLUSH_SECONDS)
+            except queue.Empty:
+                continue
+            while True:
+                if item is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(item, Event)
+                batch.append(item)
+                if len(batch) >= MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            self._write(batch)
+
+    def _write(self, batch: list[Event]) -> None:
+        if not batch:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "account_id": e.account_id,
+                "user_id": e.user_id,
+                "share_id": e.share_id,
+                "action": e.action,
+                "study_instance_uid": e.study_instance_uid[:64],
+                "detail": e.detail[:1000],
+                "client": e.client[:100],
+                "created_at": now,
+            }
+            for e in batch
+        ]
+        try:
+            with self._db.engine.begin() as conn:
+                conn.execute(insert(AuditEvent), rows)
+        except Exception:
+            log.exception("could not write %d audit events", len(rows))

@@ -1,0 +1,64 @@
+"""The audit trail records who stored and who read which study."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pydicom
+from sqlalchemy import select
+
+from openpacs.index.db import Database
+from openpacs.index.models import Account, AuditEvent
+from openpacs.web.middleware import study_read_action
+from tests.support.server import ServerProcess, TestAccount
+from tests.support.stow import stow
+
+
+def test_study_paths_map_to_audit_actions() -> None:
+    assert study_read_action("/dicomweb/studies/1.2") == ("study.retrieve", "1.2")
+    assert study_read_action("/dicomweb/studies/1.2/metadata") == ("study.metadata", "1.2")
+    assert study_read_action("/dicomweb/studies/1.2/series/3/instances/4/frames/1") == (
+        "study.view",
+        "1.2",
+    )
+    assert study_read_action("/share/tok/dicomweb/studies/1.2/thumbnail") == ("study.view", "1.2")
+    assert study_read_action("/dicomweb/studies/1.2/series") is None  # a search
+    assert study_read_action("/dicomweb/studies/series/1.3") is None  # PostDICOM form
+    assert study_read_action("/dicomweb/studies") is None
+
+
+def test_store_and_retrieve_are_recorded_with_the_user(
+    server: ServerProcess, account: TestAccount, corpus_dir: Path
+) -> None:
+    path = corpus_dir / "pydicom__CT_small.dcm"
+    study = str(pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID)
+    assert stow(server.dicomweb, account.auth, [path.read_bytes()]).status_code == 200
+    assert httpx.get(f"{server.dicomweb}/studies/{study}", auth=account.auth).status_code == 200
+    assert (
+        httpx.get(f"{server.dicomweb}/studies/{study}/metadata", auth=account.auth).status_code
+        == 200
+    )
+    db = Database(server.database_url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with db.session() as session:
+                account_id = session.scalar(
+                    select(Account.id).where(Account.uuid == account.account_uuid)
+                )
+                actions = sorted(
+                    session.scalars(
+                        select(AuditEvent.action).where(
+                            AuditEvent.account_id == account_id,
+                            AuditEvent.study_instance_uid == study,
+                        )
+                    )
+                )
+            if len(actions) >= 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        db.dispose()
+    assert actions == ["study.metadata", "study.retrieve", "study.store"]
