@@ -8,6 +8,7 @@ per instance; reserving them in batches keeps the guarantee at a fraction of the
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 
@@ -37,7 +38,9 @@ class BlobKeyPool:
             return self._keys.pop()
 
     def _reserve(self) -> list[str]:
-        keys = [new_blob_key() for _ in range(self._batch)]
+        # One directory per batch: uploads stored together are synced together.
+        directory = secrets.token_hex(1)
+        keys = [new_blob_key(directory) for _ in range(self._batch)]
         now = utcnow()
         with self._db.engine.begin() as conn:
             conn.execute(insert(PendingBlob), [{"blob_key": k, "created_at": now} for k in keys])

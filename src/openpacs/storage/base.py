@@ -20,14 +20,17 @@ class BlobNotFound(LookupError):
     """The index points at a blob the store does not have (damage, or a racing delete)."""
 
 
-def new_blob_key() -> str:
+def new_blob_key(directory: str | None = None) -> str:
     """A fresh key: random, never from the wire, fanned out over 256 directories.
 
     One level keeps directory creation (and its fsync) to the first few hundred writes;
     a directory of 10^5 entries is routine for ext4, XFS and object stores alike.
+    ``directory`` (two hex digits) puts keys made together in one directory, so that a
+    group commit syncs one directory instead of dozens.
     """
     token = secrets.token_hex(16)
-    return f"{token[:2]}/{token}.dcm"
+    prefix = directory if directory is not None else token[:2]
+    return check_blob_key(f"{prefix}/{token}.dcm")
 
 
 def check_blob_key(key: str) -> str:
