@@ -35,6 +35,9 @@ class Authenticator:
         self._key = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[float, AuthResult]] = {}
         self._lock = threading.Lock()
+        # Each argon2 check takes 64 MiB for a moment: a burst of first logins must not
+        # multiply that, so at most two run at once (the rest wait their turn).
+        self._hashing = threading.BoundedSemaphore(2)
         # Verified against when the user does not exist, so that response timing does not
         # tell which e-mail addresses have accounts.
         self._dummy_hash = hash_password(secrets.token_hex(16))
@@ -66,12 +69,18 @@ class Authenticator:
                 .join(Account, Account.id == User.account_id)
                 .where(User.email == email)
             ).first()
-        if row is None:
-            verify_password(self._dummy_hash, password)
-            return AuthResult(None)
-        user, enabled = row
-        if not verify_password(user.password_hash, password):
-            return AuthResult(None)
+        with self._hashing:
+            # Several first requests with the same credentials: one hash does for all.
+            with self._lock:
+                hit = self._cache.get(digest)
+                if hit and hit[0] > time.monotonic():
+                    return hit[1]
+            if row is None:
+                verify_password(self._dummy_hash, password)
+                return AuthResult(None)
+            user, enabled = row
+            if not verify_password(user.password_hash, password):
+                return AuthResult(None)
         result = AuthResult(
             Principal(
                 account_id=user.account_id,
