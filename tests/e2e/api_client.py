@@ -130,3 +130,10 @@ def stow(server: ServerProcess, account: TestAccount, *files: bytes) -> httpx.Re
         auth=account.auth,
         timeout=60,
     )
+
+
+def required_keys(*paths: str) -> list[tuple[str, str]]:
+    """(path, key) for every required key of these endpoints: test parameters."""
+    return [
+        (path, key.name) for path in paths for key in ENDPOINTS_BY_PATH[path].keys if key.required
+    ]

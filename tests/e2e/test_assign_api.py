@@ -11,7 +11,7 @@ from sqlalchemy import select
 from openpacs.index.models import Account, AuditEvent
 from openpacs.protocol.custom_params import ENDPOINTS_BY_PATH
 from openpacs.services.accounts import add_group, add_user
-from tests.e2e.api_client import create_order, csharp, database, error, ok, post
+from tests.e2e.api_client import create_order, csharp, database, error, ok, post, required_keys
 from tests.support.server import ServerProcess, TestAccount
 
 TO_USER = "/assignordertouser"
@@ -281,12 +281,7 @@ def test_users_groups_and_orders_of_other_accounts_are_not_found(
     error(post(server, account, LIST, {"AssignedUserUuid": people["stranger"]}), 404)
 
 
-REQUIRED = [
-    (path, key.name)
-    for path in (TO_USER, TO_GROUP)
-    for key in ENDPOINTS_BY_PATH[path].keys
-    if key.required
-]
+REQUIRED = required_keys(TO_USER, TO_GROUP)
 
 
 @pytest.mark.parametrize(("path", "key"), REQUIRED)

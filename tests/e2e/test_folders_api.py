@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from openpacs.index.models import AuditEvent, Folder, FolderOrder
 from openpacs.protocol.custom_params import ENDPOINTS_BY_PATH, NIL_UUID
-from tests.e2e.api_client import create_order, csharp, database, error, ok, post
+from tests.e2e.api_client import create_order, csharp, database, error, ok, post, required_keys
 from tests.support.server import ServerProcess, TestAccount
 
 CREATE = "/createfolder"
@@ -410,12 +410,7 @@ def test_get_orders_in_folder(server: ServerProcess, account: TestAccount) -> No
 
 # -- validation ----------------------------------------------------------------------------
 
-REQUIRED = [
-    (path, key.name)
-    for path in (CREATE, ADD)
-    for key in ENDPOINTS_BY_PATH[path].keys
-    if key.required
-]
+REQUIRED = required_keys(CREATE, ADD)
 
 
 @pytest.mark.parametrize(("path", "key"), REQUIRED)

@@ -23,6 +23,7 @@ from tests.e2e.api_client import (
     ok,
     order_params,
     post,
+    required_keys,
 )
 from tests.support.server import ServerProcess, TestAccount
 
@@ -196,12 +197,7 @@ def test_institution_and_equipment_must_be_the_accounts(
 
 # -- validation ----------------------------------------------------------------------------
 
-REQUIRED = [
-    (path, key.name)
-    for path in (CREATE, PROPS, DELETE, "/getdicomtagcontent")
-    for key in ENDPOINTS_BY_PATH[path].keys
-    if key.required
-]
+REQUIRED = required_keys(CREATE, PROPS, DELETE, "/getdicomtagcontent")
 
 
 @pytest.mark.parametrize(("path", "key"), REQUIRED)

@@ -28,7 +28,7 @@ from openpacs.services.shares import (
     share_order_ids,
     token_hash,
 )
-from tests.e2e.api_client import create_order, csharp, database, error, ok, post
+from tests.e2e.api_client import create_order, csharp, database, error, ok, post, required_keys
 from tests.support.server import ServerProcess, TestAccount
 
 LINK = "/createsharelink"
@@ -306,12 +306,7 @@ def test_expire_date_today_works_and_the_past_is_refused(
         error(post(server, account, path, {**body, "ExpireDate": 20310101}), 400, "ExpireDate")
 
 
-REQUIRED = [
-    (path, key.name)
-    for path in (LINK, BY_URL, FOLDER, DELETE)
-    for key in ENDPOINTS_BY_PATH[path].keys
-    if key.required
-]
+REQUIRED = required_keys(LINK, BY_URL, FOLDER, DELETE)
 
 
 @pytest.mark.parametrize(("path", "key"), REQUIRED)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+
+from sqlalchemy.exc import OperationalError
 
 from openpacs.dicom.ingest import ParsedInstance
 from openpacs.index.db import Database
@@ -33,6 +36,17 @@ class IndexJob:
 
 
 _STOP = object()
+MAX_ATTEMPTS = 5
+
+
+def _lock_order(job: IndexJob) -> tuple[int, str, str, str]:
+    parsed = job.parsed
+    return (
+        job.account_id,
+        parsed.study_instance_uid,
+        parsed.series_instance_uid,
+        parsed.sop_instance_uid,
+    )
 
 
 class IndexWriter:
@@ -71,7 +85,10 @@ class IndexWriter:
                 batch.append(item)
             self._commit(batch)  # type: ignore[arg-type]
 
-    def _commit(self, batch: list[IndexJob]) -> None:
+    def _commit(self, batch: list[IndexJob], attempt: int = 1) -> None:
+        # The same order in every process (study, series, instance UIDs): two processes
+        # storing the same study lock its rows in the same order and cannot deadlock.
+        batch = sorted(batch, key=_lock_order)
         try:
             self._blobs.sync_puts(job.blob_key for job in batch)
             with self._db.session() as session:
@@ -82,14 +99,26 @@ class IndexWriter:
                 session.connection().execute(
                     DELETE_PENDING, {"keys": [job.blob_key for job in batch]}
                 )
-        except Exception as exc:
-            if len(batch) > 1:
-                # Find the one that fails; the others still go in, one by one.
-                for job in batch:
-                    self._commit([job])
+        except OperationalError as exc:
+            # Deadlock, serialization failure or "database is locked": transient.
+            if attempt < MAX_ATTEMPTS:
+                log.warning("index write retried (%s)", type(exc.orig).__name__)
+                time.sleep(0.01 * attempt)
+                self._commit(batch, attempt + 1)
                 return
-            log.exception("index write failed for %s", batch[0].parsed.sop_instance_uid)
-            batch[0].done.set_exception(exc)
+            self._fail_or_split(batch, exc)
+            return
+        except Exception as exc:
+            self._fail_or_split(batch, exc)
             return
         for job, inserted in zip(batch, results, strict=True):
             job.done.set_result(inserted)
+
+    def _fail_or_split(self, batch: list[IndexJob], exc: Exception) -> None:
+        if len(batch) > 1:
+            # Find the one that fails; the others still go in, one by one.
+            for job in batch:
+                self._commit([job])
+            return
+        log.error("index write failed for %s: %s", batch[0].parsed.sop_instance_uid, exc)
+        batch[0].done.set_exception(exc)

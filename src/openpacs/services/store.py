@@ -13,7 +13,6 @@ Order of work, so that a failure at any step can be undone (DESIGN point 4):
 from __future__ import annotations
 
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from openpacs.services.index_writer import IndexWriter
 from openpacs.services.instance_rows import DELETE_PENDING, existing_instance
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
-from openpacs.storage.base import BlobStore
+from openpacs.storage.base import BlobStore, fsync_path
 
 log = logging.getLogger("openpacs.store")
 
@@ -73,7 +72,7 @@ class StoreService:
             return _failure("", "", status.PROCESSING_FAILURE, "this access is read-only")
         # Flush the upload to disk while it is being parsed (fsync releases the GIL), so
         # that the blob store's own fsync finds nothing left to write.
-        flushed = self._flusher.submit(_flush, path)
+        flushed = self._flusher.submit(fsync_path, path, data_only=True)
         try:
             parsed = parse_instance(path, expected_study_uid=expected_study_uid)
         except InvalidInstance as exc:
@@ -130,14 +129,6 @@ class StoreService:
                 conn.execute(DELETE_PENDING, {"keys": [key]})
         except Exception:
             log.exception("could not release blob reservation %s", key)
-
-
-def _flush(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
 
 
 def instance_url(base_url: str, study: str, series: str, sop: str) -> str:

@@ -16,6 +16,15 @@ from typing import BinaryIO, Protocol
 BLOB_KEY_PATTERN = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.dcm$")
 
 
+def fsync_path(path: Path, *, data_only: bool = False) -> None:
+    """Force a file's data (or a directory's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        (os.fdatasync if data_only else os.fsync)(fd)
+    finally:
+        os.close(fd)
+
+
 class BlobNotFound(LookupError):
     """The index points at a blob the store does not have (damage, or a racing delete)."""
 

@@ -8,15 +8,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from openpacs.storage.base import BLOB_KEY_PATTERN, BlobNotFound, check_blob_key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from openpacs.storage.base import BLOB_KEY_PATTERN, BlobNotFound, check_blob_key, fsync_path
 
 
 class FilesystemBlobStore:
@@ -38,7 +30,7 @@ class FilesystemBlobStore:
             self._ensure_dir(directory.parent)
             directory.mkdir(exist_ok=True)
             # A new directory entry is only durable once its parent is synced.
-            _fsync_dir(directory.parent)
+            fsync_path(directory.parent)
         self._known_dirs.add(directory)
 
     def put_file(self, key: str, path: Path, *, defer_sync: bool = False) -> None:
@@ -56,12 +48,12 @@ class FilesystemBlobStore:
             os.replace(tmp, target)
             path.unlink(missing_ok=True)
         if not defer_sync:
-            _fsync_dir(target.parent)
+            fsync_path(target.parent)
 
     def sync_puts(self, keys: Iterable[str]) -> None:
         # The renames are durable once their directories are synced: once per directory.
         for directory in {self._path(key).parent for key in keys}:
-            _fsync_dir(directory)
+            fsync_path(directory)
 
     def open(self, key: str) -> BinaryIO:
         try:
