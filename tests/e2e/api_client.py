@@ -137,3 +137,22 @@ def required_keys(*paths: str) -> list[tuple[str, str]]:
     return [
         (path, key.name) for path in paths for key in ENDPOINTS_BY_PATH[path].keys if key.required
     ]
+
+
+def blank_key_is_missing(
+    server: ServerProcess, account: TestAccount, path: str, params: dict[str, Any], key: str
+) -> dict[str, Any]:
+    """Send the endpoint's own keys in the C# header form with ``key`` blank: a 400 naming
+    it. Returns those parameters, for the test to try other spellings of "missing"."""
+    spec = ENDPOINTS_BY_PATH[path]
+    own = {k: v for k, v in params.items() if spec.has_key(k)}
+    own[key] = ""
+    error(csharp(server, account, path, own), 400, key, "missing")
+    return own
+
+
+def response_properties(document: dict[str, Any], path: str) -> set[str]:
+    """The property names of an endpoint's 200 answer in the OpenAPI document."""
+    content = document["paths"][path]["post"]["responses"]["200"]["content"]
+    ref = content["application/json"]["schema"]["$ref"]
+    return set(document["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"])

@@ -12,8 +12,18 @@ import pytest
 from sqlalchemy import select
 
 from openpacs.index.models import AuditEvent, Folder, FolderOrder
-from openpacs.protocol.custom_params import ENDPOINTS_BY_PATH, NIL_UUID
-from tests.e2e.api_client import create_order, csharp, database, error, ok, post, required_keys
+from openpacs.protocol.custom_params import NIL_UUID
+from tests.e2e.api_client import (
+    blank_key_is_missing,
+    create_order,
+    csharp,
+    database,
+    error,
+    ok,
+    post,
+    required_keys,
+    response_properties,
+)
 from tests.support.server import ServerProcess, TestAccount
 
 CREATE = "/createfolder"
@@ -424,10 +434,7 @@ def test_each_required_key_missing(
         "PatientOrderUuid": order["PatientOrderUuid"],
         "FolderUuidList": [folder["FolderUuid"]],
     }
-    spec = ENDPOINTS_BY_PATH[path]
-    params = {k: v for k, v in params.items() if spec.has_key(k)}
-    params[key] = ""
-    error(csharp(server, account, path, params), 400, key, "missing")
+    params = blank_key_is_missing(server, account, path, params, key)
     params[key] = [] if key.endswith("List") else ""
     error(post(server, account, path, params), 400, key, "missing")
     del params[key]
@@ -509,12 +516,9 @@ def test_unknown_orders_and_folders(server: ServerProcess, account: TestAccount)
 
 def test_openapi_schemas_match(server: ServerProcess, account: TestAccount) -> None:
     document = httpx.get(server.url + "/openapi.json").json()
-    schemas = document["components"]["schemas"]
 
     def properties(path: str) -> set[str]:
-        content = document["paths"][path]["post"]["responses"]["200"]["content"]
-        ref = content["application/json"]["schema"]["$ref"]
-        return set(schemas[ref.rsplit("/", 1)[1]]["properties"])
+        return response_properties(document, path)
 
     folder = make_folder(server, account, unique("Schema"))
     assert set(folder) == properties(CREATE) == FOLDER_KEYS

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select, update
 
 from openpacs.index.models import AuditEvent, Share, ShareOrder
-from openpacs.protocol.custom_params import ENDPOINTS_BY_PATH
 from openpacs.services.passwords import verify_password
 from openpacs.services.shares import (
     find_share_by_token,
@@ -28,7 +27,17 @@ from openpacs.services.shares import (
     share_order_ids,
     token_hash,
 )
-from tests.e2e.api_client import create_order, csharp, database, error, ok, post, required_keys
+from tests.e2e.api_client import (
+    blank_key_is_missing,
+    create_order,
+    csharp,
+    database,
+    error,
+    ok,
+    post,
+    required_keys,
+    response_properties,
+)
 from tests.support.server import ServerProcess, TestAccount
 
 LINK = "/createsharelink"
@@ -321,10 +330,7 @@ def test_each_required_key_missing(
         "FolderUuid": make_folder(server, account),
         "ShareUuid": str(uuid.uuid4()),
     }
-    spec = ENDPOINTS_BY_PATH[path]
-    params = {k: v for k, v in params.items() if spec.has_key(k)}
-    params[key] = ""
-    error(csharp(server, account, path, params), 400, key, "missing")
+    params = blank_key_is_missing(server, account, path, params, key)
     del params[key]
     error(post(server, account, path, params), 400, key, "missing")
     if key.endswith("List"):
@@ -526,16 +532,13 @@ def test_deleting_an_order_removes_it_from_every_share(
 
 def test_openapi_schemas_match(server: ServerProcess, account: TestAccount) -> None:
     document = httpx.get(server.url + "/openapi.json").json()
-    schemas = document["components"]["schemas"]
 
     def properties(path: str) -> set[str]:
-        content = document["paths"][path]["post"]["responses"]["200"]["content"]
-        ref = content["application/json"]["schema"]["$ref"]
-        return set(schemas[ref.rsplit("/", 1)[1]]["properties"])
+        return response_properties(document, path)
 
     assert properties(LINK) == properties(BY_URL) == properties(FOLDER) == CREATED_KEYS
     assert properties(LIST) == {"ShareList"}
-    assert set(schemas["ShareInfo"]["properties"]) == LISTED_KEYS
+    assert set(document["components"]["schemas"]["ShareInfo"]["properties"]) == LISTED_KEYS
     assert properties(DELETE) == {"ShareUuid"}
 
 

@@ -7,6 +7,7 @@ and two counter updates, with statements compiled once and run on the raw connec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -75,40 +76,32 @@ def existing_instance(conn: Connection, account_id: int, sop_uid: str) -> tuple[
 def index_instance(session: Session, account_id: int, parsed: ParsedInstance, key: str) -> bool:
     """Insert the rows; False when the instance already exists (another writer won)."""
     conn = session.connection()
-    study_id = conn.execute(
-        _STUDY_ID, {"account_id": account_id, "uid": parsed.study_instance_uid}
-    ).scalar()
-    if study_id is None:
-        study_id, created = _get_or_create(
-            conn,
-            Study,
-            {"account_id": account_id, "study_instance_uid": parsed.study_instance_uid},
-            {**parsed.study, "study_json": parsed.study_json, "created_at": utcnow()},
-        )
-        if created:
-            link_study_to_order(session, account_id, study_id, parsed)
-    series_id = conn.execute(
-        _SERIES_ID, {"account_id": account_id, "uid": parsed.series_instance_uid}
-    ).scalar()
-    if series_id is None:
-        series_id, created = _get_or_create(
-            conn,
-            Series,
-            {"account_id": account_id, "series_instance_uid": parsed.series_instance_uid},
-            {
-                **parsed.series,
-                "study_id": study_id,
-                "series_json": parsed.series_json,
-                "created_at": utcnow(),
-            },
-        )
-        if created:
-            for item in parsed.request_attributes:
-                session.add(
-                    SeriesRequestAttributes(account_id=account_id, series_id=series_id, **item)
-                )
-            session.flush()
-            _add_series_to_study(conn, study_id, str(parsed.series.get("modality") or ""))
+    study_id, created = _find_or_create(
+        conn,
+        _STUDY_ID,
+        Study,
+        {"account_id": account_id, "study_instance_uid": parsed.study_instance_uid},
+        lambda: {**parsed.study, "study_json": parsed.study_json, "created_at": utcnow()},
+    )
+    if created:
+        link_study_to_order(session, account_id, study_id, parsed)
+    series_id, created = _find_or_create(
+        conn,
+        _SERIES_ID,
+        Series,
+        {"account_id": account_id, "series_instance_uid": parsed.series_instance_uid},
+        lambda: {
+            **parsed.series,
+            "study_id": study_id,
+            "series_json": parsed.series_json,
+            "created_at": utcnow(),
+        },
+    )
+    if created:
+        for item in parsed.request_attributes:
+            session.add(SeriesRequestAttributes(account_id=account_id, series_id=series_id, **item))
+        session.flush()
+        _add_series_to_study(conn, study_id, str(parsed.series.get("modality") or ""))
     values: dict[str, Any] = {
         **_INSTANCE_DEFAULTS,
         **parsed.instance,
@@ -147,6 +140,21 @@ def _insert_instance(conn: Connection) -> Any:
         )
         _INSTANCE_INSERTS[conn.dialect.name] = stmt
     return stmt
+
+
+def _find_or_create(
+    conn: Connection,
+    lookup: Any,
+    model: type[Any],
+    keys: dict[str, Any],
+    values: Callable[[], dict[str, Any]],
+) -> tuple[int, bool]:
+    """(id, created): one indexed look-up in the common case, an insert the first time."""
+    account_id, uid = keys.values()
+    found = conn.execute(lookup, {"account_id": account_id, "uid": uid}).scalar()
+    if found is not None:
+        return int(found), False
+    return _get_or_create(conn, model, keys, values())
 
 
 def _get_or_create(
