@@ -319,7 +319,8 @@ def expect_status(response: httpx.Response, *codes: int) -> None:
 
 
 class MemorySampler:
-    """Peak resident memory (RSS) of one process, by PID, sampled in a thread.
+    """Peak resident memory (RSS) of a server process and its children, sampled in a
+    thread.
 
     Peaks are kept per named window (``start(name)`` ... ``peak_mb(name)``) and overall.
     """
@@ -339,10 +340,18 @@ class MemorySampler:
         return self
 
     def rss(self) -> int:
+        """The process's RSS plus its children's (server worker processes, if any)."""
         try:
-            return int(self.process.memory_info().rss)
+            processes = [self.process, *self.process.children(recursive=True)]
         except psutil.Error:
             return 0
+        total = 0
+        for process in processes:
+            try:
+                total += int(process.memory_info().rss)
+            except psutil.Error:
+                continue
+        return total
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):

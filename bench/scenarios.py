@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -678,6 +679,9 @@ class Bench:
                 try:
                     if rnd == 0 and scenario.warmup is not None:
                         scenario.warmup(target, data)
+                    # Write back what earlier rounds left in the page cache, so that no
+                    # server pays in its round for another's deferred writes.
+                    os.sync()
                     if self.before is not None:
                         self.before(scenario, target, rnd)
                     try:

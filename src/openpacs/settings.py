@@ -35,8 +35,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     qido_default_limit: int = 100
     qido_max_limit: int = 1000
-    # Parts of a STOW body bigger than this are spooled to disk instead of memory.
-    spool_threshold: int = 1024 * 1024
+    # Parts of a STOW body up to this size are kept in memory, bigger ones spooled to disk.
+    spool_threshold: int = 4 * 1024 * 1024
     auth_cache_seconds: float = 60.0
     timezone: str = "UTC"
     workers: int = 1
@@ -114,6 +114,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         values["timezone"] = v
     if (v := get("WORKERS")) is not None:
         values["workers"] = int(v)
+    if (v := get("SPOOL_THRESHOLD")) is not None:
+        values["spool_threshold"] = int(v)
     if (v := get("LOG_LEVEL")) is not None:
         values["log_level"] = v
     if (v := get("ACCESS_LOG")) is not None:

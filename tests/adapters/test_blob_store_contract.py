@@ -92,6 +92,47 @@ def test_put_consumes_the_staged_file_and_the_blob_reads_back(case: Case) -> Non
         assert path is None
 
 
+@pytest.mark.parametrize("prepared", [False, True])
+@pytest.mark.parametrize("defer_sync", [False, True])
+def test_put_bytes_reads_back_and_replaces_a_torn_write(
+    case: Case, defer_sync: bool, prepared: bool
+) -> None:
+    key = new_blob_key()
+    if prepared:
+        case.store.prepare_keys([key])
+    case.store.put_bytes(key, sample(500_000, seed=2))  # as if a crashed first attempt
+    data = sample(300_000)
+    case.store.put_bytes(key, data, defer_sync=defer_sync)
+    case.store.sync_puts([key])
+    assert case.store.size(key) == len(data)
+    assert case.store.read_range(key, 0, len(data)) == data
+    assert list(case.store.iter_keys()) == [key]
+
+
+def test_filesystem_syncs_a_directory_only_for_new_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpacs.storage.filesystem as filesystem
+
+    synced: list[Path] = []
+    monkeypatch.setattr(filesystem, "fsync_path", lambda path, **_: synced.append(path))
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    keys = [new_blob_key("ab") for _ in range(3)]
+    store.prepare_keys(keys)
+    directory = tmp_path / "blobs" / "ab"
+    assert synced.count(directory) == 1  # one sync for the whole batch of keys
+    synced.clear()
+    for key in keys[:2]:
+        store.put_bytes(key, b"small upload", defer_sync=True)
+    store.sync_puts(keys[:2])
+    assert synced == []  # written into prepared files: no directory changed
+    store.delete(keys[2])  # a reused key whose file is gone: a new entry again
+    store.put_bytes(keys[2], b"again", defer_sync=True)
+    store.put_file(new_blob_key("ab"), stage(store, b"large upload"), defer_sync=True)
+    store.sync_puts(keys)
+    assert synced == [directory]
+
+
 def test_an_empty_blob(case: Case) -> None:
     key = put(case.store, b"")
     assert case.store.size(key) == 0

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from bench.dataset import InstanceSpec, det_uid, make_instance
+from bench.dataset import InstanceSpec, make_instance
 from sqlalchemy import select
 
 from openpacs.index.db import Database
 from openpacs.index.models import Account, PatientOrder, Series, Study
 from tests.e2e.wado_support import blob_path, split_multipart
 from tests.support.server import ServerProcess, TestAccount
+from tests.support.specs import small_spec
 from tests.support.stow import stow
 
 
 def _spec(tag: str, series: int, number: int, modality: str = "CT") -> InstanceSpec:
-    return InstanceSpec(
+    return small_spec(
+        tag,
+        series,
+        number,
         patient_id="DEL1",
         patient_name="Delete^Dora",
-        study_uid=det_uid(tag, "study"),
-        series_uid=det_uid(tag, "series", series),
-        sop_uid=det_uid(tag, "sop", series, number),
-        study_date="20240101",
         accession=f"A{tag[:10]}",
         modality=modality,
-        instance_number=number,
-        series_number=series,
         rows=32,
         columns=32,
     )

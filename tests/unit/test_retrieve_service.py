@@ -4,7 +4,7 @@ pure helpers of the WADO handlers (frame lists, gzip, ZIP member names)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -27,10 +27,12 @@ from openpacs.services.retrieve import (
     representative_instance,
 )
 from openpacs.services.store import StoreService
+from openpacs.services.upload import Upload
 from openpacs.storage.filesystem import FilesystemBlobStore
 from openpacs.web.dicomweb.wado import parse_frame_numbers, wants_gzip
 from openpacs.web.dicomweb.wado_zip import member_names
 from openpacs.web.errors import HttpError
+from tests.support.specs import small_spec
 
 
 @dataclass
@@ -42,32 +44,15 @@ class World:
     tmp: Path
 
     def store(self, who: Principal, spec: InstanceSpec) -> None:
-        path = self.tmp / f"{spec.sop_uid}.dcm"
-        path.write_bytes(make_instance(spec))
         service = StoreService(self.db, self.blobs)
         try:
-            outcome = service.store_file(who, path, base_url="http://x")
+            outcome = service.store(who, Upload(data=make_instance(spec)), base_url="http://x")
         finally:
             service.close()
         assert outcome.stored is not None, outcome.failed
 
 
-def spec(tag: str, series: int | None, number: int | None, **kw: object) -> InstanceSpec:
-    base = InstanceSpec(
-        patient_id="P1",
-        patient_name="Test^Tess",
-        study_uid=det_uid(tag, "study"),
-        series_uid=det_uid(tag, "series", series),
-        sop_uid=det_uid(tag, "sop", series, number),
-        study_date="20240101",
-        accession="ACC1",
-        modality="CT",
-        instance_number=number or 0,
-        series_number=series or 0,
-        rows=8,
-        columns=8,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
+spec = small_spec
 
 
 @pytest.fixture

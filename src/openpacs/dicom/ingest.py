@@ -38,6 +38,7 @@ Decisions the caller must know:
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass
@@ -310,22 +311,28 @@ def _required_uid(meta: JsonObject, key: str, name: str) -> str:
 
 
 def parse_instance(
-    path: str | os.PathLike[str], *, expected_study_uid: str | None = None
+    source: str | os.PathLike[str] | bytes, *, expected_study_uid: str | None = None
 ) -> ParsedInstance:
-    """Validate one Part-10 file and compute what the index and the read side need.
+    """Validate one Part-10 file (a path, or its bytes) and compute what the index and
+    the read side need.
 
     Raises `InvalidInstance` (reason, STOW failure code) for anything that cannot be
     stored; no other exception escapes for bad input.
     """
-    try:
-        fp = open(path, "rb")  # noqa: SIM115 - closed below, errors mapped separately
-    except OSError as exc:
-        raise InvalidInstance(
-            f"cannot read the uploaded file: {exc}", status.PROCESSING_FAILURE
-        ) from exc
+    fp: IO[bytes]
+    if isinstance(source, bytes):
+        fp, size = io.BytesIO(source), len(source)
+    else:
+        try:
+            fp = open(source, "rb")  # noqa: SIM115 - closed below, errors mapped separately
+            size = os.fstat(fp.fileno()).st_size
+        except OSError as exc:
+            raise InvalidInstance(
+                f"cannot read the uploaded file: {exc}", status.PROCESSING_FAILURE
+            ) from exc
     with fp:
         try:
-            return _parse(fp, expected_study_uid)
+            return _parse(fp, size, expected_study_uid)
         except InvalidInstance:
             raise
         except MemoryError as exc:
@@ -337,8 +344,7 @@ def parse_instance(
             raise InvalidInstance(reason[:500], status.CANNOT_UNDERSTAND) from exc
 
 
-def _parse(fp: IO[bytes], expected_study_uid: str | None) -> ParsedInstance:
-    size = os.fstat(fp.fileno()).st_size
+def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None) -> ParsedInstance:
     file = RawFile(fp, size)
     if file.read_at(128, 4) != b"DICM":
         raise InvalidInstance(

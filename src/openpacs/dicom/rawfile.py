@@ -7,6 +7,7 @@ done here. `InvalidInstance` lives here because this is the lowest layer that ra
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from dataclasses import dataclass
@@ -45,14 +46,23 @@ class RawFile:
     def __init__(self, fp: IO[bytes], size: int) -> None:
         self.fp = fp
         self.size = size
-        self._fd = fp.fileno()
+        # In memory: slices of the bytes (getvalue() of an unmodified BytesIO made from
+        # bytes is that object, not a copy); on disk: pread (pydicom's position untouched).
+        self._memory = fp.getvalue() if isinstance(fp, io.BytesIO) else None
+        self._fd = fp.fileno() if self._memory is None and hasattr(os, "pread") else None
         self._scans: dict[int, Encapsulated] = {}
 
     def read_at(self, offset: int, length: int) -> bytes:
-        if hasattr(os, "pread"):
+        if self._memory is not None:
+            return self._memory[offset : offset + length]
+        if self._fd is not None:
             return os.pread(self._fd, length, offset)
-        self.fp.seek(offset)  # pragma: no cover - platforms without pread
-        return self.fp.read(length)  # pragma: no cover
+        position = self.fp.tell()  # pragma: no cover - platforms without pread
+        self.fp.seek(offset)  # pragma: no cover
+        try:  # pragma: no cover
+            return self.fp.read(length)
+        finally:  # pragma: no cover
+            self.fp.seek(position)
 
     def scan(self, start: int) -> Encapsulated:
         """Item headers of an undefined-length non-SQ value (seeking past the data)."""

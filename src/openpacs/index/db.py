@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,6 +51,29 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        database = self.engine.url.database if self.is_sqlite else None
+        self._lock_path = (
+            Path(database + "-writelock") if database and database != ":memory:" else None
+        )
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialise the busy writers of a SQLite index across processes and threads.
+
+        SQLite allows one writer at a time; a second one waits in SQLite's busy handler,
+        which polls with sleeps of up to 100 ms. A blocking file lock taken around each
+        write transaction of the hot paths hands the index over the moment the previous
+        writer is done. PostgreSQL locks rows itself: nothing to do there.
+        """
+        if self._lock_path is None:
+            yield
+            return
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import insert
@@ -54,13 +55,13 @@ class AuditTrail:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        # A batch is written FLUSH_SECONDS after its first event (or when full): one
+        # transaction, and one disk sync, per second at most, not one per request.
         stopping = False
         while not stopping:
+            item = self._queue.get()
+            deadline = time.monotonic() + FLUSH_SECONDS
             batch: list[Event] = []
-            try:
-                item = self._queue.get(timeout=FLUSH_SECONDS)
-            except queue.Empty:
-                continue
             while True:
                 if item is _STOP:
                     stopping = True
@@ -70,7 +71,7 @@ class AuditTrail:
                 if len(batch) >= MAX_BATCH:
                     break
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
             self._write(batch)
@@ -93,7 +94,7 @@ class AuditTrail:
             for e in batch
         ]
         try:
-            with self._db.engine.begin() as conn:
+            with self._db.write_lock(), self._db.engine.begin() as conn:
                 conn.execute(insert(AuditEvent), rows)
         except Exception:
             log.exception("could not write %d audit events", len(rows))

@@ -1,27 +1,32 @@
-"""Group commit: one thread per process writes instance rows, many per transaction.
+"""Group commit: many uploads' instance rows in one transaction, without a writer thread.
 
 Uploads run in parallel up to the point where their blob is in place; then they queue
-here. The writer takes everything queued (up to a batch), syncs the blob directories once,
-inserts all rows in one transaction and commits once, then answers each waiting upload.
-A busy server thus pays one disk sync and one database commit per batch, not per
-instance, and SQLite's single write lock is taken by one thread only. Nothing is answered
-before its commit, so an acknowledged instance is durable.
+here. Whichever waiting upload gets the commit lock first becomes the leader: it takes
+everything queued (up to a batch), syncs the blob directories that need it, inserts all
+rows in one transaction, commits once and answers every upload of the batch; the others
+find their rows committed when they get the lock, or lead the next batch. A busy server
+thus pays one disk sync and one database commit per batch, not per instance; one upload
+alone commits in its own thread with no hand-over to another (each one costs time when
+threads share the GIL). Nothing is answered before its commit, so an acknowledged
+instance is durable.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from sqlalchemy.exc import OperationalError
 
 from openpacs.dicom.ingest import ParsedInstance
 from openpacs.index.db import Database
-from openpacs.services.instance_rows import DELETE_PENDING, index_instance
+from openpacs.index.raw import raw_cursor
+from openpacs.services.instance_rows import DELETE_PENDING, index_instances
 from openpacs.storage.base import BlobStore
 
 log = logging.getLogger("openpacs.index_writer")
@@ -35,7 +40,6 @@ class IndexJob:
     done: Future[bool] = field(default_factory=Future)
 
 
-_STOP = object()
 MAX_ATTEMPTS = 5
 
 
@@ -54,36 +58,28 @@ class IndexWriter:
         self._db = db
         self._blobs = blobs
         self._max_batch = max_batch
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="openpacs-index-writer", daemon=True)
-        self._thread.start()
+        self._queued: deque[IndexJob] = deque()
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     def submit(self, account_id: int, parsed: ParsedInstance, blob_key: str) -> bool:
         """Queue the rows and wait for their commit; True if inserted, False if a duplicate."""
         job = IndexJob(account_id, parsed, blob_key)
-        self._queue.put(job)
+        with self._queue_lock:
+            self._queued.append(job)
+        while not job.done.done():
+            with self._commit_lock:
+                if job.done.done():
+                    break  # a leader committed it while this upload waited for the lock
+                with self._queue_lock:
+                    count = min(len(self._queued), self._max_batch)
+                    batch = [self._queued.popleft() for _ in range(count)]
+                if batch:
+                    self._commit(batch)
         return job.done.result()
 
     def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._commit(batch)  # type: ignore[arg-type]
-                    return
-                batch.append(item)
-            self._commit(batch)  # type: ignore[arg-type]
+        """Nothing to stop: every submit commits (or sees committed) its own rows."""
 
     def _commit(self, batch: list[IndexJob], attempt: int = 1) -> None:
         # The same order in every process (study, series, instance UIDs): two processes
@@ -91,14 +87,23 @@ class IndexWriter:
         batch = sorted(batch, key=_lock_order)
         try:
             self._blobs.sync_puts(job.blob_key for job in batch)
-            with self._db.session() as session:
-                results = [
-                    index_instance(session, job.account_id, job.parsed, job.blob_key)
-                    for job in batch
-                ]
-                session.connection().execute(
-                    DELETE_PENDING, {"keys": [job.blob_key for job in batch]}
-                )
+            with self._db.write_lock(), self._db.session() as session:
+                results: dict[int, bool] = {}
+                for account_id, jobs in groupby(batch, key=lambda job: job.account_id):
+                    group = list(jobs)
+                    items = [(job.parsed, job.blob_key) for job in group]
+                    for job, inserted in zip(
+                        group, index_instances(session, account_id, items), strict=True
+                    ):
+                        results[id(job)] = inserted
+                conn = session.connection()
+                cursor = raw_cursor(conn)
+                try:
+                    DELETE_PENDING.executemany(
+                        cursor, conn.dialect, [{"key": job.blob_key} for job in batch]
+                    )
+                finally:
+                    cursor.close()
         except OperationalError as exc:
             # Deadlock, serialization failure or "database is locked": transient.
             if attempt < MAX_ATTEMPTS:
@@ -111,8 +116,8 @@ class IndexWriter:
         except Exception as exc:
             self._fail_or_split(batch, exc)
             return
-        for job, inserted in zip(batch, results, strict=True):
-            job.done.set_result(inserted)
+        for job in batch:
+            job.done.set_result(results[id(job)])
 
     def _fail_or_split(self, batch: list[IndexJob], exc: Exception) -> None:
         if len(batch) > 1:

@@ -1,13 +1,16 @@
-"""The index rows of one stored instance: study, series, order link, instance, counters.
+"""The index rows of stored instances: study, series, order link, instance, counters.
 
-Pure SQL on a session the caller owns (the index writer commits many of these at once).
-The common case (another instance of a known series) is two indexed look-ups, one insert
-and two counter updates, with statements compiled once and run on the raw connection.
+Pure SQL on a session the caller owns (the index writer commits many instances at once).
+The common case (more instances of a known series) costs a handful of statements per
+batch, compiled once: see `index_instances`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,23 +28,39 @@ from openpacs.index.models import (
     Study,
     utcnow,
 )
+from openpacs.index.raw import RawStatement, raw_cursor
 from openpacs.services.order_link import link_study_to_order
 
-_STUDY_ID = select(Study.id).where(
-    Study.account_id == bindparam("account_id"), Study.study_instance_uid == bindparam("uid")
+_STUDY_ID = RawStatement(
+    select(Study.id).where(
+        Study.account_id == bindparam("account_id"), Study.study_instance_uid == bindparam("uid")
+    )
 )
-_SERIES_ID = select(Series.id).where(
-    Series.account_id == bindparam("account_id"), Series.series_instance_uid == bindparam("uid")
+_SERIES_ID = RawStatement(
+    select(Series.id).where(
+        Series.account_id == bindparam("account_id"),
+        Series.series_instance_uid == bindparam("uid"),
+    )
 )
-_BUMP_SERIES = (
+_EXISTING_UID = RawStatement(
+    select(Instance.id).where(
+        Instance.account_id == bindparam("account_id"),
+        Instance.sop_instance_uid == bindparam("uid"),
+    )
+)
+_BUMP_SERIES = RawStatement(
     update(Series)
     .where(Series.id == bindparam("row_id"))
     .values(num_instances=Series.num_instances + bindparam("count"))
 )
-_BUMP_STUDY = (
+_BUMP_STUDY = RawStatement(
     update(Study)
     .where(Study.id == bindparam("row_id"))
-    .values(num_instances=Study.num_instances + bindparam("count"))
+    .values(
+        num_instances=Study.num_instances + bindparam("count"),
+        num_series=Study.num_series + bindparam("series"),
+        updated_at=bindparam("now"),
+    )
 )
 _EXISTING = (
     select(Study.study_instance_uid, Series.series_instance_uid)
@@ -53,10 +72,7 @@ _EXISTING = (
         Instance.sop_instance_uid == bindparam("uid"),
     )
 )
-DELETE_PENDING = delete(PendingBlob).where(
-    PendingBlob.blob_key.in_(bindparam("keys", expanding=True))
-)
-# Every instance insert carries the same keys, so its compiled form is reused.
+DELETE_PENDING = RawStatement(delete(PendingBlob).where(PendingBlob.blob_key == bindparam("key")))
 _INSTANCE_DEFAULTS: dict[str, Any] = {
     "instance_number": None,
     "rows": None,
@@ -64,7 +80,35 @@ _INSTANCE_DEFAULTS: dict[str, Any] = {
     "bits_allocated": None,
     "number_of_frames": None,
 }
-_INSTANCE_INSERTS: dict[str, Any] = {}
+# Every column an instance row is inserted with (the others keep their defaults).
+_INSTANCE_COLUMNS: dict[str, Any] = {
+    name: bindparam(name)
+    for name in (
+        *_INSTANCE_DEFAULTS,
+        "account_id",
+        "study_id",
+        "series_id",
+        "sop_instance_uid",
+        "sop_class_uid",
+        "transfer_syntax_uid",
+        "blob_key",
+        "size",
+        "instance_json",
+        "metadata_json",
+        "frames_json",
+        "bulk_json",
+        "created_at",
+    )
+}
+# Skips an instance another writer stored meanwhile; returns a row only when inserted.
+_INSERT_INSTANCE = RawStatement(
+    lambda dialect: (
+        (pg_insert if dialect == "postgresql" else sqlite_insert)(Instance)
+        .values(_INSTANCE_COLUMNS)
+        .on_conflict_do_nothing(index_elements=["account_id", "sop_instance_uid"])
+        .returning(Instance.id)
+    )
+)
 
 
 def existing_instance(conn: Connection, account_id: int, sop_uid: str) -> tuple[str, str] | None:
@@ -73,24 +117,108 @@ def existing_instance(conn: Connection, account_id: int, sop_uid: str) -> tuple[
     return None if row is None else (row[0], row[1])
 
 
-def index_instance(session: Session, account_id: int, parsed: ParsedInstance, key: str) -> bool:
-    """Insert the rows; False when the instance already exists (another writer won)."""
+@dataclass
+class _StudyChanges:
+    """What a batch adds to one study row, applied in one update at the end."""
+
+    instances: int = 0
+    series: int = 0
+    modalities: set[str] = field(default_factory=set)
+
+
+def index_instances(
+    session: Session, account_id: int, items: Sequence[tuple[ParsedInstance, str]]
+) -> list[bool]:
+    """Insert the rows of several instances of one account (``(parsed, blob key)`` in
+    lock order); per item True if inserted, False if the instance was already there.
+
+    Look-ups happen once per study and series of the batch and counters are updated once
+    per series and study, all on the raw cursor (see index/raw.py); only creating a study
+    or series goes through the ORM. Rows are locked in the same order in every process
+    (creations, instances, series, then studies), so two nodes writing one study wait
+    for each other but never deadlock.
+    """
     conn = session.connection()
-    study_id, created = _find_or_create(
-        conn,
-        _STUDY_ID,
+    dialect = conn.dialect
+    cursor = raw_cursor(conn)
+    try:
+        seen: set[str] = set()
+        for parsed, _ in items:
+            params = {"account_id": account_id, "uid": parsed.sop_instance_uid}
+            if _EXISTING_UID.execute(cursor, dialect, params).fetchone() is not None:
+                seen.add(parsed.sop_instance_uid)
+        study_ids: dict[str, int] = {}
+        series_ids: dict[str, int] = {}
+        changes: dict[int, _StudyChanges] = {}
+        rows: list[dict[str, Any]] = []
+        for parsed, key in items:
+            if parsed.sop_instance_uid in seen:
+                continue  # stored before, or twice in this batch: the first copy wins
+            seen.add(parsed.sop_instance_uid)
+            study_id = study_ids.get(parsed.study_instance_uid)
+            if study_id is None:
+                study_id = _study_row(session, cursor, account_id, parsed)
+                study_ids[parsed.study_instance_uid] = study_id
+            change = changes.setdefault(study_id, _StudyChanges())
+            series_id = series_ids.get(parsed.series_instance_uid)
+            if series_id is None:
+                series_id, created = _series_row(session, cursor, account_id, study_id, parsed)
+                series_ids[parsed.series_instance_uid] = series_id
+                if created:
+                    change.series += 1
+                    if modality := str(parsed.series.get("modality") or ""):
+                        change.modalities.add(modality)
+            rows.append(_instance_values(account_id, study_id, series_id, parsed, key))
+        # By blob key, not UID: of two copies of one instance in a batch only the first
+        # is inserted, and the other's blob must be dropped, not left unreferenced.
+        inserted: set[str] = set()
+        for row in rows:
+            if _INSERT_INSTANCE.execute(cursor, dialect, row).fetchone() is not None:
+                inserted.add(row["blob_key"])
+                changes[row["study_id"]].instances += 1
+        per_series = Counter(r["series_id"] for r in rows if r["blob_key"] in inserted)
+        now = utcnow()
+        if per_series:
+            _BUMP_SERIES.executemany(
+                cursor,
+                dialect,
+                [{"row_id": k, "count": n} for k, n in per_series.items()],
+            )
+        for study_id, change in changes.items():
+            _apply_study_changes(conn, cursor, study_id, change, now)
+    finally:
+        cursor.close()
+    return [key in inserted for _, key in items]
+
+
+def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
+    params = {"account_id": account_id, "uid": parsed.study_instance_uid}
+    found = _STUDY_ID.execute(cursor, session.connection().dialect, params).fetchone()
+    if found is not None:
+        return int(found[0])
+    study_id, created = _get_or_create(
+        session.connection(),
         Study,
         {"account_id": account_id, "study_instance_uid": parsed.study_instance_uid},
-        lambda: {**parsed.study, "study_json": parsed.study_json, "created_at": utcnow()},
+        {**parsed.study, "study_json": parsed.study_json, "created_at": utcnow()},
     )
     if created:
         link_study_to_order(session, account_id, study_id, parsed)
-    series_id, created = _find_or_create(
-        conn,
-        _SERIES_ID,
+    return study_id
+
+
+def _series_row(
+    session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
+) -> tuple[int, bool]:
+    params = {"account_id": account_id, "uid": parsed.series_instance_uid}
+    found = _SERIES_ID.execute(cursor, session.connection().dialect, params).fetchone()
+    if found is not None:
+        return int(found[0]), False
+    series_id, created = _get_or_create(
+        session.connection(),
         Series,
         {"account_id": account_id, "series_instance_uid": parsed.series_instance_uid},
-        lambda: {
+        {
             **parsed.series,
             "study_id": study_id,
             "series_json": parsed.series_json,
@@ -101,7 +229,12 @@ def index_instance(session: Session, account_id: int, parsed: ParsedInstance, ke
         for item in parsed.request_attributes:
             session.add(SeriesRequestAttributes(account_id=account_id, series_id=series_id, **item))
         session.flush()
-        _add_series_to_study(conn, study_id, str(parsed.series.get("modality") or ""))
+    return series_id, created
+
+
+def _instance_values(
+    account_id: int, study_id: int, series_id: int, parsed: ParsedInstance, key: str
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         **_INSTANCE_DEFAULTS,
         **parsed.instance,
@@ -119,42 +252,12 @@ def index_instance(session: Session, account_id: int, parsed: ParsedInstance, ke
         "bulk_json": orjson.dumps(parsed.bulk) if parsed.bulk else None,
         "created_at": utcnow(),
     }
-    if conn.execute(_insert_instance(conn), values).scalar() is None:
-        return False
-    conn.execute(_BUMP_SERIES, {"row_id": series_id, "count": 1})
-    conn.execute(_BUMP_STUDY, {"row_id": study_id, "count": 1})
-    return True
+    assert values.keys() == _INSTANCE_COLUMNS.keys(), "an instance column without a value"
+    return values
 
 
 def _insert(conn: Connection, model: type[Any]) -> Any:
     return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(model)
-
-
-def _insert_instance(conn: Connection) -> Any:
-    stmt = _INSTANCE_INSERTS.get(conn.dialect.name)
-    if stmt is None:
-        stmt = (
-            _insert(conn, Instance)
-            .on_conflict_do_nothing(index_elements=["account_id", "sop_instance_uid"])
-            .returning(Instance.id)
-        )
-        _INSTANCE_INSERTS[conn.dialect.name] = stmt
-    return stmt
-
-
-def _find_or_create(
-    conn: Connection,
-    lookup: Any,
-    model: type[Any],
-    keys: dict[str, Any],
-    values: Callable[[], dict[str, Any]],
-) -> tuple[int, bool]:
-    """(id, created): one indexed look-up in the common case, an insert the first time."""
-    account_id, uid = keys.values()
-    found = conn.execute(lookup, {"account_id": account_id, "uid": uid}).scalar()
-    if found is not None:
-        return int(found), False
-    return _get_or_create(conn, model, keys, values())
 
 
 def _get_or_create(
@@ -174,17 +277,24 @@ def _get_or_create(
     return int(conn.execute(select(model.id).where(*where)).scalar_one()), False
 
 
-def _add_series_to_study(conn: Connection, study_id: int, modality: str) -> None:
+def _apply_study_changes(
+    conn: Connection, cursor: Any, study_id: int, change: _StudyChanges, now: datetime
+) -> None:
+    if not change.instances and not change.series:
+        return
+    _BUMP_STUDY.execute(
+        cursor,
+        conn.dialect,
+        {"row_id": study_id, "count": change.instances, "series": change.series, "now": now},
+    )
+    if not change.modalities:
+        return
+    # Read after the update above: this transaction holds the row, no writer can slip in.
     current = conn.execute(
         select(Study.modalities_in_study).where(Study.id == study_id)
     ).scalar_one()
-    # Sorted, so the value does not depend on which series of a request arrived first.
-    modalities = {m for m in (current or "").split("\\") if m}
-    if modality:
-        modalities.add(modality)
-    value = "\\" + "\\".join(sorted(modalities)) + "\\" if modalities else ""
-    conn.execute(
-        update(Study)
-        .where(Study.id == study_id)
-        .values(num_series=Study.num_series + 1, modalities_in_study=value)
-    )
+    # Sorted, so the value does not depend on which series arrived first.
+    modalities = {m for m in (current or "").split("\\") if m} | change.modalities
+    value = "\\" + "\\".join(sorted(modalities)) + "\\"
+    if value != current:
+        conn.execute(update(Study).where(Study.id == study_id).values(modalities_in_study=value))

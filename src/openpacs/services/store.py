@@ -1,18 +1,22 @@
 """The write path: one uploaded Part-10 file -> a durable blob plus its index rows.
 
 Order of work, so that a failure at any step can be undone (DESIGN point 4):
-1. parse and validate the file (nothing written yet);
+1. parse and validate the file (nothing written yet; a large staged upload is synced to
+   disk meanwhile);
 2. take a blob key reserved in ``pending_blob`` (reserved a batch at a time, see
-   key_pool.py; a crash from here on leaves only a reservation that ``gc`` removes);
-3. fsync the file and rename it into the blob store;
-4. hand the rows to the index writer, which syncs the directory, inserts study, series,
-   order link, instance and counters, drops the reservation, and commits (many uploads
-   per commit, see index_writer.py). If that fails the blob is deleted again.
+   key_pool.py; a crash from here on leaves only a reservation that ``gc`` removes) and
+   write the file under it and sync it (a small upload, from memory), or rename the
+   staged file into place (a large one);
+3. hand the rows to the index writer, which syncs directories where needed, skips
+   instances already stored, inserts study, series, order link, instance and counters,
+   drops the reservation, and commits (many uploads per commit, see index_writer.py).
+A bad, duplicate or unindexed upload has its blob deleted again; its key is reused.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +26,10 @@ from openpacs.index.db import Database
 from openpacs.protocol import status
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
 from openpacs.services.index_writer import IndexWriter
-from openpacs.services.instance_rows import DELETE_PENDING, existing_instance
+from openpacs.services.instance_rows import existing_instance
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
+from openpacs.services.upload import Upload
 from openpacs.storage.base import BlobStore, fsync_path
 
 log = logging.getLogger("openpacs.store")
@@ -43,7 +48,7 @@ class StoreService:
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self._db = db
         self._blobs = blobs
-        self._keys = BlobKeyPool(db)
+        self._keys = BlobKeyPool(db, blobs)
         self._writer = IndexWriter(db, blobs)
         self._flusher = ThreadPoolExecutor(8, thread_name_prefix="openpacs-flush")
 
@@ -51,58 +56,78 @@ class StoreService:
         self._writer.close()
         self._flusher.shutdown(wait=True)
 
-    def store_file(
+    def store(
         self,
         principal: Principal,
-        path: Path,
+        upload: Upload,
         *,
         base_url: str,
         expected_study_uid: str | None = None,
     ) -> StoreOutcome:
-        """Store one spooled upload (blocking: run in a worker thread). Consumes ``path``."""
+        """Store one uploaded part (blocking: run in a worker thread). Consumes ``upload``."""
         try:
-            return self._store(principal, path, base_url, expected_study_uid)
+            if principal.read_only:
+                return _failure("", "", status.PROCESSING_FAILURE, "this access is read-only")
+            if upload.data is not None:
+                return self._store_bytes(principal, upload.data, base_url, expected_study_uid)
+            assert upload.path is not None
+            return self._store_file(principal, upload.path, base_url, expected_study_uid)
         finally:
-            path.unlink(missing_ok=True)
+            upload.discard()
 
-    def _store(
+    def _store_bytes(
+        self, principal: Principal, data: bytes, base_url: str, expected_study_uid: str | None
+    ) -> StoreOutcome:
+        # One thread does it all: parse, write and sync, commit. Handing the write to a
+        # second thread to overlap it with parsing costs more than it saves when threads
+        # share the GIL (each hand-over can wait a whole switch interval); with several
+        # uploads at once, one's disk sync overlaps another's parsing anyway.
+        try:
+            parsed = parse_instance(data, expected_study_uid=expected_study_uid)
+        except InvalidInstance as exc:
+            return _invalid(exc)
+        return self._put_and_index(
+            principal,
+            parsed,
+            lambda key: self._blobs.put_bytes(key, data, defer_sync=True),
+            base_url,
+        )
+
+    def _store_file(
         self, principal: Principal, path: Path, base_url: str, expected_study_uid: str | None
     ) -> StoreOutcome:
-        if principal.read_only:
-            return _failure("", "", status.PROCESSING_FAILURE, "this access is read-only")
-        # Flush the upload to disk while it is being parsed (fsync releases the GIL), so
-        # that the blob store's own fsync finds nothing left to write.
+        # A large upload is flushed to disk while it is parsed (the sync releases the GIL
+        # for its whole length), so the rename into place has nothing left to flush.
         flushed = self._flusher.submit(fsync_path, path, data_only=True)
         try:
             parsed = parse_instance(path, expected_study_uid=expected_study_uid)
         except InvalidInstance as exc:
-            return _failure(
-                getattr(exc, "sop_class_uid", "") or "",
-                getattr(exc, "sop_instance_uid", "") or "",
-                exc.failure_code,
-                exc.reason,
-            )
-        existing = self._existing(principal.account_id, parsed)
-        if existing is not None:
-            return existing_outcome(parsed, existing, base_url)
+            return _invalid(exc)
 
-        key = self._keys.take()
-        try:
+        def put(key: str) -> None:
             flushed.result()
             self._blobs.put_file(key, path, defer_sync=True)
+
+        return self._put_and_index(principal, parsed, put, base_url)
+
+    def _put_and_index(
+        self,
+        principal: Principal,
+        parsed: ParsedInstance,
+        put: Callable[[str], None],
+        base_url: str,
+    ) -> StoreOutcome:
+        """Write the blob under a reserved key, then hand its rows to the index writer."""
+        key = self._keys.take()
+        try:
+            put(key)
         except OSError as exc:
-            log.exception("blob write failed for %s", parsed.sop_instance_uid)
-            self._release(key)
-            return _failure(
-                parsed.sop_class_uid,
-                parsed.sop_instance_uid,
-                status.OUT_OF_RESOURCES,
-                f"could not write the file: {exc.strerror or exc}",
-            )
+            self._discard(key)
+            return _write_failed(parsed, exc)
         try:
             inserted = self._writer.submit(principal.account_id, parsed, key)
         except Exception:
-            self._release(key)
+            self._discard(key)
             return _failure(
                 parsed.sop_class_uid,
                 parsed.sop_instance_uid,
@@ -110,8 +135,8 @@ class StoreService:
                 "the index could not be updated; nothing was stored",
             )
         if not inserted:
-            # Another request stored the same instance meanwhile: keep its copy.
-            self._release(key)
+            # Stored before (a re-send) or by another request meanwhile: keep that copy.
+            self._discard(key)
             existing = self._existing(principal.account_id, parsed)
             if existing is not None:
                 return existing_outcome(parsed, existing, base_url)
@@ -121,14 +146,15 @@ class StoreService:
         with self._db.engine.connect() as conn:
             return existing_instance(conn, account_id, parsed.sop_instance_uid)
 
-    def _release(self, key: str) -> None:
-        """Undo a put: the blob and its reservation go (gc retries if this fails)."""
+    def _discard(self, key: str) -> None:
+        """Undo a put: the blob goes, its key stays reserved for the next upload."""
         try:
             self._blobs.delete(key)
-            with self._db.engine.begin() as conn:
-                conn.execute(DELETE_PENDING, {"keys": [key]})
         except Exception:
-            log.exception("could not release blob reservation %s", key)
+            # Still reserved in pending_blob: gc removes the blob and the reservation.
+            log.exception("could not delete blob %s", key)
+            return
+        self._keys.give_back(key)
 
 
 def instance_url(base_url: str, study: str, series: str, sop: str) -> str:
@@ -158,6 +184,25 @@ def existing_outcome(
             f"this SOP Instance UID is already stored in study {study_uid} series {series_uid}",
         )
     return _success(parsed, base_url)
+
+
+def _invalid(exc: InvalidInstance) -> StoreOutcome:
+    return _failure(
+        getattr(exc, "sop_class_uid", "") or "",
+        getattr(exc, "sop_instance_uid", "") or "",
+        exc.failure_code,
+        exc.reason,
+    )
+
+
+def _write_failed(parsed: ParsedInstance, exc: OSError) -> StoreOutcome:
+    log.error("blob write failed for %s: %s", parsed.sop_instance_uid, exc)
+    return _failure(
+        parsed.sop_class_uid,
+        parsed.sop_instance_uid,
+        status.OUT_OF_RESOURCES,
+        f"could not write the file: {exc.strerror or exc}",
+    )
 
 
 def _failure(sop_class: str, sop_instance: str, code: int, reason: str) -> StoreOutcome:

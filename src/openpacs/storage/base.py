@@ -58,6 +58,15 @@ class BlobStore(Protocol):
         many writes of a group commit).
         """
 
+    def prepare_keys(self, keys: Iterable[str]) -> None:
+        """Called once keys are reserved: the store may create their (empty) blobs now, so
+        that ``put_bytes`` under them later needs no further directory update."""
+
+    def put_bytes(self, key: str, data: bytes, *, defer_sync: bool = False) -> None:
+        """Store ``data`` under ``key`` (a small upload kept in memory); durability as
+        for ``put_file``. A crash midway may leave a partial blob under ``key``: keys are
+        reserved before writing, so garbage collection finds and removes it."""
+
     def sync_puts(self, keys: Iterable[str]) -> None:
         """Make deferred puts of ``keys`` durable."""
 

@@ -1,9 +1,11 @@
-"""Blob store on a local filesystem: write to a temporary file, fsync, rename."""
+"""Blob store on a local filesystem: files are synced, then renamed (or written) into place."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +21,9 @@ class FilesystemBlobStore:
         self._staging.mkdir(exist_ok=True)
         # Fan-out directories known to exist: saves a mkdir system call per write.
         self._known_dirs: set[Path] = set()
+        # Directories with renames or new entries not yet synced (see sync_puts).
+        self._unsynced: set[Path] = set()
+        self._unsynced_lock = threading.Lock()
 
     def _path(self, key: str) -> Path:
         return self.root / check_blob_key(key)
@@ -47,13 +52,58 @@ class FilesystemBlobStore:
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
             path.unlink(missing_ok=True)
+        self._mark_unsynced(target.parent)
         if not defer_sync:
-            fsync_path(target.parent)
+            self.sync_puts([key])
+
+    def prepare_keys(self, keys: Iterable[str]) -> None:
+        # Empty files made (and their directory synced) once per batch of reserved keys:
+        # a small upload written into one later changes no directory, so it is durable
+        # after one fdatasync, without a directory sync per commit.
+        directories: set[Path] = set()
+        for key in keys:
+            target = self._path(key)
+            self._ensure_dir(target.parent)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            directories.add(target.parent)
+        for directory in directories:
+            fsync_path(directory)
+
+    def put_bytes(self, key: str, data: bytes, *, defer_sync: bool = False) -> None:
+        # Written in place, no staging file and rename: the key is reserved and not yet
+        # indexed, so a torn write is garbage, never a blob anyone reads.
+        target = self._path(key)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_TRUNC)  # prepared: no new entry
+        except FileNotFoundError:
+            self._ensure_dir(target.parent)
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._mark_unsynced(target.parent)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        if not defer_sync:
+            self.sync_puts([key])
 
     def sync_puts(self, keys: Iterable[str]) -> None:
-        # The renames are durable once their directories are synced: once per directory.
-        for directory in {self._path(key).parent for key in keys}:
+        # Renames and new entries are durable once their directory is synced: once per
+        # directory that has any (the flag is cleared before the sync, so an entry added
+        # meanwhile marks it again and is synced next time, never forgotten).
+        wanted = {self._path(key).parent for key in keys}
+        with self._unsynced_lock:
+            due = wanted & self._unsynced
+            self._unsynced -= due
+        for directory in due:
             fsync_path(directory)
+
+    def _mark_unsynced(self, directory: Path) -> None:
+        with self._unsynced_lock:
+            self._unsynced.add(directory)
 
     def open(self, key: str) -> BinaryIO:
         try:

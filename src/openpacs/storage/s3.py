@@ -157,6 +157,16 @@ class S3BlobStore:
             raise OSError(f"upload to s3://{self.bucket}/{object_key} failed: {exc}") from exc
         path.unlink(missing_ok=True)
 
+    def prepare_keys(self, keys: Iterable[str]) -> None:
+        return None
+
+    def put_bytes(self, key: str, data: bytes, *, defer_sync: bool = False) -> None:
+        object_key = self._object_key(key)
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=object_key, Body=data)
+        except (Boto3Error, BotoCoreError, ClientError) as exc:
+            raise OSError(f"upload to s3://{self.bucket}/{object_key} failed: {exc}") from exc
+
     def sync_puts(self, keys: Iterable[str]) -> None:
         return None
 

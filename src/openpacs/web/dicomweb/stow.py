@@ -1,17 +1,14 @@
 """STOW-RS (PS3.18 10.5): POST /studies[/{study}], and the PostDICOM form POST {root}/.
 
-The body is parsed as it streams; each part goes straight to a staging file next to the
-blob store (so the accepted file is renamed into place, never copied) and is stored as
-soon as its closing boundary arrives. Bad parts fail alone.
+The body is parsed as it streams; each part is collected in memory while small, else in
+a staging file next to the blob store (so a large accepted file is renamed into place,
+never copied; see services/upload.py), and is stored as soon as its closing boundary
+arrives, while the next part is received. Bad parts fail alone.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from pathlib import Path
-from typing import BinaryIO
 
 import anyio
 import orjson
@@ -30,6 +27,7 @@ from openpacs.protocol.multipart import (
 from openpacs.protocol.stow_response import FailedInstance, StowResult
 from openpacs.services.audit import Event
 from openpacs.services.store import StoreOutcome
+from openpacs.services.upload import Upload, UploadSpool
 from openpacs.web.context import context, dicomweb_base, principal
 from openpacs.web.errors import HttpError, ascii_reason, error_response
 
@@ -80,20 +78,20 @@ async def store_instances(request: Request) -> Response:
     base = dicomweb_base(request)
     service = ctx.store
     staging = ctx.blobs.staging_dir()
+    spool_threshold = ctx.settings.spool_threshold
     parser = MultipartParser(boundary)
     # One slot per part, in arrival order: (stored, failed, study UID).
     outcomes: list[StoreOutcome] = []
     slots = anyio.Semaphore(PARTS_IN_FLIGHT)
-    current: BinaryIO | None = None
-    current_path: Path | None = None
+    current: UploadSpool | None = None
     current_ok = True
     current_reason = ""
     malformed: str | None = None
 
-    async def store_part(index: int, path: Path) -> None:
+    async def store_part(index: int, upload: Upload) -> None:
         try:
             outcomes[index] = await anyio.to_thread.run_sync(
-                lambda: service.store_file(who, path, base_url=base, expected_study_uid=study_uid)
+                lambda: service.store(who, upload, base_url=base, expected_study_uid=study_uid)
             )
         finally:
             slots.release()
@@ -101,23 +99,23 @@ async def store_instances(request: Request) -> Response:
     async with anyio.create_task_group() as tasks:
 
         async def finish(complete: bool) -> None:
-            nonlocal current, current_path
-            assert current is not None and current_path is not None
-            current.close()
-            path, current, current_path = current_path, None, None
+            nonlocal current
+            assert current is not None
+            spool, current = current, None
             outcomes.append(StoreOutcome())
             index = len(outcomes) - 1
             if not complete:
-                path.unlink(missing_ok=True)
+                spool.discard()
                 outcomes[index] = _failed(
                     status.CANNOT_UNDERSTAND, "the part was cut off (truncated body)"
                 )
             elif not current_ok:
-                path.unlink(missing_ok=True)
+                spool.discard()
                 outcomes[index] = _failed(status.SOP_CLASS_NOT_SUPPORTED, current_reason)
             else:
+                upload = spool.finish()
                 await slots.acquire()
-                tasks.start_soon(store_part, index, path)
+                tasks.start_soon(store_part, index, upload)
 
         try:
             async for chunk in request.stream():
@@ -126,7 +124,7 @@ async def store_instances(request: Request) -> Response:
                         if current is not None:
                             current.write(event.data)
                     elif isinstance(event, PartStart):
-                        current, current_path = _open_staging(staging)
+                        current = UploadSpool(staging, spool_threshold)
                         current_ok, current_reason = _part_acceptable(event.headers)
                     elif isinstance(event, PartEnd):
                         await finish(event.complete)
@@ -139,9 +137,7 @@ async def store_instances(request: Request) -> Response:
             malformed = str(exc)
         finally:
             if current is not None:
-                current.close()
-            if current_path is not None:
-                current_path.unlink(missing_ok=True)
+                current.discard()
 
     result = StowResult(study_retrieve_url=None)
     studies: set[str] = set()
@@ -195,11 +191,6 @@ def error_response_with_body(code: int, reason: str, body: bytes) -> Response:
         media_type=DICOM_JSON,
         headers={"X-Error-Reason": template.headers["X-Error-Reason"]},
     )
-
-
-def _open_staging(staging: Path) -> tuple[BinaryIO, Path]:
-    fd, name = tempfile.mkstemp(dir=staging, prefix="stow-", suffix=".part")
-    return os.fdopen(fd, "wb", buffering=1 << 20), Path(name)
 
 
 def _part_acceptable(headers: dict[str, str]) -> tuple[bool, str]:
