@@ -33,8 +33,9 @@ browser:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)); \
 	  else echo "chromium not installed: the browser test will be skipped"; fi
 
+# Two test processes: the end-to-end tests mostly wait on servers, subprocesses and disks.
 test: lint typecheck browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
