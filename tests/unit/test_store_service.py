@@ -17,6 +17,7 @@ from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Account, Instance, Institution, PendingBlob, Series, Study
 from openpacs.protocol import status
+from openpacs.services.index_writer import IndexJob, IndexWriter
 from openpacs.services.instance_rows import index_instances
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
@@ -167,3 +168,22 @@ def test_two_copies_of_an_instance_in_one_commit_keep_the_first(h: Harness) -> N
     with h.db.session() as session:
         assert list(session.scalars(select(Instance.blob_key))) == [first]
         assert session.scalar(select(Study.num_instances)) == 1
+
+
+def test_a_commit_that_breaks_off_answers_its_uploads_instead_of_leaving_them_waiting(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = IndexWriter(h.db, h.blobs)
+
+    def broken(batch: list[object], attempt: int = 1) -> None:
+        raise MemoryError("as if the process ran out of memory mid-commit")
+
+    monkeypatch.setattr(writer, "_commit", broken)
+    waiting = IndexJob(h.who.account_id, parse_instance(make_instance(spec("broken", 1, 2))), "")
+    writer._queued.append(waiting)  # another upload, queued just before this one
+    parsed = parse_instance(make_instance(spec("broken", 1, 1)))
+    with pytest.raises(MemoryError):
+        writer.submit(h.who.account_id, parsed, new_blob_key())
+    # The other upload of the batch gets an error too, instead of waiting forever.
+    assert isinstance(waiting.done.exception(timeout=1), RuntimeError)
+    assert h.count(Instance) == 0

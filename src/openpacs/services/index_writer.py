@@ -75,7 +75,13 @@ class IndexWriter:
                     count = min(len(self._queued), self._max_batch)
                     batch = [self._queued.popleft() for _ in range(count)]
                 if batch:
-                    self._commit(batch)
+                    try:
+                        self._commit(batch)
+                    finally:
+                        # Never leave an upload waiting on a batch that broke off midway.
+                        for queued in batch:
+                            if not queued.done.done():
+                                queued.done.set_exception(RuntimeError("index write aborted"))
         return job.done.result()
 
     def close(self) -> None:
