@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import orthanc
-from bench.harness import DICOM_JSON, Result, Target, check
+from bench.harness import DICOM_JSON, Result, Target, check, run_clients
 from bench.scenarios import FULL, QUICK, Bench, Scenario, log
-from bench.servers import OpenpacsServer
+from bench.servers import WORKERS, OpenpacsServer
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -166,7 +166,8 @@ def header_lines(args: argparse.Namespace, started: float) -> list[str]:
         f"at the start {args.load_at_start}, at the end {load} (other work on the machine "
         "skews absolute figures; the alternation keeps the ratios fairer)",
         f"- Orthanc: {orthanc.version()} with Debian's DICOMweb plugin, built-in defaults",
-        "- openpacs: `python -m openpacs serve`, defaults (SQLite + files, 1 worker)",
+        f"- openpacs: `python -m openpacs serve --workers {WORKERS}` (one process per core; "
+        "otherwise the defaults: SQLite index + files)",
         "- client and servers share the machine; each figure is over all rounds, run "
         "alternately (openpacs, Orthanc, ...); every timed answer was verified.",
         f"- client: httpx, keep-alive pool, Accept-Encoding: "
@@ -274,10 +275,17 @@ def summarize(paths: list[Path], name: str, top: int = 20) -> str:
 
 
 def warm_up(target: Target) -> None:
-    """One authenticated search before anything is timed: the first login (openpacs
-    checks an argon2 hash, then caches it) is not what any scenario measures."""
-    response = target.get("/studies", DICOM_JSON, {"limit": "1"})
-    check(response.status_code in (200, 204), f"warm-up search: HTTP {response.status_code}")
+    """Authenticated searches on several connections at once before anything is timed:
+    the first login on each server process (openpacs checks an argon2 hash, then caches
+    it) is not what any scenario measures."""
+
+    def search(_client: int) -> list[int]:
+        response = target.get("/studies", DICOM_JSON, {"limit": "1"})
+        return [response.status_code]
+
+    codes, _seconds, errors = run_clients(target.max_connections, search)
+    check(not errors, f"warm-up search failed: {errors[:1]}")
+    check(all(code in (200, 204) for code in codes), f"warm-up search: HTTP {codes}")
 
 
 def main(argv: list[str] | None = None) -> int:

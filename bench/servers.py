@@ -51,6 +51,11 @@ def stop_process(process: subprocess.Popen[bytes] | None) -> None:
         process.wait(10)
 
 
+# One server process per core (OPENPACS_BENCH_WORKERS overrides), as Orthanc uses every
+# core with its threads.
+WORKERS = int(os.environ.get("OPENPACS_BENCH_WORKERS") or os.cpu_count() or 1)
+
+
 class OpenpacsServer:
     name = "openpacs"
 
@@ -78,6 +83,7 @@ class OpenpacsServer:
             "OPENPACS_HOST": "127.0.0.1",
             "OPENPACS_PORT": str(self.port),
             "OPENPACS_LOG_LEVEL": "warning",
+            "OPENPACS_WORKERS": str(WORKERS),
         }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

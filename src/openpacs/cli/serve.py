@@ -15,6 +15,7 @@ from openpacs.cli.common import add_database_options, fail, settings_from_args
 from openpacs.index.db import Database
 from openpacs.services.bootstrap import ensure_initial_admin, prepare_database
 from openpacs.web.app import create_app
+from openpacs.web.workers import serve_workers
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,15 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 "OPENPACS_PUBLIC_URL": settings.effective_public_url,
             }
         )
-        uvicorn.run(
-            "openpacs.web.asgi:app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            access_log=False,
-            log_level=settings.log_level,
-        )
+        serve_workers(settings.host, settings.port, settings.workers, settings.log_level)
         return 0
     app = create_app(settings, db=db)
     # Everything loaded so far lives as long as the process: keep it out of the cyclic

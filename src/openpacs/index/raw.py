@@ -11,11 +11,13 @@ caller's transaction (same DBAPI connection), so commit and rollback stay SQLAlc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.expression import Executable
 
@@ -25,6 +27,10 @@ class _Compiled:
     sql: str
     names: tuple[str, ...]  # parameter order (positional paramstyles), else ()
     processors: Mapping[str, Callable[[Any], Any]]
+    constants: Mapping[str, Any]  # values written into the statement (``status == "x"``)
+    # Columns whose Python-side default (insert) or onupdate (update) SQLAlchemy's
+    # execution layer would compute, such as ``updated_at``: computed here instead.
+    generated: Mapping[str, Callable[[], Any]]
 
 
 class RawStatement:
@@ -44,16 +50,29 @@ class RawStatement:
             )
             sql = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
             positional = dialect.paramstyle in ("qmark", "numeric", "format")
+            generated = {
+                **{c.key: _generator(c.default) for c in sql.insert_prefetch},
+                **{c.key: _generator(c.onupdate) for c in sql.update_prefetch},
+            }
             compiled = _Compiled(
                 sql.string,
                 tuple(sql.positiontup or ()) if positional else (),
                 {k: v for k, v in sql._bind_processors.items() if v is not None},
+                {
+                    name: bind.effective_value
+                    for name, bind in sql.binds.items()
+                    if not bind.required and name not in generated
+                },
+                generated,
             )
             self._compiled[dialect.name] = compiled
         return compiled
 
     def _params(self, compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         processors = compiled.processors
+        if compiled.constants or compiled.generated:
+            made = {k: f() for k, f in compiled.generated.items() if k not in params}
+            params = {**compiled.constants, **made, **params}
         if compiled.names:
             return tuple(
                 processors[name](params[name]) if name in processors else params[name]
@@ -76,6 +95,71 @@ class RawStatement:
         cursor.executemany(compiled.sql, [self._params(compiled, p) for p in params])
 
 
+def _generator(default: Any) -> Callable[[], Any]:
+    if default is not None and default.is_callable:
+        function = default.arg
+        return lambda: function(None)
+    if default is not None and default.is_scalar:
+        value = default.arg
+        return lambda: value
+    raise ValueError(f"a column default RawStatement cannot compute: {default!r}")
+
+
 def raw_cursor(conn: Connection) -> Any:
     """A DBAPI cursor on ``conn``'s connection, inside its current transaction."""
     return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+class RowInsert:
+    """``INSERT`` of a whole row (every column but the primary key) as a `RawStatement`.
+
+    Columns the caller leaves out get the model's Python-side defaults, as the ORM would
+    give them (SQLAlchemy's execution layer, bypassed here, is what applies them), so a
+    column added to the model later cannot be left NULL by mistake. With
+    ``skip_duplicates_of`` (a unique key) an existing row is left alone and nothing is
+    returned; ``execute(...).fetchone()`` is ``(id,)`` when a row was inserted.
+    """
+
+    def __init__(self, model: type[Any], *, skip_duplicates_of: Sequence[str] = ()) -> None:
+        table: Table = model.__table__
+        self.columns = tuple(c.name for c in table.columns if not c.primary_key)
+        self._defaults: dict[str, tuple[bool, Any]] = {}
+        for column in table.columns:
+            default = column.default
+            if column.primary_key or default is None:
+                continue
+            if not (default.is_callable or default.is_scalar):  # type: ignore[attr-defined]
+                raise ValueError(f"{table.name}.{column.name}: unsupported default {default!r}")
+            self._defaults[column.name] = (default.is_callable, default.arg)  # type: ignore[attr-defined]
+        values: dict[str, Any] = {name: bindparam(name) for name in self.columns}
+        (key,) = table.primary_key.columns
+
+        def make(dialect: str) -> Executable:
+            if not skip_duplicates_of:
+                return insert(table).values(values).returning(key)
+            upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+            return (
+                upsert(table)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=list(skip_duplicates_of))
+                .returning(key)
+            )
+
+        self._statement = RawStatement(make)
+
+    def complete(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        if unknown := given.keys() - set(self.columns):
+            raise KeyError(f"not columns of the table: {sorted(unknown)}")
+        row: dict[str, Any] = {}
+        for name in self.columns:
+            if name in given:
+                row[name] = given[name]
+            elif name in self._defaults:
+                is_callable, arg = self._defaults[name]
+                row[name] = arg(None) if is_callable else arg
+            else:
+                row[name] = None
+        return row
+
+    def execute(self, cursor: Any, dialect: Dialect, given: Mapping[str, Any]) -> Any:
+        return self._statement.execute(cursor, dialect, self.complete(given))

@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import ParsedInstance
@@ -28,7 +29,7 @@ from openpacs.index.models import (
     Study,
     utcnow,
 )
-from openpacs.index.raw import RawStatement, raw_cursor
+from openpacs.index.raw import RawStatement, RowInsert, raw_cursor
 from openpacs.services.order_link import link_study_to_order
 
 _STUDY_ID = RawStatement(
@@ -72,6 +73,17 @@ _EXISTING = (
         Instance.sop_instance_uid == bindparam("uid"),
     )
 )
+_STUDY_MODALITIES = RawStatement(
+    select(Study.modalities_in_study).where(Study.id == bindparam("row_id"))
+)
+_SET_MODALITIES = RawStatement(
+    update(Study)
+    .where(Study.id == bindparam("row_id"))
+    .values(modalities_in_study=bindparam("value"))
+)
+_INSERT_STUDY = RowInsert(Study, skip_duplicates_of=("account_id", "study_instance_uid"))
+_INSERT_SERIES = RowInsert(Series, skip_duplicates_of=("account_id", "series_instance_uid"))
+_INSERT_REQUEST_ATTRIBUTES = RowInsert(SeriesRequestAttributes)
 DELETE_PENDING = RawStatement(delete(PendingBlob).where(PendingBlob.blob_key == bindparam("key")))
 _INSTANCE_DEFAULTS: dict[str, Any] = {
     "instance_number": None,
@@ -185,51 +197,55 @@ def index_instances(
                 [{"row_id": k, "count": n} for k, n in per_series.items()],
             )
         for study_id, change in changes.items():
-            _apply_study_changes(conn, cursor, study_id, change, now)
+            _apply_study_changes(dialect, cursor, study_id, change, now)
     finally:
         cursor.close()
     return [key in inserted for _, key in items]
 
 
 def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
+    dialect = session.connection().dialect
     params = {"account_id": account_id, "uid": parsed.study_instance_uid}
-    found = _STUDY_ID.execute(cursor, session.connection().dialect, params).fetchone()
+    found = _STUDY_ID.execute(cursor, dialect, params).fetchone()
     if found is not None:
         return int(found[0])
-    study_id, created = _get_or_create(
-        session.connection(),
-        Study,
-        {"account_id": account_id, "study_instance_uid": parsed.study_instance_uid},
-        {**parsed.study, "study_json": parsed.study_json, "created_at": utcnow()},
-    )
-    if created:
-        link_study_to_order(session, account_id, study_id, parsed)
+    values = {
+        **parsed.study,
+        "account_id": account_id,
+        "study_instance_uid": parsed.study_instance_uid,
+        "study_json": parsed.study_json,
+    }
+    created = _INSERT_STUDY.execute(cursor, dialect, values).fetchone()
+    if created is None:  # another writer created it meanwhile
+        return int(_STUDY_ID.execute(cursor, dialect, params).fetchone()[0])
+    study_id = int(created[0])
+    link_study_to_order(session, cursor, account_id, study_id, parsed)
     return study_id
 
 
 def _series_row(
     session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
 ) -> tuple[int, bool]:
+    dialect = session.connection().dialect
     params = {"account_id": account_id, "uid": parsed.series_instance_uid}
-    found = _SERIES_ID.execute(cursor, session.connection().dialect, params).fetchone()
+    found = _SERIES_ID.execute(cursor, dialect, params).fetchone()
     if found is not None:
         return int(found[0]), False
-    series_id, created = _get_or_create(
-        session.connection(),
-        Series,
-        {"account_id": account_id, "series_instance_uid": parsed.series_instance_uid},
-        {
-            **parsed.series,
-            "study_id": study_id,
-            "series_json": parsed.series_json,
-            "created_at": utcnow(),
-        },
-    )
-    if created:
-        for item in parsed.request_attributes:
-            session.add(SeriesRequestAttributes(account_id=account_id, series_id=series_id, **item))
-        session.flush()
-    return series_id, created
+    values = {
+        **parsed.series,
+        "account_id": account_id,
+        "study_id": study_id,
+        "series_instance_uid": parsed.series_instance_uid,
+        "series_json": parsed.series_json,
+    }
+    created = _INSERT_SERIES.execute(cursor, dialect, values).fetchone()
+    if created is None:
+        return int(_SERIES_ID.execute(cursor, dialect, params).fetchone()[0]), False
+    series_id = int(created[0])
+    for item in parsed.request_attributes:
+        values = {**item, "account_id": account_id, "series_id": series_id}
+        _INSERT_REQUEST_ATTRIBUTES.execute(cursor, dialect, values).fetchone()
+    return series_id, True
 
 
 def _instance_values(
@@ -256,45 +272,22 @@ def _instance_values(
     return values
 
 
-def _insert(conn: Connection, model: type[Any]) -> Any:
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(model)
-
-
-def _get_or_create(
-    conn: Connection, model: type[Any], keys: dict[str, Any], values: dict[str, Any]
-) -> tuple[int, bool]:
-    """Insert-or-ignore on the unique key, then read the id; safe under concurrency."""
-    stmt = (
-        _insert(conn, model)
-        .values(**keys, **values)
-        .on_conflict_do_nothing(index_elements=list(keys))
-        .returning(model.id)
-    )
-    new_id = conn.execute(stmt).scalar()
-    if new_id is not None:
-        return int(new_id), True
-    where = [getattr(model, name) == value for name, value in keys.items()]
-    return int(conn.execute(select(model.id).where(*where)).scalar_one()), False
-
-
 def _apply_study_changes(
-    conn: Connection, cursor: Any, study_id: int, change: _StudyChanges, now: datetime
+    dialect: Dialect, cursor: Any, study_id: int, change: _StudyChanges, now: datetime
 ) -> None:
     if not change.instances and not change.series:
         return
     _BUMP_STUDY.execute(
         cursor,
-        conn.dialect,
+        dialect,
         {"row_id": study_id, "count": change.instances, "series": change.series, "now": now},
     )
     if not change.modalities:
         return
     # Read after the update above: this transaction holds the row, no writer can slip in.
-    current = conn.execute(
-        select(Study.modalities_in_study).where(Study.id == study_id)
-    ).scalar_one()
+    (current,) = _STUDY_MODALITIES.execute(cursor, dialect, {"row_id": study_id}).fetchone()
     # Sorted, so the value does not depend on which series arrived first.
     modalities = {m for m in (current or "").split("\\") if m} | change.modalities
     value = "\\" + "\\".join(sorted(modalities)) + "\\"
     if value != current:
-        conn.execute(update(Study).where(Study.id == study_id).values(modalities_in_study=value))
+        _SET_MODALITIES.execute(cursor, dialect, {"row_id": study_id, "value": value})

@@ -10,9 +10,11 @@ directory and syncs it once), so a small upload written later changes no directo
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
+from collections import deque
 
 from sqlalchemy import insert
 
@@ -20,32 +22,66 @@ from openpacs.index.db import Database
 from openpacs.index.models import PendingBlob, utcnow
 from openpacs.storage.base import BlobStore, new_blob_key
 
+log = logging.getLogger("openpacs.store")
+
 # Unused reservations are renewed well before gc's default grace period (1 hour) ends.
 MAX_KEY_AGE_SECONDS = 600.0
 
 
 class BlobKeyPool:
+    """Hands out reserved keys, oldest first; the next batch is reserved in a background
+    thread while a quarter of the current one is left, so no upload waits for it."""
+
     def __init__(self, db: Database, blobs: BlobStore, batch: int = 64) -> None:
         self._db = db
         self._blobs = blobs
         self.batch = batch
-        self._keys: list[str] = []
-        self._reserved_at = 0.0
+        self._keys: deque[tuple[float, str]] = deque()  # (reserved at, key)
         self._lock = threading.Lock()
+        self._refill: threading.Thread | None = None
 
     def take(self) -> str:
         with self._lock:
-            if not self._keys or time.monotonic() - self._reserved_at > MAX_KEY_AGE_SECONDS:
-                self._keys = self._reserve()
-                self._reserved_at = time.monotonic()
-            return self._keys.pop()
+            now = time.monotonic()
+            # A key too old to use stays reserved; gc removes it with its empty file.
+            while self._keys and now - self._keys[0][0] > MAX_KEY_AGE_SECONDS:
+                self._keys.popleft()
+            if not self._keys:
+                self._add(self._reserve())
+            _reserved_at, key = self._keys.popleft()
+            if len(self._keys) < self.batch // 4 and self._refill is None:
+                self._refill = threading.Thread(
+                    target=self._refill_in_background, name="openpacs-keys", daemon=True
+                )
+                self._refill.start()
+            return key
 
     def give_back(self, key: str) -> None:
         """A taken key whose blob was deleted again (a bad or duplicate upload): it stays
         reserved and is handed out again, saving a transaction per rejected instance."""
         with self._lock:
-            if time.monotonic() - self._reserved_at <= MAX_KEY_AGE_SECONDS:
-                self._keys.append(key)
+            self._keys.appendleft((time.monotonic(), key))
+
+    def close(self) -> None:
+        """Wait for a reservation in progress (its keys stay reserved for gc)."""
+        refill = self._refill
+        if refill is not None:
+            refill.join()
+
+    def _add(self, keys: list[str]) -> None:
+        now = time.monotonic()
+        self._keys.extend((now, key) for key in keys)
+
+    def _refill_in_background(self) -> None:
+        try:
+            keys = self._reserve()
+        except Exception:
+            # Not fatal: the next take() reserves in the foreground and reports errors.
+            log.warning("reserving blob keys in the background failed", exc_info=True)
+            keys = []
+        with self._lock:
+            self._add(keys)
+            self._refill = None
 
     def _reserve(self) -> list[str]:
         # One directory per batch: uploads stored together are synced together.

@@ -3,16 +3,20 @@
 A new study joins the account's order with the same StudyInstanceUID; else a scheduled
 order with the same AccessionNumber that has no images yet; else a new order is made in
 the account's default institution from the image header.
+
+Runs inside the index writer's transaction for every new study, so its statements go
+straight to the DBAPI cursor (see index/raw.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from openpacs.index.models import PatientOrder, Study
+from openpacs.index.models import Institution, PatientOrder, Study, utcnow
+from openpacs.index.raw import RawStatement, RowInsert
 from openpacs.services.accounts import default_institution_id
 
 if TYPE_CHECKING:
@@ -21,63 +25,100 @@ if TYPE_CHECKING:
 SCHEDULED = "Scheduled"
 IMAGES_RECEIVED = "ImagesReceived"
 
+_BY_STUDY_UID = RawStatement(
+    select(PatientOrder.id, PatientOrder.study_date).where(
+        PatientOrder.account_id == bindparam("account_id"),
+        PatientOrder.study_instance_uid == bindparam("uid"),
+    )
+)
+_SCHEDULED_BY_ACCESSION = RawStatement(
+    select(PatientOrder.id, PatientOrder.study_date)
+    .where(
+        PatientOrder.account_id == bindparam("account_id"),
+        PatientOrder.accession_number == bindparam("accession"),
+        PatientOrder.status == SCHEDULED,
+        ~select(Study.id).where(Study.order_id == PatientOrder.id).exists(),
+    )
+    .order_by(PatientOrder.id)
+    .limit(1)
+)
+_DEFAULT_INSTITUTION = RawStatement(
+    select(Institution.id)
+    .where(Institution.account_id == bindparam("account_id"))
+    .order_by(Institution.is_default.desc(), Institution.id)
+    .limit(1)
+)
+_INSERT_ORDER = RowInsert(PatientOrder)
+# The order's generated UID gives way to the real one from the modality.
+_IMAGES_RECEIVED = RawStatement(
+    update(PatientOrder)
+    .where(PatientOrder.id == bindparam("order_id"))
+    .values(
+        status=IMAGES_RECEIVED,
+        study_instance_uid=bindparam("uid"),
+        study_date=bindparam("study_date"),
+        updated_at=bindparam("now"),
+    )
+)
+_SET_STUDY_ORDER = RawStatement(
+    update(Study).where(Study.id == bindparam("study_id")).values(order_id=bindparam("order_id"))
+)
+
 
 def link_study_to_order(
-    session: Session, account_id: int, study_id: int, parsed: ParsedInstance
+    session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
 ) -> int:
+    """Link the new study ``study_id`` to its order (found or made); the order's id."""
+    dialect = session.connection().dialect
     study_uid = parsed.study_instance_uid
-    order = session.scalar(
-        select(PatientOrder).where(
-            PatientOrder.account_id == account_id,
-            PatientOrder.study_instance_uid == study_uid,
-        )
-    )
+    header_date = str(parsed.study.get("study_date") or "")
+    params = {"account_id": account_id, "uid": study_uid}
+    order = _BY_STUDY_UID.execute(cursor, dialect, params).fetchone()
     accession = str(parsed.study.get("accession_number") or "")
     if order is None and accession:
-        has_images = select(Study.id).where(Study.order_id == PatientOrder.id).exists()
-        order = session.scalar(
-            select(PatientOrder)
-            .where(
-                PatientOrder.account_id == account_id,
-                PatientOrder.accession_number == accession,
-                PatientOrder.status == SCHEDULED,
-                ~has_images,
-            )
-            .order_by(PatientOrder.id)
-            .limit(1)
-        )
-        if order is not None:
-            # The order's generated UID gives way to the real one from the modality.
-            order.study_instance_uid = study_uid
+        params = {"account_id": account_id, "accession": accession}
+        order = _SCHEDULED_BY_ACCESSION.execute(cursor, dialect, params).fetchone()
     if order is None:
-        order = _order_from_header(session, account_id, parsed)
-        session.add(order)
-    order.status = IMAGES_RECEIVED
-    if not order.study_date:
-        order.study_date = str(parsed.study.get("study_date") or "")
-    session.flush()
-    study = session.get(Study, study_id)
-    assert study is not None
-    study.order_id = order.id
-    return order.id
+        values = _order_from_header(_institution(session, cursor, account_id), parsed)
+        values["account_id"] = account_id
+        order_id = int(_INSERT_ORDER.execute(cursor, dialect, values).fetchone()[0])
+    else:
+        order_id = int(order[0])
+        update_params = {
+            "order_id": order_id,
+            "uid": study_uid,
+            "study_date": order[1] or header_date,
+            "now": utcnow(),
+        }
+        _IMAGES_RECEIVED.execute(cursor, dialect, update_params)
+    _SET_STUDY_ORDER.execute(cursor, dialect, {"study_id": study_id, "order_id": order_id})
+    return order_id
 
 
-def _order_from_header(session: Session, account_id: int, parsed: ParsedInstance) -> PatientOrder:
+def _institution(session: Session, cursor: Any, account_id: int) -> int:
+    found = _DEFAULT_INSTITUTION.execute(
+        cursor, session.connection().dialect, {"account_id": account_id}
+    ).fetchone()
+    if found is not None:
+        return int(found[0])
+    return default_institution_id(session, account_id)  # creates one (rare: ORM is fine)
+
+
+def _order_from_header(institution_id: int, parsed: ParsedInstance) -> dict[str, Any]:
     study = parsed.study
-    return PatientOrder(
-        account_id=account_id,
-        institution_id=default_institution_id(session, account_id),
-        status=IMAGES_RECEIVED,
-        study_instance_uid=parsed.study_instance_uid,
-        patient_name=str(study.get("patient_name") or ""),
-        patient_name_norm=str(study.get("patient_name_norm") or ""),
-        patient_id=str(study.get("patient_id") or ""),
-        other_patient_id=str(study.get("other_patient_ids") or "")[:64],
-        patient_birth_date=str(study.get("patient_birth_date") or ""),
-        patient_sex=str(study.get("patient_sex") or ""),
-        modality=str(parsed.series.get("modality") or ""),
-        study_description=str(study.get("study_description") or ""),
-        study_date=str(study.get("study_date") or ""),
-        accession_number=str(study.get("accession_number") or ""),
-        referring_physicians_name=str(study.get("referring_physician_name") or ""),
-    )
+    return {
+        "institution_id": institution_id,
+        "status": IMAGES_RECEIVED,
+        "study_instance_uid": parsed.study_instance_uid,
+        "patient_name": str(study.get("patient_name") or ""),
+        "patient_name_norm": str(study.get("patient_name_norm") or ""),
+        "patient_id": str(study.get("patient_id") or ""),
+        "other_patient_id": str(study.get("other_patient_ids") or "")[:64],
+        "patient_birth_date": str(study.get("patient_birth_date") or ""),
+        "patient_sex": str(study.get("patient_sex") or ""),
+        "modality": str(parsed.series.get("modality") or ""),
+        "study_description": str(study.get("study_description") or ""),
+        "study_date": str(study.get("study_date") or ""),
+        "accession_number": str(study.get("accession_number") or ""),
+        "referring_physicians_name": str(study.get("referring_physician_name") or ""),
+    }

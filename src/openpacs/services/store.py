@@ -54,6 +54,7 @@ class StoreService:
 
     def close(self) -> None:
         self._writer.close()
+        self._keys.close()
         self._flusher.shutdown(wait=True)
 
     def store(

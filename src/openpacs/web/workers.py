@@ -1,0 +1,234 @@
+"""Several server processes on one port, each new connection handed to the least busy.
+
+With ``--workers N`` the parent process owns the listening socket and does nothing but
+accept: every connection goes to the worker with the fewest open connections, passed
+over a Unix socket (SCM_RIGHTS), the way Node's cluster module schedules. When workers
+share the listening socket instead (uvicorn's own ``workers``), whichever process wakes
+first accepts every pending connection, so the few keep-alive connections of a modality
+or an upload script often all land on one process while the other cores idle.
+
+The parent restarts a worker that dies and stops them all on SIGINT/SIGTERM. Workers
+build the app from the environment (``openpacs.web.asgi``) and shut down gracefully when
+signalled or when the parent goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import uvicorn
+
+log = logging.getLogger("openpacs.workers")
+
+# How often the parent looks at its workers while no connection arrives.
+_POLL_SECONDS = 0.5
+_STOP_SECONDS = 30.0
+
+
+class HandedConnectionsServer(uvicorn.Server):
+    """A uvicorn server without a listener: it serves the connections the parent sends."""
+
+    def __init__(
+        self, config: uvicorn.Config, channel: socket.socket, on_close: Callable[[], None]
+    ) -> None:
+        super().__init__(config)
+        self._channel = channel
+        self._on_close = on_close
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])
+        loop = asyncio.get_running_loop()
+        on_close = self._on_close
+
+        class CountedProtocol(self.config.http_protocol_class):  # type: ignore[misc,name-defined]
+            def connection_lost(self, exc: Exception | None) -> None:
+                super().connection_lost(exc)
+                on_close()
+
+        def create_protocol() -> asyncio.Protocol:
+            protocol: asyncio.Protocol = CountedProtocol(
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=loop,
+            )
+            return protocol
+
+        self._channel.setblocking(False)
+        loop.add_reader(self._channel.fileno(), self._receive, loop, create_protocol)
+
+    def _receive(
+        self, loop: asyncio.AbstractEventLoop, create_protocol: Callable[[], asyncio.Protocol]
+    ) -> None:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(self._channel, 64, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            message, fds = b"", []
+        if not message and not fds:  # the parent is gone: finish what is running, then exit
+            loop.remove_reader(self._channel.fileno())
+            self.should_exit = True
+            return
+        for fd in fds:
+            connection = socket.socket(fileno=fd)
+            loop.create_task(self._serve_connection(loop, connection, create_protocol))
+
+    async def _serve_connection(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        create_protocol: Callable[[], asyncio.Protocol],
+    ) -> None:
+        try:
+            await loop.connect_accepted_socket(create_protocol, sock)
+        except OSError:  # reset before it could be served: it never opened here
+            sock.close()
+            self._on_close()
+
+
+def _worker_main(index: int, channel: socket.socket, open_connections: Any, log_level: str) -> None:
+    """Entry point of one worker process (spawned: nothing inherited but the environment)."""
+    from openpacs.web.asgi import app_from_env
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    app = app_from_env()
+    gc.freeze()  # what is loaded now lives as long as the process (see cli/serve.py)
+
+    def closed() -> None:
+        with open_connections.get_lock():
+            open_connections[index] -= 1
+
+    config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on")
+    HandedConnectionsServer(config, channel, closed).run()
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: BaseProcess
+    channel: socket.socket  # the parent's end
+
+
+class WorkerPool:
+    """The parent side: starts, feeds, restarts and stops the workers."""
+
+    def __init__(self, count: int, log_level: str) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._log_level = log_level
+        self.open_connections: Any = self._context.Array("i", count)
+        self.workers = [self._start(i) for i in range(count)]
+        self._next = 0
+
+    def _start(self, index: int) -> _Worker:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        process = self._context.Process(
+            target=_worker_main,
+            args=(index, child_end, self.open_connections, self._log_level),
+            name=f"openpacs-worker-{index}",
+            daemon=False,
+        )
+        process.start()
+        child_end.close()
+        with self.open_connections.get_lock():
+            self.open_connections[index] = 0
+        return _Worker(index, process, parent_end)
+
+    def _least_busy(self) -> _Worker:
+        # Ties go round the workers, so idle workers share the first connections too.
+        counts = list(self.open_connections)
+        count = len(self.workers)
+        order = [(self._next + i) % count for i in range(count)]
+        best = min(order, key=lambda i: counts[i])
+        self._next = (best + 1) % count
+        return self.workers[best]
+
+    def hand_over(self, connection: socket.socket) -> None:
+        for _attempt in range(len(self.workers)):
+            worker = self._least_busy()
+            with self.open_connections.get_lock():
+                self.open_connections[worker.index] += 1
+            try:
+                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+                return
+            except OSError:
+                with self.open_connections.get_lock():
+                    self.open_connections[worker.index] -= 1
+                self.replace(worker)
+        log.error("no worker took the connection; it is closed")
+
+    def replace_dead(self) -> None:
+        for worker in list(self.workers):
+            if not worker.process.is_alive():
+                self.replace(worker)
+
+    def replace(self, worker: _Worker) -> None:
+        log.error(
+            "server process %s ended (exit code %s); starting another",
+            worker.process.pid,
+            worker.process.exitcode,
+        )
+        worker.channel.close()
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+        self.workers[worker.index] = self._start(worker.index)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.channel.close()  # EOF: the worker finishes its requests and exits
+            if worker.process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.terminate()  # SIGTERM: uvicorn's graceful shutdown
+        deadline = time.monotonic() + _STOP_SECONDS
+        for worker in self.workers:
+            worker.process.join(max(0.1, deadline - time.monotonic()))
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(5)
+
+
+def serve_workers(host: str, port: int, count: int, log_level: str) -> None:
+    """Listen on ``host:port`` and run ``count`` worker processes until SIGINT/SIGTERM."""
+    listener = socket.create_server((host, port), backlog=2048)
+    listener.settimeout(_POLL_SECONDS)
+    pool = WorkerPool(count, log_level)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("listening on %s:%d with %d server processes", host, port, count)
+    try:
+        while not stopping:
+            try:
+                connection, _address = listener.accept()
+            except TimeoutError:
+                pool.replace_dead()
+                continue
+            except InterruptedError:
+                continue
+            with connection:
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                pool.hand_over(connection)
+    finally:
+        listener.close()
+        pool.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,104 @@
+"""``openpacs serve --workers N``: one port, connections spread over the processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pydicom
+import pytest
+
+from tests.support.server import ServerProcess, TestAccount
+from tests.support.stow import stow
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(tmp_path / "srv", env={"OPENPACS_WORKERS": "2"}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def worker_processes(server: ServerProcess) -> list[psutil.Process]:
+    assert server.process is not None
+    workers = []
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()):
+                workers.append(child)
+        except psutil.Error:  # ended (a zombie until the parent reaps it)
+            continue
+    return workers
+
+
+def established_per_worker(server: ServerProcess) -> list[int]:
+    return sorted(
+        sum(1 for c in worker.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED)
+        for worker in worker_processes(server)
+    )
+
+
+def wait_for(condition: object, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.1)
+
+
+def test_keep_alive_connections_are_spread_evenly_and_share_one_index(
+    two_workers: ServerProcess, corpus_dir: Path
+) -> None:
+    account: TestAccount = two_workers.create_account()
+    clients = [httpx.Client(auth=account.auth, timeout=30) for _ in range(4)]
+    try:
+        for client in clients:  # one request each; every connection stays open
+            answer = client.get(f"{two_workers.dicomweb}/studies")
+            assert answer.status_code in (200, 204)
+        assert established_per_worker(two_workers) == [2, 2]
+
+        path = corpus_dir / "pydicom__CT_small.dcm"
+        study = str(pydicom.dcmread(path, stop_before_pixels=True).StudyInstanceUID)
+        assert stow(two_workers.dicomweb, account.auth, [path.read_bytes()]).status_code == 200
+        # Whichever process each connection landed on, all see the same index.
+        for client in clients:
+            found = client.get(
+                f"{two_workers.dicomweb}/studies", params={"StudyInstanceUID": study}
+            )
+            assert found.status_code == 200
+            assert len(found.json()) == 1
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_worker_that_dies_is_replaced(two_workers: ServerProcess) -> None:
+    account = two_workers.create_account()
+    victim = worker_processes(two_workers)[0]
+    victim.kill()
+    wait_for(
+        lambda: (
+            len(worker_processes(two_workers)) == 2
+            and victim.pid not in [w.pid for w in worker_processes(two_workers)]
+        )
+    )
+    for _ in range(4):  # new connections, some of them to the new process
+        with httpx.Client(auth=account.auth, timeout=30) as client:
+            assert client.get(f"{two_workers.dicomweb}/studies").status_code in (200, 204)
+
+
+def test_sigterm_stops_the_parent_and_every_worker(two_workers: ServerProcess) -> None:
+    assert two_workers.process is not None
+    workers = worker_processes(two_workers)
+    assert len(workers) == 2
+    os.kill(two_workers.process.pid, signal.SIGTERM)
+    assert two_workers.process.wait(30) == 0
+    _gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
