@@ -73,11 +73,13 @@ def log(message: str) -> None:
 
 @dataclass(frozen=True)
 class Sizes:
-    stow_rounds: int = 4
-    single_requests: int = 20  # 1-instance requests per round (split over the clients)
+    # Rounds long enough (about half a second and more) that a hiccup of the shared
+    # machine does not decide a ratio.
+    stow_rounds: int = 5
+    single_requests: int = 80  # 1-instance requests per round (split over the clients)
     batch: int = 50  # instances per request in the batch scenarios
-    batch_requests_1: int = 2  # 50-instance requests per round, 1 client
-    batch_requests_4: int = 4  # 50-instance requests per round, 4 clients
+    batch_requests_1: int = 4  # 50-instance requests per round, 1 client
+    batch_requests_4: int = 8  # 50-instance requests per round, 4 clients
     qido_studies: int = 10_000
     load_clients: int = 4
     qido_rounds: int = 3
@@ -86,7 +88,7 @@ class Sizes:
     wado_per_series: int = 100
     multiframe_frames: int = 100
     wado_rounds: int = 3
-    study_retrieves: int = 2  # per round
+    study_retrieves: int = 4  # per round
     small_repeats: int = 20  # one instance, one frame (per round)
     metadata_repeats: int = 5
     other_repeats: int = 10  # multi-frame frame, rendered

@@ -12,6 +12,20 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+class SettingsError(ValueError):
+    """An environment variable whose value cannot be used (the message names it)."""
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{ENV_PREFIX}{name} must be at least {minimum}, not {number}")
+    return number
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
@@ -91,7 +105,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     if (v := get("HOST")) is not None:
         values["host"] = v
     if (v := get("PORT")) is not None:
-        values["port"] = int(v)
+        values["port"] = _int("PORT", v, 0)
     if (v := get("DATA_DIR")) is not None:
         values["data_dir"] = Path(v)
     if (v := get("DATABASE_URL")) is not None:
@@ -107,15 +121,15 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     if (v := get("CORS_ORIGINS")) is not None:
         values["cors_origins"] = _list(v)
     if (v := get("QIDO_DEFAULT_LIMIT")) is not None:
-        values["qido_default_limit"] = int(v)
+        values["qido_default_limit"] = _int("QIDO_DEFAULT_LIMIT", v, 1)
     if (v := get("QIDO_MAX_LIMIT")) is not None:
-        values["qido_max_limit"] = int(v)
+        values["qido_max_limit"] = _int("QIDO_MAX_LIMIT", v, 1)
     if (v := get("TIMEZONE")) is not None:
         values["timezone"] = v
     if (v := get("WORKERS")) is not None:
-        values["workers"] = int(v)
+        values["workers"] = _int("WORKERS", v, 1)
     if (v := get("SPOOL_THRESHOLD")) is not None:
-        values["spool_threshold"] = int(v)
+        values["spool_threshold"] = _int("SPOOL_THRESHOLD", v, 0)
     if (v := get("LOG_LEVEL")) is not None:
         values["log_level"] = v
     if (v := get("ACCESS_LOG")) is not None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +16,10 @@ import psutil
 import pydicom
 import pytest
 
-from tests.support.server import ServerProcess, TestAccount
+from openpacs.web.workers import WorkerPool, WorkersFailing
+from tests.support.server import ServerProcess, TestAccount, free_port
 from tests.support.stow import stow
+from tests.support.workers import exit_at_once
 
 
 @pytest.fixture
@@ -102,3 +107,56 @@ def test_sigterm_stops_the_parent_and_every_worker(two_workers: ServerProcess) -
     assert two_workers.process.wait(30) == 0
     _gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "message"),
+    [
+        ({"OPENPACS_WORKERS": "two"}, [], "OPENPACS_WORKERS must be a whole number, not 'two'"),
+        ({"OPENPACS_WORKERS": "0"}, [], "OPENPACS_WORKERS must be at least 1, not 0"),
+        ({}, ["--workers", "-1"], "--workers must be at least 1, not -1"),
+        ({"OPENPACS_PORT": "80a"}, [], "OPENPACS_PORT must be a whole number, not '80a'"),
+    ],
+)
+def test_unusable_settings_stop_serve_with_one_line(
+    tmp_path: Path, env: dict[str, str], flags: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "openpacs", "serve", *flags],
+        env={**os.environ, "OPENPACS_DATA_DIR": str(tmp_path / "data"), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"openpacs: {message}"
+    assert not (tmp_path / "data").exists()  # nothing was created
+
+
+def test_workers_that_keep_ending_at_start_stop_the_server() -> None:
+    pool = WorkerPool(1, "warning", target=exit_at_once)
+    try:
+        with pytest.raises(WorkersFailing, match="keep ending right after they start"):
+            for _ in range(10):
+                pool.workers[0].process.join(30)
+                pool.replace_dead()
+    finally:
+        pool.stop()
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        result = subprocess.run(
+            [sys.executable, "-m", "openpacs", "serve", "--workers", "2", "--port", str(port)],
+            env={**os.environ, "OPENPACS_DATA_DIR": str(tmp_path / "data")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"openpacs: cannot listen on 127.0.0.1:{port}")
+    )

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from openpacs.cli import admin, serve
+from openpacs.settings import SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -43,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return handler(args)
+    except SettingsError as exc:
+        print(f"openpacs: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -33,6 +33,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        return fail(f"--workers must be at least 1, not {args.workers}", 2)
     settings = settings_from_args(args)
     if args.workers is not None:
         settings = settings.with_overrides(workers=args.workers)
@@ -71,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
                 "OPENPACS_PUBLIC_URL": settings.effective_public_url,
             }
         )
-        serve_workers(settings.host, settings.port, settings.workers, settings.log_level)
-        return 0
+        return serve_workers(settings.host, settings.port, settings.workers, settings.log_level)
     app = create_app(settings, db=db)
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # garbage collector's way (fewer, shorter collections while serving).

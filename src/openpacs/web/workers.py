@@ -21,9 +21,10 @@ import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -34,6 +35,14 @@ log = logging.getLogger("openpacs.workers")
 # How often the parent looks at its workers while no connection arrives.
 _POLL_SECONDS = 0.5
 _STOP_SECONDS = 30.0
+# A worker that ends this soon after its start, this many times in a row, will not get
+# better by being restarted (a broken configuration): the server stops instead.
+QUICK_DEATH_SECONDS = 10.0
+QUICK_DEATHS_ALLOWED = 5
+
+
+class WorkersFailing(RuntimeError):
+    """The workers keep ending right after they start."""
 
 
 class HandedConnectionsServer(uvicorn.Server):
@@ -45,6 +54,7 @@ class HandedConnectionsServer(uvicorn.Server):
         super().__init__(config)
         self._channel = channel
         self._on_close = on_close
+        self._opening: set[asyncio.Task[None]] = set()  # referenced until done
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=[])
@@ -83,7 +93,9 @@ class HandedConnectionsServer(uvicorn.Server):
             return
         for fd in fds:
             connection = socket.socket(fileno=fd)
-            loop.create_task(self._serve_connection(loop, connection, create_protocol))
+            task = loop.create_task(self._serve_connection(loop, connection, create_protocol))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
 
     async def _serve_connection(
         self,
@@ -122,14 +134,19 @@ class _Worker:
     index: int
     process: BaseProcess
     channel: socket.socket  # the parent's end
+    started: float = field(default_factory=time.monotonic)
 
 
 class WorkerPool:
     """The parent side: starts, feeds, restarts and stops the workers."""
 
-    def __init__(self, count: int, log_level: str) -> None:
+    def __init__(
+        self, count: int, log_level: str, target: Callable[..., None] = _worker_main
+    ) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._log_level = log_level
+        self._target = target
+        self._quick_deaths = 0
         self.open_connections: Any = self._context.Array("i", count)
         self.workers = [self._start(i) for i in range(count)]
         self._next = 0
@@ -137,7 +154,7 @@ class WorkerPool:
     def _start(self, index: int) -> _Worker:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = self._context.Process(
-            target=_worker_main,
+            target=self._target,
             args=(index, child_end, self.open_connections, self._log_level),
             name=f"openpacs-worker-{index}",
             daemon=False,
@@ -177,15 +194,24 @@ class WorkerPool:
                 self.replace(worker)
 
     def replace(self, worker: _Worker) -> None:
-        log.error(
-            "server process %s ended (exit code %s); starting another",
-            worker.process.pid,
-            worker.process.exitcode,
-        )
+        """Start another worker in its place; `WorkersFailing` when restarts are futile."""
         worker.channel.close()
         if worker.process.is_alive():
             worker.process.kill()
         worker.process.join(5)
+        code = worker.process.exitcode
+        if time.monotonic() - worker.started < QUICK_DEATH_SECONDS:
+            self._quick_deaths += 1
+            if self._quick_deaths >= QUICK_DEATHS_ALLOWED:
+                raise WorkersFailing(
+                    f"server processes keep ending right after they start (exit code {code}); "
+                    "see the log above"
+                )
+        else:
+            self._quick_deaths = 0
+        log.error(
+            "server process %s ended (exit code %s); starting another", worker.process.pid, code
+        )
         self.workers[worker.index] = self._start(worker.index)
 
     def stop(self) -> None:
@@ -202,9 +228,14 @@ class WorkerPool:
                 worker.process.join(5)
 
 
-def serve_workers(host: str, port: int, count: int, log_level: str) -> None:
-    """Listen on ``host:port`` and run ``count`` worker processes until SIGINT/SIGTERM."""
-    listener = socket.create_server((host, port), backlog=2048)
+def serve_workers(host: str, port: int, count: int, log_level: str) -> int:
+    """Listen on ``host:port`` and run ``count`` worker processes until SIGINT/SIGTERM;
+    the exit code (1 with a message on stderr when it cannot serve)."""
+    try:
+        listener = socket.create_server((host, port), backlog=2048)
+    except OSError as exc:
+        print(f"openpacs: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     listener.settimeout(_POLL_SECONDS)
     pool = WorkerPool(count, log_level)
     stopping = False
@@ -227,8 +258,12 @@ def serve_workers(host: str, port: int, count: int, log_level: str) -> None:
             with connection:
                 connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 pool.hand_over(connection)
+    except WorkersFailing as exc:
+        print(f"openpacs: {exc}", file=sys.stderr)
+        return 1
     finally:
         listener.close()
         pool.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return 0
