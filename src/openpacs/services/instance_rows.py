@@ -15,8 +15,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
 
@@ -85,42 +83,8 @@ _INSERT_STUDY = RowInsert(Study, skip_duplicates_of=("account_id", "study_instan
 _INSERT_SERIES = RowInsert(Series, skip_duplicates_of=("account_id", "series_instance_uid"))
 _INSERT_REQUEST_ATTRIBUTES = RowInsert(SeriesRequestAttributes)
 DELETE_PENDING = RawStatement(delete(PendingBlob).where(PendingBlob.blob_key == bindparam("key")))
-_INSTANCE_DEFAULTS: dict[str, Any] = {
-    "instance_number": None,
-    "rows": None,
-    "columns": None,
-    "bits_allocated": None,
-    "number_of_frames": None,
-}
-# Every column an instance row is inserted with (the others keep their defaults).
-_INSTANCE_COLUMNS: dict[str, Any] = {
-    name: bindparam(name)
-    for name in (
-        *_INSTANCE_DEFAULTS,
-        "account_id",
-        "study_id",
-        "series_id",
-        "sop_instance_uid",
-        "sop_class_uid",
-        "transfer_syntax_uid",
-        "blob_key",
-        "size",
-        "instance_json",
-        "metadata_json",
-        "frames_json",
-        "bulk_json",
-        "created_at",
-    )
-}
 # Skips an instance another writer stored meanwhile; returns a row only when inserted.
-_INSERT_INSTANCE = RawStatement(
-    lambda dialect: (
-        (pg_insert if dialect == "postgresql" else sqlite_insert)(Instance)
-        .values(_INSTANCE_COLUMNS)
-        .on_conflict_do_nothing(index_elements=["account_id", "sop_instance_uid"])
-        .returning(Instance.id)
-    )
-)
+_INSERT_INSTANCE = RowInsert(Instance, skip_duplicates_of=("account_id", "sop_instance_uid"))
 
 
 def existing_instance(conn: Connection, account_id: int, sop_uid: str) -> tuple[str, str] | None:
@@ -203,34 +167,43 @@ def index_instances(
     return [key in inserted for _, key in items]
 
 
-def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
-    dialect = session.connection().dialect
-    params = {"account_id": account_id, "uid": parsed.study_instance_uid}
-    found = _STUDY_ID.execute(cursor, dialect, params).fetchone()
+def _find_or_insert(
+    cursor: Any,
+    dialect: Dialect,
+    find: RawStatement,
+    insert: RowInsert,
+    key: dict[str, Any],
+    values: dict[str, Any],
+) -> tuple[int, bool]:
+    """The id of the row ``find`` finds by ``key``, else of the row inserted with
+    ``values``; and whether this call inserted it (another writer may have meanwhile)."""
+    found = find.execute(cursor, dialect, key).fetchone()
     if found is not None:
-        return int(found[0])
+        return int(found[0]), False
+    created = insert.execute(cursor, dialect, values).fetchone()
+    if created is None:
+        return int(find.execute(cursor, dialect, key).fetchone()[0]), False
+    return int(created[0]), True
+
+
+def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
     values = {
         **parsed.study,
         "account_id": account_id,
         "study_instance_uid": parsed.study_instance_uid,
         "study_json": parsed.study_json,
     }
-    created = _INSERT_STUDY.execute(cursor, dialect, values).fetchone()
-    if created is None:  # another writer created it meanwhile
-        return int(_STUDY_ID.execute(cursor, dialect, params).fetchone()[0])
-    study_id = int(created[0])
-    link_study_to_order(session, cursor, account_id, study_id, parsed)
+    key = {"account_id": account_id, "uid": parsed.study_instance_uid}
+    dialect = session.connection().dialect
+    study_id, created = _find_or_insert(cursor, dialect, _STUDY_ID, _INSERT_STUDY, key, values)
+    if created:
+        link_study_to_order(session, cursor, account_id, study_id, parsed)
     return study_id
 
 
 def _series_row(
     session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
 ) -> tuple[int, bool]:
-    dialect = session.connection().dialect
-    params = {"account_id": account_id, "uid": parsed.series_instance_uid}
-    found = _SERIES_ID.execute(cursor, dialect, params).fetchone()
-    if found is not None:
-        return int(found[0]), False
     values = {
         **parsed.series,
         "account_id": account_id,
@@ -238,21 +211,20 @@ def _series_row(
         "series_instance_uid": parsed.series_instance_uid,
         "series_json": parsed.series_json,
     }
-    created = _INSERT_SERIES.execute(cursor, dialect, values).fetchone()
-    if created is None:
-        return int(_SERIES_ID.execute(cursor, dialect, params).fetchone()[0]), False
-    series_id = int(created[0])
-    for item in parsed.request_attributes:
-        values = {**item, "account_id": account_id, "series_id": series_id}
-        _INSERT_REQUEST_ATTRIBUTES.execute(cursor, dialect, values).fetchone()
-    return series_id, True
+    key = {"account_id": account_id, "uid": parsed.series_instance_uid}
+    dialect = session.connection().dialect
+    series_id, created = _find_or_insert(cursor, dialect, _SERIES_ID, _INSERT_SERIES, key, values)
+    if created:
+        for item in parsed.request_attributes:
+            row = {**item, "account_id": account_id, "series_id": series_id}
+            _INSERT_REQUEST_ATTRIBUTES.execute(cursor, dialect, row).fetchone()
+    return series_id, created
 
 
 def _instance_values(
     account_id: int, study_id: int, series_id: int, parsed: ParsedInstance, key: str
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        **_INSTANCE_DEFAULTS,
+    return {
         **parsed.instance,
         "account_id": account_id,
         "study_id": study_id,
@@ -266,10 +238,7 @@ def _instance_values(
         "metadata_json": parsed.metadata_json,
         "frames_json": orjson.dumps(parsed.frames) if parsed.frames is not None else None,
         "bulk_json": orjson.dumps(parsed.bulk) if parsed.bulk else None,
-        "created_at": utcnow(),
     }
-    assert values.keys() == _INSTANCE_COLUMNS.keys(), "an instance column without a value"
-    return values
 
 
 def _apply_study_changes(
