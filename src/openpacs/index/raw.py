@@ -123,14 +123,12 @@ class RowInsert:
     def __init__(self, model: type[Any], *, skip_duplicates_of: Sequence[str] = ()) -> None:
         table: Table = model.__table__
         self.columns = tuple(c.name for c in table.columns if not c.primary_key)
-        self._defaults: dict[str, tuple[bool, Any]] = {}
-        for column in table.columns:
-            default = column.default
-            if column.primary_key or default is None:
-                continue
-            if not (default.is_callable or default.is_scalar):  # type: ignore[attr-defined]
-                raise ValueError(f"{table.name}.{column.name}: unsupported default {default!r}")
-            self._defaults[column.name] = (default.is_callable, default.arg)  # type: ignore[attr-defined]
+        self._column_set = frozenset(self.columns)
+        self._defaults = {
+            c.name: _generator(c.default)
+            for c in table.columns
+            if not c.primary_key and c.default is not None
+        }
         values: dict[str, Any] = {name: bindparam(name) for name in self.columns}
         (key,) = table.primary_key.columns
 
@@ -148,17 +146,11 @@ class RowInsert:
         self._statement = RawStatement(make)
 
     def complete(self, given: Mapping[str, Any]) -> dict[str, Any]:
-        if unknown := given.keys() - set(self.columns):
+        if unknown := given.keys() - self._column_set:
             raise KeyError(f"not columns of the table: {sorted(unknown)}")
-        row: dict[str, Any] = {}
-        for name in self.columns:
-            if name in given:
-                row[name] = given[name]
-            elif name in self._defaults:
-                is_callable, arg = self._defaults[name]
-                row[name] = arg(None) if is_callable else arg
-            else:
-                row[name] = None
+        row = dict.fromkeys(self.columns)  # nullable columns without a default: NULL
+        row.update({name: make() for name, make in self._defaults.items() if name not in given})
+        row.update(given)
         return row
 
     def execute(self, cursor: Any, dialect: Dialect, given: Mapping[str, Any]) -> Any:

@@ -172,11 +172,13 @@ def _find_or_insert(
     dialect: Dialect,
     find: RawStatement,
     insert: RowInsert,
-    key: dict[str, Any],
+    uid_column: str,
     values: dict[str, Any],
 ) -> tuple[int, bool]:
-    """The id of the row ``find`` finds by ``key``, else of the row inserted with
-    ``values``; and whether this call inserted it (another writer may have meanwhile)."""
+    """The id of the account's row with the UID in ``values[uid_column]``, inserting
+    ``values`` when there is none; and whether this call inserted it (another writer may
+    have meanwhile: then its row is found)."""
+    key = {"account_id": values["account_id"], "uid": values[uid_column]}
     found = find.execute(cursor, dialect, key).fetchone()
     if found is not None:
         return int(found[0]), False
@@ -187,15 +189,11 @@ def _find_or_insert(
 
 
 def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
-    values = {
-        **parsed.study,
-        "account_id": account_id,
-        "study_instance_uid": parsed.study_instance_uid,
-        "study_json": parsed.study_json,
-    }
-    key = {"account_id": account_id, "uid": parsed.study_instance_uid}
-    dialect = session.connection().dialect
-    study_id, created = _find_or_insert(cursor, dialect, _STUDY_ID, _INSERT_STUDY, key, values)
+    values = {**parsed.study, "account_id": account_id, "study_json": parsed.study_json}
+    values["study_instance_uid"] = parsed.study_instance_uid
+    study_id, created = _find_or_insert(
+        cursor, session.connection().dialect, _STUDY_ID, _INSERT_STUDY, "study_instance_uid", values
+    )
     if created:
         link_study_to_order(session, cursor, account_id, study_id, parsed)
     return study_id
@@ -204,16 +202,12 @@ def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedIns
 def _series_row(
     session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
 ) -> tuple[int, bool]:
-    values = {
-        **parsed.series,
-        "account_id": account_id,
-        "study_id": study_id,
-        "series_instance_uid": parsed.series_instance_uid,
-        "series_json": parsed.series_json,
-    }
-    key = {"account_id": account_id, "uid": parsed.series_instance_uid}
     dialect = session.connection().dialect
-    series_id, created = _find_or_insert(cursor, dialect, _SERIES_ID, _INSERT_SERIES, key, values)
+    values = {**parsed.series, "account_id": account_id, "study_id": study_id}
+    values.update(series_instance_uid=parsed.series_instance_uid, series_json=parsed.series_json)
+    series_id, created = _find_or_insert(
+        cursor, dialect, _SERIES_ID, _INSERT_SERIES, "series_instance_uid", values
+    )
     if created:
         for item in parsed.request_attributes:
             row = {**item, "account_id": account_id, "series_id": series_id}
