@@ -51,6 +51,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from openpacs.dicom import status
 from openpacs.dicom.frames import frame_ranges, read_image
 from openpacs.dicom.json_model import (
     BULK_THRESHOLD,
@@ -63,7 +64,6 @@ from openpacs.dicom.json_model import (
 )
 from openpacs.dicom.names import canonical_person_name, name_words, normalize_name
 from openpacs.dicom.rawfile import InvalidInstance, RawFile, check_complete
-from openpacs.protocol import status
 
 # Names other modules import from here (some are defined in the modules split off).
 __all__ = [

@@ -28,8 +28,7 @@ from datetime import date
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 
-from openpacs.dicom.ingest import canonical_person_name, name_words
-from openpacs.dicom.names import normalise_person_name
+from openpacs.dicom.names import canonical_person_name, name_words, normalise_person_name
 
 __all__ = [
     "IGNORED_PARAMETERS",
