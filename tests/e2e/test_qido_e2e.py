@@ -700,6 +700,40 @@ def test_instance_results_carry_their_attributes_and_a_retrieve_url(
     assert value(mr, PATIENT_ID) == ["PID-1"] and value(mr, N_SERIES_INSTANCES) == [1]
 
 
+def test_instances_of_a_study_carry_the_study_and_series_attributes(
+    http: httpx.Client, catalog: Loaded
+) -> None:
+    """``/studies/{study}/instances``: each instance says which series (PS3.18 10.6.3.3.3)
+    and which patient and study it belongs to, as ``/instances`` does."""
+    items = results(qido(http, catalog, "/studies/{S1}/instances"))
+    assert instance_labels(catalog, items) == ["S1.CT.1", "S1.CT.2", "S1.MR.1"]
+    for item in items:
+        series = catalog.labels[first(item, SOP_UID)].rsplit(".", 1)[0]
+        assert value(item, SERIES_UID) == [catalog.uids[series]]
+        assert value(item, MODALITY) == [SERIES[series].modality]
+        assert value(item, SERIES_NUMBER) == [SERIES[series].number]
+        assert value(item, N_SERIES_INSTANCES) == [SERIES[series].instances]
+        assert item[PATIENT_NAME] == {"vr": "PN", "Value": [{"Alphabetic": "Doe^John"}]}
+        assert value(item, PATIENT_ID) == ["PID-1"] and value(item, STUDY_DATE) == ["20200115"]
+        assert value(item, ACCESSION) == ["ACC-1"]
+        assert value(item, STUDY_UID) == [catalog.uids["S1"]]
+        assert value(item, N_STUDY_SERIES) == [2]
+        assert sorted(value(item, MODALITIES)) == ["CT", "MR"]
+        sop = first(item, SOP_UID)
+        url = f"{catalog.server.dicomweb}/studies/{catalog.uids['S1']}/series/"
+        assert value(item, RETRIEVE_URL) == [f"{url}{catalog.uids[series]}/instances/{sop}"]
+        Dataset.from_json(item)
+    # The same through dicomweb-client.
+    found = catalog.client().search_for_instances(study_instance_uid=catalog.uids["S1"])
+    assert found == items
+    # Series of one study carry no study attributes (10.6.3.3.2: only for "All Series"),
+    # and instances of one series carry neither study nor series attributes.
+    for series_item in results(qido(http, catalog, "/studies/{S1}/series")):
+        assert PATIENT_ID not in series_item and STUDY_DATE not in series_item
+    for item in results(qido(http, catalog, "/studies/{S1}/series/{S1.CT}/instances")):
+        assert PATIENT_ID not in item and MODALITY not in item
+
+
 def test_matching_keys_and_named_includefields_come_back_empty_without_a_value(
     http: httpx.Client, catalog: Loaded
 ) -> None:
@@ -895,9 +929,7 @@ def test_non_ascii_names_through_dicomweb_client(intl: Loaded) -> None:
 # --------------------------------------------------------------------------- errors
 
 BAD_REQUESTS: list[tuple[str, str, str]] = [
-    ("unknown-attribute", "/studies?Foo=1", "Foo"),
     ("unknown-tag-in-includefield", "/studies?includefield=NoSuchKeyword", "NoSuchKeyword"),
-    ("unknown-item-key", "/series?RequestAttributesSequence.PatientName=x", "PatientName"),
     ("lower-level-matching-key", "/studies?Modality=CT", "ModalitiesInStudy"),
     ("instance-key-at-series-level", "/series?SOPInstanceUID=1.2.3", "SOPInstanceUID"),
     ("date-range-backwards", "/studies?StudyDate=20200101-20190101", "StudyDate"),
@@ -935,6 +967,35 @@ def test_bad_queries_answer_400_with_a_reason(
     reason = response.headers["X-Error-Reason"]
     assert words in reason and reason.isascii() and "\n" not in reason
     assert response.json()["Error"] == reason
+
+
+IGNORED_PARAMETERS: list[tuple[str, str, dict[str, str]]] = [
+    ("unknown-name", "/studies", {"foo": "bar"}),
+    ("cache-buster", "/studies", {"_": "1733456789012"}),
+    ("token", "/studies", {"token": "abc"}),
+    ("unknown-keyword", "/studies", {"NoSuchKeyword": "x"}),
+    ("unsupported-attribute", "/studies", {"PatientAge": "030Y"}),
+    ("unsupported-attribute-by-tag", "/series", {"00081070": "Smith"}),  # OperatorsName
+    ("private-tag", "/instances", {"00091011": "x"}),
+    ("unsupported-query-parameter", "/studies", {"emptyvaluematching": "true"}),
+    ("unsupported-item-key", "/series", {"RequestAttributesSequence.PatientName": "x"}),
+    ("nested-item-key", "/series", {"RequestAttributesSequence.RequestedProcedureID.X": "x"}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), [c[1:] for c in IGNORED_PARAMETERS],
+                         ids=[c[0] for c in IGNORED_PARAMETERS])  # fmt: skip
+def test_unknown_and_unsupported_parameters_are_ignored(
+    http: httpx.Client, catalog: Loaded, path: str, extra: dict[str, str]
+) -> None:
+    """PS3.18 8.3: the request is processed as if they were not there (200, not 400)."""
+    params = {"PatientID": "PID-1"}
+    plain = results(qido(http, catalog, path, params))
+    assert plain
+    assert results(qido(http, catalog, path, {**params, **extra})) == plain
+    # An invalid value of a supported parameter next to them is still a 400.
+    bad = qido(http, catalog, path, {**params, **extra, "limit": "ten"})
+    assert bad.status_code == 400 and "limit" in bad.headers["X-Error-Reason"]
 
 
 @pytest.mark.parametrize(
