@@ -36,8 +36,8 @@ from openpacs.index.models import (
     SeriesRequestAttributes,
     Study,
 )
+from openpacs.index.order_link import SCHEDULED
 from openpacs.services.errors import Forbidden, NotFound
-from openpacs.services.order_link import SCHEDULED
 from openpacs.services.principal import Principal
 from openpacs.services.retrieve import Scope
 from openpacs.storage.base import BlobStore

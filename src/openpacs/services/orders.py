@@ -39,8 +39,8 @@ from openpacs.index.models import (
     User,
     UserGroup,
 )
+from openpacs.index.order_link import SCHEDULED
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
-from openpacs.services.order_link import SCHEDULED
 from openpacs.services.principal import Principal
 from openpacs.storage.base import BlobStore
 
