@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -35,7 +35,6 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     and_,
-    false,
     func,
     literal,
     or_,
@@ -59,6 +58,7 @@ from openpacs.index.models import (
     Study,
     attribute_column,
 )
+from openpacs.index.viewer import Viewer, shared_studies
 from openpacs.protocol.qido import (
     DateRange,
     DateTimeRange,
@@ -77,21 +77,9 @@ from openpacs.protocol.qido import (
     tag_hex,
 )
 
-__all__ = ["JSON_LABELS", "Viewer", "fetch_page", "label", "search_statement"]
+__all__ = ["JSON_LABELS", "fetch_page", "label", "search_statement"]
 
 Col = SQLColumnExpression[Any]
-
-
-class Viewer(Protocol):
-    """Who reads: an account, and for a share link the only orders it may see.
-
-    ``services.principal.Principal`` is one; the index never imports the services."""
-
-    @property
-    def account_id(self) -> int: ...
-
-    @property
-    def share_order_ids(self) -> frozenset[int] | None: ...
 
 
 _PREFIX = {Level.STUDY: "st", Level.SERIES: "se", Level.INSTANCE: "in"}
@@ -170,13 +158,12 @@ def search_statement(
     account = viewer.account_id
     filters = query.filters
     # A share sees a handful of orders: ix_study_order_id beats walking the account.
-    shared = viewer.share_order_ids is not None
-    selective = shared or any(_selective(flt) for flt in filters)
+    shared = shared_studies(viewer)
+    selective = shared is not None or any(_selective(flt) for flt in filters)
     where: list[ColumnElement[bool]] = []
-    if shared:
-        ids = sorted(viewer.share_order_ids or ())
+    if shared is not None:
         # "+ 0" keeps the account check but off the account-leading indexes.
-        where += [Study.order_id.in_(ids) if ids else false(), (Study.account_id + 0) == account]
+        where += [shared, (Study.account_id + 0) == account]
     else:
         where.append(Study.account_id == account)
     levels = [lvl for lvl in Level if lvl.rank <= level.rank]
