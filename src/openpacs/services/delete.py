@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.delete_rows import (
     delete_instance_rows,
@@ -29,7 +30,6 @@ from openpacs.index.delete_rows import (
     delete_study_rows,
     find_target,
 )
-from openpacs.index.models import AuditEvent
 from openpacs.services.errors import Forbidden, NotFound
 from openpacs.services.principal import Principal
 from openpacs.services.retrieve import Scope
@@ -64,15 +64,12 @@ def delete_resource(
             keys = delete_series_rows(session, principal.account_id, target)
         else:
             keys = delete_study_rows(session, principal.account_id, target)
-        session.add(
-            AuditEvent(
-                account_id=principal.account_id,
-                user_id=principal.user_id,
-                share_id=principal.share_id,
-                action=f"{scope.level}.delete",
-                study_instance_uid=study_uid,
-                detail=f"{scope.describe()}: {len(keys)} instance(s)",
-            )
+        record_event(
+            session,
+            principal,
+            f"{scope.level}.delete",
+            study_uid=study_uid,
+            detail=f"{scope.describe()}: {len(keys)} instance(s)",
         )
     removed = 0
     for key in keys:
