@@ -54,6 +54,7 @@ from openpacs.dicom.attributes import (
     INSTANCE_LEVEL_TAGS,
     SERIES_LEVEL_TAGS,
     STUDY_LEVEL_TAGS,
+    Attribute,
     Kind,
     Level,
     header_attributes,
@@ -79,6 +80,7 @@ __all__ = [
     "InvalidInstance",
     "JsonObject",
     "ParsedInstance",
+    "attribute_values",
     "index_columns",
     "normalize_name",
     "parse_instance",
@@ -137,28 +139,32 @@ def _time(value: str) -> str:
 
 def index_columns(meta: JsonObject, level: Level, sequence: str | None = None) -> dict[str, object]:
     """The index columns of the ``HEADER`` rows of the attribute table at ``level`` (or of
-    the items of ``sequence``), read from the DICOM JSON of a file (or of one item).
-
-    Text is clipped to its column; dates lose ``.`` and times ``:`` (old ACR-NEMA forms);
-    person names also fill their normalised (and word) columns.
-    """
+    the items of ``sequence``), read from the DICOM JSON of a file (or of one item)."""
     columns: dict[str, object] = {}
     for attr in header_attributes(level, sequence):
-        assert attr.column is not None
-        if attr.kind is Kind.INT:
-            columns[attr.column] = element_first_int(meta, attr.key)
-            continue
-        text = element_text(meta, attr.key)
-        if attr.kind is Kind.DATE:
-            text = _date(text)
-        elif attr.kind is Kind.TIME:
-            text = _time(text)
-        limit = attr.length or len(text)
-        columns[attr.column] = text[:limit]
-        if attr.kind is Kind.PERSON_NAME:
-            columns[attr.norm_column] = normalize_name(text)[:limit]
-            if attr.words:
-                columns[attr.words_column] = _clip_words(name_words(text), limit)
+        columns.update(attribute_values(meta, attr))
+    return columns
+
+
+def attribute_values(meta: JsonObject, attr: Attribute) -> dict[str, object]:
+    """The column(s) of one attribute: text clipped to its column (dates lose ``.`` and
+    times ``:``, old ACR-NEMA forms); person names also fill their normalised (and word)
+    columns; integers are the first value. Migrations that add an attribute fill existing
+    rows with this too, so old and new rows agree."""
+    assert attr.column is not None
+    if attr.kind is Kind.INT:
+        return {attr.column: element_first_int(meta, attr.key)}
+    text = element_text(meta, attr.key)
+    if attr.kind is Kind.DATE:
+        text = _date(text)
+    elif attr.kind is Kind.TIME:
+        text = _time(text)
+    limit = attr.length or len(text)
+    columns: dict[str, object] = {attr.column: text[:limit]}
+    if attr.kind is Kind.PERSON_NAME:
+        columns[attr.norm_column] = normalize_name(text)[:limit]
+        if attr.words:
+            columns[attr.words_column] = _clip_words(name_words(text), limit)
     return columns
 
 

@@ -6,7 +6,7 @@ the public identifiers of the custom API (PatientOrderUuid, PatientSeriesUuid, .
 The columns of the indexed DICOM attributes that ingest copies from the header come from
 the attribute table (:mod:`openpacs.dicom.attributes`, its ``HEADER`` rows): study,
 series, instance and RequestAttributesSequence item columns are made from the rows by
-:func:`attribute_columns`, so adding an attribute never touches this module (its
+:func:`attribute_mixin`, so adding an attribute never touches this module (its
 migration adds the column to the database). The few of them that code names directly
 are declared for the type checker only, under ``TYPE_CHECKING``.
 """
@@ -60,7 +60,7 @@ def NormText(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
 
 
-def attribute_columns(level: Level, sequence: str | None = None) -> type:
+def attribute_mixin(level: Level, sequence: str | None = None) -> type:
     """A mixin class with one column per ``HEADER`` row of the attribute table at ``level``
     (or per item attribute of ``sequence``): NOT NULL text defaulting to "" (person names
     with their normalised copies), or a nullable integer."""
@@ -84,7 +84,7 @@ def attribute_columns(level: Level, sequence: str | None = None) -> type:
 
 
 if TYPE_CHECKING:
-    # Made by attribute_columns at run time; declared here for the columns code names.
+    # Made by attribute_mixin at run time; declared here for the columns code names.
 
     class _StudyAttributes:
         patient_name: Mapped[str]
@@ -106,10 +106,10 @@ if TYPE_CHECKING:
         pass
 
 else:
-    _StudyAttributes = attribute_columns(Level.STUDY)
-    _SeriesAttributes = attribute_columns(Level.SERIES)
-    _InstanceAttributes = attribute_columns(Level.INSTANCE)
-    _RequestAttributes = attribute_columns(Level.SERIES, "RequestAttributesSequence")
+    _StudyAttributes = attribute_mixin(Level.STUDY)
+    _SeriesAttributes = attribute_mixin(Level.SERIES)
+    _InstanceAttributes = attribute_mixin(Level.INSTANCE)
+    _RequestAttributes = attribute_mixin(Level.SERIES, "RequestAttributesSequence")
 
 
 class Account(Base):
