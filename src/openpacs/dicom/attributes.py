@@ -215,6 +215,7 @@ ATTRIBUTES: Final[tuple[Attribute, ...]] = (
     Attribute("SeriesTime", SE, K.TIME, "series_time", 16, matching=True),
     Attribute("BodyPartExamined", SE, K.TEXT, "body_part_examined", 64, matching=True),
     Attribute("InstitutionName", SE, K.TEXT, "institution_name", 200, matching=True),
+    Attribute("StationName", SE, K.TEXT, "station_name", 64, matching=True),
     Attribute("PerformedProcedureStepStartDate", SE, K.DATE,
               "performed_procedure_step_start_date", 8, matching=True, returned=True),
     Attribute("PerformedProcedureStepStartTime", SE, K.TIME,
