@@ -72,6 +72,7 @@ N_STUDY_SERIES, N_STUDY_INSTANCES, N_SERIES_INSTANCES = "00201206", "00201208", 
 SERIES_NUMBER, INSTANCE_NUMBER, ROWS, COLUMNS = "00200011", "00200013", "00280010", "00280011"
 STUDY_DESCRIPTION, INSTITUTION, SERIES_DESCRIPTION = "00081030", "00080080", "0008103E"
 REQUEST_ATTRIBUTES, REQUESTED_PROCEDURE_ID = "00400275", "00401001"
+STATION_NAME = "00081010"
 # Attributes of the series and instance levels: never in a study result, and the instance
 # ones never in a series result, whatever includefield says.
 SERIES_ONLY = {
@@ -126,12 +127,13 @@ class SeriesDef:
 
 SERIES: dict[str, SeriesDef] = {
     "S1.CT": SeriesDef(
-        "S1", "CT", 1, 2, {"SeriesDescription": "Axial", "BodyPartExamined": "HEAD"},
+        "S1", "CT", 1, 2,
+        {"SeriesDescription": "Axial", "BodyPartExamined": "HEAD", "StationName": "CT-NORTH"},
         [{"RequestedProcedureID": "RP-100", "ScheduledProcedureStepID": "SPS-100",
           "AccessionNumber": "ACC-1"}],
     ),
     "S1.MR": SeriesDef(
-        "S1", "MR", 2, 1, {"SeriesDescription": "T1 sagittal"},
+        "S1", "MR", 2, 1, {"SeriesDescription": "T1 sagittal", "StationName": "MR1"},
         [{"RequestedProcedureID": "RP-101", "ScheduledProcedureStepID": "SPS-101"}],
     ),
     "S2.US": SeriesDef(
@@ -142,7 +144,7 @@ SERIES: dict[str, SeriesDef] = {
     "S3.CT": SeriesDef("S3", "CT", 1, 1, {}),
     "S4.CR": SeriesDef("S4", "CR", 1, 1, {}),
     "S5.MR": SeriesDef("S5", "MR", 1, 1, {}),
-    "S6.CT": SeriesDef("S6", "CT", 3, 1, {}),
+    "S6.CT": SeriesDef("S6", "CT", 3, 1, {"StationName": "CT-SOUTH"}),
 }  # fmt: skip
 ALL_SERIES = frozenset(SERIES)
 # Instances are labelled "S1.CT.1" (series label, then InstanceNumber).
@@ -552,6 +554,14 @@ SERIES_CASES: list[tuple[str, str, dict[str, str], frozenset[str] | set[str]]] =
     ("sequence-literal-percent", "/series",
      {"RequestAttributesSequence.RequestedProcedureID": "RP%"}, set()),
     ("sequence-universal", "/series", {"RequestAttributesSequence": ""}, ALL_SERIES),
+    # StationName: added as one row of the attribute table plus migration 0002
+    ("station-name", "/series", {"StationName": "CT-NORTH"}, {"S1.CT"}),
+    ("station-name-by-tag", "/series", {"00081010": "MR1"}, {"S1.MR"}),
+    ("station-name-wildcard", "/series", {"StationName": "CT-*"}, {"S1.CT", "S6.CT"}),
+    ("station-name-case-sensitive", "/series", {"StationName": "ct-*"}, set()),
+    ("station-name-and-patient", "/series", {"StationName": "CT*", "PatientID": "PID!1"},
+     {"S6.CT"}),
+    ("station-name-in-a-study", "/studies/{S1}/series", {"StationName": "MR?"}, {"S1.MR"}),
     ("scoped-by-study", "/studies/{S1}/series", {}, {"S1.CT", "S1.MR"}),
     ("scoped-by-study-and-modality", "/studies/{S1}/series", {"Modality": "MR"}, {"S1.MR"}),
     ("scoped-by-other-study", "/studies/{S2}/series", {"Modality": "CT"}, set()),
@@ -572,6 +582,9 @@ def check_series_matching(
 ) -> None:
     items = results(qido(http, loaded, path, params))
     found = labels_of(loaded, items, SERIES_UID)
+    if "StationName" in params:  # a matching key comes back, with the series' own value
+        for label, item in zip(found, items, strict=True):
+            assert value(item, STATION_NAME) == [SERIES[label].attrs["StationName"]]
     assert sorted(found) == sorted(expected)
     # Series follow their study's order, then SeriesNumber.
     order = [label for study in STUDY_ORDER for label in SERIES if label.startswith(study + ".")]
@@ -591,6 +604,7 @@ INSTANCE_CASES: list[tuple[str, str, dict[str, str], frozenset[str] | set[str]]]
     ("study-date-range", "/instances", {"StudyDate": "-20191231"}, {"S3.CT.1"}),
     ("sequence-item", "/instances",
      {"RequestAttributesSequence.RequestedProcedureID": "RP-100"}, {"S1.CT.1", "S1.CT.2"}),
+    ("station-name", "/instances", {"StationName": "CT-SOUTH"}, {"S6.CT.1"}),
     ("scoped-by-study", "/studies/{S1}/instances", {}, {"S1.CT.1", "S1.CT.2", "S1.MR.1"}),
     ("scoped-by-study-and-number", "/studies/{S1}/instances", {"InstanceNumber": "1"},
      {"S1.CT.1", "S1.MR.1"}),
@@ -932,6 +946,7 @@ BAD_REQUESTS: list[tuple[str, str, str]] = [
     ("unknown-tag-in-includefield", "/studies?includefield=NoSuchKeyword", "NoSuchKeyword"),
     ("lower-level-matching-key", "/studies?Modality=CT", "ModalitiesInStudy"),
     ("instance-key-at-series-level", "/series?SOPInstanceUID=1.2.3", "SOPInstanceUID"),
+    ("series-key-at-study-level", "/studies?StationName=CT-NORTH", "StationName"),
     ("date-range-backwards", "/studies?StudyDate=20200101-20190101", "StudyDate"),
     ("date-not-a-date", "/studies?StudyDate=20201345", "StudyDate"),
     ("date-iso-format", "/studies?StudyDate=2020-01-01", "StudyDate"),

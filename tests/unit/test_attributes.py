@@ -8,13 +8,16 @@ migration, or a migration that disagrees with the row, fails here on both backen
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer, String, insert, select, text
 
 from openpacs.dicom.attributes import (
     ATTRIBUTES,
@@ -33,18 +36,24 @@ from openpacs.dicom.attributes import (
 )
 from openpacs.dicom.ingest import OTHER_PATIENT_IDS_LENGTH, index_columns, parse_instance
 from openpacs.index.db import Database
-from openpacs.index.migrate import upgrade
-from openpacs.index.models import Base, Study, attribute_column, attribute_model
+from openpacs.index.migrate import alembic_config, upgrade
+from openpacs.index.models import (
+    Account,
+    Base,
+    Series,
+    Study,
+    attribute_column,
+    attribute_model,
+)
 from tests.support.postgres import temporary_database
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dicom"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     def opened(url: str) -> Iterator[Database]:
         db = Database(url)
-        upgrade(db.engine)
         try:
             yield db
         finally:
@@ -57,6 +66,12 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield from opened(url)
 
 
+@pytest.fixture
+def database(empty_database: Database) -> Database:
+    upgrade(empty_database.engine)
+    return empty_database
+
+
 def test_the_migrated_schema_is_the_models_schema(database: Database) -> None:
     with database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -64,6 +79,49 @@ def test_the_migrated_schema_is_the_models_schema(database: Database) -> None:
     # The trigram indexes are made by hand on PostgreSQL (no model can say "gin_trgm_ops").
     differences = [d for d in differences if "_trgm" not in repr(d)]
     assert differences == []
+
+
+def test_adding_an_attribute_fills_the_rows_already_stored(empty_database: Database) -> None:
+    """Migration 0002 (StationName) gives the series stored before it their station name,
+    read from the stored series JSON the way ingest reads it."""
+    engine = empty_database.engine
+    command.upgrade(alembic_config(engine), "0001")
+    station = {"00081010": {"vr": "SH", "Value": ["CT-NORTH"]}}
+    with engine.begin() as conn:
+        account = conn.execute(insert(Account).values(name="a").returning(Account.id)).scalar()
+        study = conn.execute(
+            text(
+                "INSERT INTO study (account_id, study_instance_uid, specific_character_set, "
+                "patient_id, issuer_of_patient_id, other_patient_ids, patient_name, "
+                "patient_name_norm, patient_name_words, patient_birth_date, patient_sex, "
+                "study_date, study_time, accession_number, referring_physician_name, "
+                "referring_physician_name_norm, study_id, study_description, institution_name, "
+                "modalities_in_study, sop_classes_in_study, num_series, num_instances, "
+                "study_json, created_at, updated_at) VALUES (:a, '1.2', '', '', '', '', '', "
+                "'', '', '', '', '', '', '', '', '', '', '', '', '', '', 0, 0, :j, :t, :t) "
+                "RETURNING id"
+            ),
+            {"a": account, "j": b"{}", "t": datetime.now(UTC)},
+        ).scalar()
+        for uid, stored in (("1.2.1", orjson.dumps(station)), ("1.2.2", b"{}"), ("1.2.3", b"")):
+            conn.execute(
+                text(
+                    "INSERT INTO series (uuid, account_id, study_id, series_instance_uid, "
+                    "modality, series_number, series_description, body_part_examined, "
+                    "institution_name, series_date, series_time, "
+                    "performed_procedure_step_start_date, performed_procedure_step_start_time, "
+                    "num_instances, series_json, created_at) VALUES (:u, :a, :s, :uid, '', "
+                    "NULL, '', '', '', '', '', '', '', 0, :j, :t)"
+                ),
+                {"u": uid, "a": account, "s": study, "uid": uid, "j": stored,
+                 "t": datetime.now(UTC)},
+            )  # fmt: skip
+    command.upgrade(alembic_config(engine), "head")
+    with engine.connect() as conn:
+        found = dict(conn.execute(select(Series.series_instance_uid, Series.station_name)).all())
+    assert found == {"1.2.1": "CT-NORTH", "1.2.2": "", "1.2.3": ""}
+    command.downgrade(alembic_config(engine), "0001")
+    command.upgrade(alembic_config(engine), "head")
 
 
 @pytest.mark.parametrize("attr", [a for a in ATTRIBUTES if a.column], ids=lambda a: a.keyword)
