@@ -34,6 +34,7 @@ Pure: no I/O, no database; pydicom's dictionary only.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
@@ -141,14 +142,11 @@ class Attribute:
     sequence: str | None = None  # an item attribute of this sequence (sequence matching)
     words: bool = False  # PN: also <column>_words, for fuzzy matching
     tag: int = field(init=False)
+    key: str = field(init=False)  # the DICOM JSON name: eight upper-case hex digits
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tag", tag_of(self.keyword))
-
-    @property
-    def key(self) -> str:
-        """The DICOM JSON name of the attribute (eight upper-case hex digits)."""
-        return f"{self.tag:08X}"
+        object.__setattr__(self, "key", f"{self.tag:08X}")
 
     @property
     def vr(self) -> str:
@@ -254,6 +252,7 @@ def attributes_at(level: Level) -> tuple[Attribute, ...]:
     return _AT[level]
 
 
+@functools.cache
 def header_attributes(level: Level, sequence: str | None = None) -> tuple[Attribute, ...]:
     """The rows whose column ingest fills from the header: of ``level`` itself, or the
     items of ``sequence`` (stored in a table of their own)."""
