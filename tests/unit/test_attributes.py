@@ -45,25 +45,15 @@ from openpacs.index.models import (
     attribute_column,
     attribute_model,
 )
-from tests.support.postgres import temporary_database
+from tests.support.postgres import index_database
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dicom"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    def opened(url: str) -> Iterator[Database]:
-        db = Database(url)
-        try:
-            yield db
-        finally:
-            db.dispose()
-
-    if request.param == "sqlite":
-        yield from opened(f"sqlite:///{tmp_path / 'index.db'}")
-        return
-    with temporary_database() as url:
-        yield from opened(url)
+    with index_database(request.param, tmp_path) as db:
+        yield db
 
 
 @pytest.fixture

@@ -13,11 +13,6 @@ ModalitiesInStudy, the image description) come from their columns.
 
 Matching keys and named includefield attributes are always returned, empty when the
 entity has no value (as C-FIND return keys are).
-
-Service shape (the one every service follows): module functions. One that is a unit of
-work of its own takes the ``Database`` and opens, commits and closes its session (so the
-order of work stays written where the work is: see ``services/delete.py``); one that
-composes into its caller's transaction, like :func:`search`, takes the ``Session``.
 """
 
 from __future__ import annotations
