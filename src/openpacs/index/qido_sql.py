@@ -51,6 +51,7 @@ from openpacs.dicom.attributes import (
     sequence_items,
     tag_of,
 )
+from openpacs.dicom.tags import tag_key
 from openpacs.index.models import (
     Instance,
     Series,
@@ -74,7 +75,6 @@ from openpacs.protocol.qido import (
     Wildcard,
     normalise_person_name,
     person_name_words,
-    tag_hex,
 )
 
 __all__ = ["JSON_LABELS", "fetch_page", "label", "search_statement"]
@@ -131,7 +131,6 @@ def fetch_page(
     return session.execute(stmt).mappings().all()
 
 
-_STUDY_UID = tag_of("StudyInstanceUID")
 _SERIES_UID = tag_of("SeriesInstanceUID")
 _SOP_UID = tag_of("SOPInstanceUID")
 
@@ -299,18 +298,18 @@ class _Matcher:
             return self.sequence(flt, account)
         key = _MATCHING[flt.level].get(flt.tag)
         if key is None:
-            raise QidoError(f"matching on {tag_hex(flt.tag)} is not supported")
+            raise QidoError(f"matching on {tag_key(flt.tag)} is not supported")
         return self.key_clause(flt, key)
 
     def sequence(self, flt: SequenceMatch, account: int) -> ColumnElement[bool] | None:
         keys = _ITEMS[flt.level].get(flt.tag)
         if keys is None:
-            raise QidoError(f"sequence matching on {tag_hex(flt.tag)} is not supported")
+            raise QidoError(f"sequence matching on {tag_key(flt.tag)} is not supported")
         clauses: list[ColumnElement[bool]] = []
         for item in flt.items:
             key = keys.get(item.tag)
             if key is None:
-                raise QidoError(f"matching on {tag_hex(item.tag)} in a sequence is unsupported")
+                raise QidoError(f"matching on {tag_key(item.tag)} in a sequence is unsupported")
             clause = self.key_clause(item, key)
             if clause is not None:
                 clauses.append(clause)
@@ -348,8 +347,8 @@ class _Matcher:
         if isinstance(flt, TimeRange) and kind is Kind.TIME:
             return self.range(col, flt.start, flt.end, inclusive_end=False)
         if isinstance(flt, DateTimeRange):
-            raise QidoError(f"datetime range matching on {tag_hex(flt.tag)} is not supported")
-        raise QidoError(f"this kind of matching is not supported for {tag_hex(flt.tag)}")
+            raise QidoError(f"datetime range matching on {tag_key(flt.tag)} is not supported")
+        raise QidoError(f"this kind of matching is not supported for {tag_key(flt.tag)}")
 
     def range(
         self, col: Col, start: str | None, end: str | None, *, inclusive_end: bool

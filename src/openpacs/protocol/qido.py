@@ -81,17 +81,11 @@ __all__ = [
     "normalise_person_name",
     "parse_qido",
     "person_name_words",
-    "tag_hex",
 ]
 
 
 class QidoError(ValueError):
     """The query string is not a valid QIDO-RS query; the message says why (answer 400)."""
-
-
-def tag_hex(tag: int) -> str:
-    """The DICOM JSON key of a tag: eight upper-case hex digits."""
-    return f"{tag:08X}"
 
 
 _MATCHING: dict[Level, dict[int, Attribute]] = {lvl: matching_keys(lvl) for lvl in Level}

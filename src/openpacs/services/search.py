@@ -34,6 +34,7 @@ from openpacs.dicom.attributes import (
     attributes_at,
     dictionary_vr,
 )
+from openpacs.dicom.tags import tag_key
 from openpacs.index.qido_sql import JSON_LABELS, fetch_page, label
 from openpacs.index.qido_sql import search_statement as _sql
 from openpacs.protocol.qido import (
@@ -41,7 +42,6 @@ from openpacs.protocol.qido import (
     QidoQuery,
     default_return_tags,
     lower_level_tags,
-    tag_hex,
 )
 from openpacs.services.principal import Principal
 
@@ -303,10 +303,10 @@ class _Plan:
             level=level,
             levels=levels,
             json_levels=frozenset(json_levels),
-            wanted=frozenset(tag_hex(t) for t in wanted),
+            wanted=frozenset(tag_key(t) for t in wanted),
             include_all=query.include_all,
-            hidden=frozenset(tag_hex(t) for t in hidden),
-            required=tuple((tag_hex(t), dictionary_vr(t)) for t in required),
+            hidden=frozenset(tag_key(t) for t in hidden),
+            required=tuple((tag_key(t), dictionary_vr(t)) for t in required),
         )
 
     def build(self, row: Any, base: str) -> Json:
