@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.types import TypeEngine
 
 from openpacs.dicom.attributes import Attribute, Kind, Level, header_attributes
 
@@ -60,26 +61,32 @@ def NormText(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
 
 
+def attribute_column_types(attr: Attribute) -> dict[str, TypeEngine[Any]]:
+    """The column(s) of one ``HEADER`` row of the attribute table and their types: a
+    nullable ``Integer`` for ``INT``; else NOT NULL ``String(length)`` defaulting to "",
+    person names with their normalised (and word) copies as :func:`NormText`. Migrations
+    that add an attribute make the same columns."""
+    assert attr.column is not None and (attr.kind is Kind.INT or attr.length), attr
+    if attr.kind is Kind.INT:
+        return {attr.column: Integer()}
+    length = attr.length or 0
+    types: dict[str, TypeEngine[Any]] = {attr.column: String(length)}
+    if attr.kind is Kind.PERSON_NAME:
+        types[attr.norm_column] = NormText(length)
+        if attr.words:
+            types[attr.words_column] = NormText(length)
+    return types
+
+
 def attribute_mixin(level: Level, sequence: str | None = None) -> type:
-    """A mixin class with one column per ``HEADER`` row of the attribute table at ``level``
-    (or per item attribute of ``sequence``): NOT NULL text defaulting to "" (person names
-    with their normalised copies), or a nullable integer."""
+    """A mixin class with the columns of every ``HEADER`` row of the attribute table at
+    ``level`` (or of the item attributes of ``sequence``)."""
     namespace: dict[str, Any] = {}
     for attr in header_attributes(level, sequence):
-        assert attr.column is not None and (attr.kind is Kind.INT or attr.length), attr
-        if attr.kind is Kind.INT:
-            namespace[attr.column] = mapped_column(Integer, nullable=True)
-            continue
-        length = attr.length or 0
-        namespace[attr.column] = mapped_column(String(length), nullable=False, default="")
-        if attr.kind is Kind.PERSON_NAME:
-            namespace[attr.norm_column] = mapped_column(
-                NormText(length), nullable=False, default=""
-            )
-            if attr.words:
-                namespace[attr.words_column] = mapped_column(
-                    NormText(length), nullable=False, default=""
-                )
+        nullable = attr.kind is Kind.INT
+        for name, column_type in attribute_column_types(attr).items():
+            default = None if nullable else ""
+            namespace[name] = mapped_column(column_type, nullable=nullable, default=default)
     return type(f"{level.name.title()}{sequence or ''}Attributes", (), namespace)
 
 

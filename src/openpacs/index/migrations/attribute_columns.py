@@ -22,6 +22,7 @@ from alembic import op
 
 from openpacs.dicom.attributes import Attribute, Kind, Level
 from openpacs.dicom.ingest import attribute_values
+from openpacs.index.models import attribute_column_types
 
 __all__ = ["add_attribute_column", "drop_attribute_column"]
 
@@ -34,22 +35,12 @@ BATCH = 1000
 
 
 def _columns(attr: Attribute) -> list[sa.Column[Any]]:
-    """The new column(s), as the models make them (index/models.attribute_mixin)."""
-    assert attr.column is not None
-    if attr.kind is Kind.INT:
-        return [sa.Column(attr.column, sa.Integer(), nullable=True)]
-    names = [attr.column]
-    if attr.kind is Kind.PERSON_NAME:
-        names.append(attr.norm_column)
-        if attr.words:
-            names.append(attr.words_column)
-    columns: list[sa.Column[Any]] = []
-    for name in names:
-        kind: sa.types.TypeEngine[Any] = sa.String(attr.length)
-        if name != attr.column:  # normalised copies compare bytewise (models.NormText)
-            kind = kind.with_variant(sa.String(attr.length, collation="C"), "postgresql")
-        columns.append(sa.Column(name, kind, nullable=False, server_default=""))
-    return columns
+    """The new column(s), as the models make them (existing rows get "" or NULL)."""
+    nullable = attr.kind is Kind.INT
+    return [
+        sa.Column(name, column_type, nullable=nullable, server_default=None if nullable else "")
+        for name, column_type in attribute_column_types(attr).items()
+    ]
 
 
 def add_attribute_column(attr: Attribute) -> None:
