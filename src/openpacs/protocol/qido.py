@@ -27,16 +27,17 @@ an invalid value, the origin server shall return a 400 (Bad Request)"). What a p
   name, ``emptyvaluematching``); an attribute we do not match on at any level
   (``PatientAge``, ``OperatorsName``); an attribute path we do not support (an item key
   the sequence does not match on, nested sequences, an item of an attribute that is not
-  a sequence). Ignoring a matching key widens the search, as a C-FIND SCP does with an
-  optional key it does not support;
+  a sequence). Ignoring a matching key widens the search, as a C-FIND SCP may do with an
+  optional key it does not support (its Pending status FF01 says so);
 * 400 (:class:`QidoError`): an invalid value of a supported parameter (a bad date, time,
   UID, integer, limit or offset, a wildcard where none is allowed, a value for a whole
   sequence, an unknown attribute in ``includefield``), a key given twice, and a matching
-  key of a *lower* level than the search (``/studies?Modality=CT``): PS3.18 10.6.1.2
-  defines the matching keys of each resource as its own level's and its parents', as
-  C-FIND's hierarchical model does (PS3.4 C.4.1.2.1), and silently dropping such a key
-  would answer every study when the client asked for CT ones (the message points to
-  ModalitiesInStudy).
+  key of a *lower* level than the search (``/studies?Modality=CT``). Such a key is not
+  "unsupported": the resource does not allow it (PS3.18, since its first QIDO text: an
+  attribute must be a Series IE attribute "SearchForSeries or SearchForInstances requests
+  only", a Composite Instance IE attribute "SearchForInstances requests only"), as in
+  C-FIND's hierarchical search; and dropping it silently would answer every study to a
+  client that asked for the CT ones (the message points to ModalitiesInStudy).
 """
 
 from __future__ import annotations
