@@ -72,6 +72,7 @@ N_STUDY_SERIES, N_STUDY_INSTANCES, N_SERIES_INSTANCES = "00201206", "00201208", 
 SERIES_NUMBER, INSTANCE_NUMBER, ROWS, COLUMNS = "00200011", "00200013", "00280010", "00280011"
 STUDY_DESCRIPTION, INSTITUTION, SERIES_DESCRIPTION = "00081030", "00080080", "0008103E"
 REQUEST_ATTRIBUTES, REQUESTED_PROCEDURE_ID = "00400275", "00401001"
+STATION_NAME = "00081010"
 # Attributes of the series and instance levels: never in a study result, and the instance
 # ones never in a series result, whatever includefield says.
 SERIES_ONLY = {
@@ -126,12 +127,13 @@ class SeriesDef:
 
 SERIES: dict[str, SeriesDef] = {
     "S1.CT": SeriesDef(
-        "S1", "CT", 1, 2, {"SeriesDescription": "Axial", "BodyPartExamined": "HEAD"},
+        "S1", "CT", 1, 2,
+        {"SeriesDescription": "Axial", "BodyPartExamined": "HEAD", "StationName": "CT-NORTH"},
         [{"RequestedProcedureID": "RP-100", "ScheduledProcedureStepID": "SPS-100",
           "AccessionNumber": "ACC-1"}],
     ),
     "S1.MR": SeriesDef(
-        "S1", "MR", 2, 1, {"SeriesDescription": "T1 sagittal"},
+        "S1", "MR", 2, 1, {"SeriesDescription": "T1 sagittal", "StationName": "MR1"},
         [{"RequestedProcedureID": "RP-101", "ScheduledProcedureStepID": "SPS-101"}],
     ),
     "S2.US": SeriesDef(
@@ -142,7 +144,7 @@ SERIES: dict[str, SeriesDef] = {
     "S3.CT": SeriesDef("S3", "CT", 1, 1, {}),
     "S4.CR": SeriesDef("S4", "CR", 1, 1, {}),
     "S5.MR": SeriesDef("S5", "MR", 1, 1, {}),
-    "S6.CT": SeriesDef("S6", "CT", 3, 1, {}),
+    "S6.CT": SeriesDef("S6", "CT", 3, 1, {"StationName": "CT-SOUTH"}),
 }  # fmt: skip
 ALL_SERIES = frozenset(SERIES)
 # Instances are labelled "S1.CT.1" (series label, then InstanceNumber).
@@ -552,6 +554,14 @@ SERIES_CASES: list[tuple[str, str, dict[str, str], frozenset[str] | set[str]]] =
     ("sequence-literal-percent", "/series",
      {"RequestAttributesSequence.RequestedProcedureID": "RP%"}, set()),
     ("sequence-universal", "/series", {"RequestAttributesSequence": ""}, ALL_SERIES),
+    # StationName: added as one row of the attribute table plus migration 0002
+    ("station-name", "/series", {"StationName": "CT-NORTH"}, {"S1.CT"}),
+    ("station-name-by-tag", "/series", {"00081010": "MR1"}, {"S1.MR"}),
+    ("station-name-wildcard", "/series", {"StationName": "CT-*"}, {"S1.CT", "S6.CT"}),
+    ("station-name-case-sensitive", "/series", {"StationName": "ct-*"}, set()),
+    ("station-name-and-patient", "/series", {"StationName": "CT*", "PatientID": "PID!1"},
+     {"S6.CT"}),
+    ("station-name-in-a-study", "/studies/{S1}/series", {"StationName": "MR?"}, {"S1.MR"}),
     ("scoped-by-study", "/studies/{S1}/series", {}, {"S1.CT", "S1.MR"}),
     ("scoped-by-study-and-modality", "/studies/{S1}/series", {"Modality": "MR"}, {"S1.MR"}),
     ("scoped-by-other-study", "/studies/{S2}/series", {"Modality": "CT"}, set()),
@@ -572,6 +582,9 @@ def check_series_matching(
 ) -> None:
     items = results(qido(http, loaded, path, params))
     found = labels_of(loaded, items, SERIES_UID)
+    if "StationName" in params:  # a matching key comes back, with the series' own value
+        for label, item in zip(found, items, strict=True):
+            assert value(item, STATION_NAME) == [SERIES[label].attrs["StationName"]]
     assert sorted(found) == sorted(expected)
     # Series follow their study's order, then SeriesNumber.
     order = [label for study in STUDY_ORDER for label in SERIES if label.startswith(study + ".")]
@@ -591,6 +604,7 @@ INSTANCE_CASES: list[tuple[str, str, dict[str, str], frozenset[str] | set[str]]]
     ("study-date-range", "/instances", {"StudyDate": "-20191231"}, {"S3.CT.1"}),
     ("sequence-item", "/instances",
      {"RequestAttributesSequence.RequestedProcedureID": "RP-100"}, {"S1.CT.1", "S1.CT.2"}),
+    ("station-name", "/instances", {"StationName": "CT-SOUTH"}, {"S6.CT.1"}),
     ("scoped-by-study", "/studies/{S1}/instances", {}, {"S1.CT.1", "S1.CT.2", "S1.MR.1"}),
     ("scoped-by-study-and-number", "/studies/{S1}/instances", {"InstanceNumber": "1"},
      {"S1.CT.1", "S1.MR.1"}),
@@ -698,6 +712,40 @@ def test_instance_results_carry_their_attributes_and_a_retrieve_url(
     [mr] = results(qido(http, catalog, "/instances", {"SOPInstanceUID": "{S1.MR.1}"}))
     assert value(mr, MODALITY) == ["MR"] and value(mr, SERIES_UID) == [catalog.uids["S1.MR"]]
     assert value(mr, PATIENT_ID) == ["PID-1"] and value(mr, N_SERIES_INSTANCES) == [1]
+
+
+def test_instances_of_a_study_carry_the_study_and_series_attributes(
+    http: httpx.Client, catalog: Loaded
+) -> None:
+    """``/studies/{study}/instances``: each instance says which series (PS3.18 10.6.3.3.3)
+    and which patient and study it belongs to, as ``/instances`` does."""
+    items = results(qido(http, catalog, "/studies/{S1}/instances"))
+    assert instance_labels(catalog, items) == ["S1.CT.1", "S1.CT.2", "S1.MR.1"]
+    for item in items:
+        series = catalog.labels[first(item, SOP_UID)].rsplit(".", 1)[0]
+        assert value(item, SERIES_UID) == [catalog.uids[series]]
+        assert value(item, MODALITY) == [SERIES[series].modality]
+        assert value(item, SERIES_NUMBER) == [SERIES[series].number]
+        assert value(item, N_SERIES_INSTANCES) == [SERIES[series].instances]
+        assert item[PATIENT_NAME] == {"vr": "PN", "Value": [{"Alphabetic": "Doe^John"}]}
+        assert value(item, PATIENT_ID) == ["PID-1"] and value(item, STUDY_DATE) == ["20200115"]
+        assert value(item, ACCESSION) == ["ACC-1"]
+        assert value(item, STUDY_UID) == [catalog.uids["S1"]]
+        assert value(item, N_STUDY_SERIES) == [2]
+        assert sorted(value(item, MODALITIES)) == ["CT", "MR"]
+        sop = first(item, SOP_UID)
+        url = f"{catalog.server.dicomweb}/studies/{catalog.uids['S1']}/series/"
+        assert value(item, RETRIEVE_URL) == [f"{url}{catalog.uids[series]}/instances/{sop}"]
+        Dataset.from_json(item)
+    # The same through dicomweb-client.
+    found = catalog.client().search_for_instances(study_instance_uid=catalog.uids["S1"])
+    assert found == items
+    # Series of one study carry no study attributes (10.6.3.3.2: only for "All Series"),
+    # and instances of one series carry neither study nor series attributes.
+    for series_item in results(qido(http, catalog, "/studies/{S1}/series")):
+        assert PATIENT_ID not in series_item and STUDY_DATE not in series_item
+    for item in results(qido(http, catalog, "/studies/{S1}/series/{S1.CT}/instances")):
+        assert PATIENT_ID not in item and MODALITY not in item
 
 
 def test_matching_keys_and_named_includefields_come_back_empty_without_a_value(
@@ -895,11 +943,10 @@ def test_non_ascii_names_through_dicomweb_client(intl: Loaded) -> None:
 # --------------------------------------------------------------------------- errors
 
 BAD_REQUESTS: list[tuple[str, str, str]] = [
-    ("unknown-attribute", "/studies?Foo=1", "Foo"),
     ("unknown-tag-in-includefield", "/studies?includefield=NoSuchKeyword", "NoSuchKeyword"),
-    ("unknown-item-key", "/series?RequestAttributesSequence.PatientName=x", "PatientName"),
     ("lower-level-matching-key", "/studies?Modality=CT", "ModalitiesInStudy"),
     ("instance-key-at-series-level", "/series?SOPInstanceUID=1.2.3", "SOPInstanceUID"),
+    ("series-key-at-study-level", "/studies?StationName=CT-NORTH", "StationName"),
     ("date-range-backwards", "/studies?StudyDate=20200101-20190101", "StudyDate"),
     ("date-not-a-date", "/studies?StudyDate=20201345", "StudyDate"),
     ("date-iso-format", "/studies?StudyDate=2020-01-01", "StudyDate"),
@@ -935,6 +982,35 @@ def test_bad_queries_answer_400_with_a_reason(
     reason = response.headers["X-Error-Reason"]
     assert words in reason and reason.isascii() and "\n" not in reason
     assert response.json()["Error"] == reason
+
+
+IGNORED_PARAMETERS: list[tuple[str, str, dict[str, str]]] = [
+    ("unknown-name", "/studies", {"foo": "bar"}),
+    ("cache-buster", "/studies", {"_": "1733456789012"}),
+    ("token", "/studies", {"token": "abc"}),
+    ("unknown-keyword", "/studies", {"NoSuchKeyword": "x"}),
+    ("unsupported-attribute", "/studies", {"PatientAge": "030Y"}),
+    ("unsupported-attribute-by-tag", "/series", {"00081070": "Smith"}),  # OperatorsName
+    ("private-tag", "/instances", {"00091011": "x"}),
+    ("unsupported-query-parameter", "/studies", {"emptyvaluematching": "true"}),
+    ("unsupported-item-key", "/series", {"RequestAttributesSequence.PatientName": "x"}),
+    ("nested-item-key", "/series", {"RequestAttributesSequence.RequestedProcedureID.X": "x"}),
+]
+
+
+@pytest.mark.parametrize(("path", "extra"), [c[1:] for c in IGNORED_PARAMETERS],
+                         ids=[c[0] for c in IGNORED_PARAMETERS])  # fmt: skip
+def test_unknown_and_unsupported_parameters_are_ignored(
+    http: httpx.Client, catalog: Loaded, path: str, extra: dict[str, str]
+) -> None:
+    """PS3.18 8.3: the request is processed as if they were not there (200, not 400)."""
+    params = {"PatientID": "PID-1"}
+    plain = results(qido(http, catalog, path, params))
+    assert plain
+    assert results(qido(http, catalog, path, {**params, **extra})) == plain
+    # An invalid value of a supported parameter next to them is still a 400.
+    bad = qido(http, catalog, path, {**params, **extra, "limit": "ten"})
+    assert bad.status_code == 400 and "limit" in bad.headers["X-Error-Reason"]
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
+
+from openpacs.index.db import Database
 
 ADMIN_URL = os.environ.get(
     "OPENPACS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -47,3 +50,22 @@ def temporary_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def index_database(backend: str, directory: Path) -> Iterator[Database]:
+    """An empty index database (no schema yet): SQLite in ``directory`` or a throw-away
+    PostgreSQL database, for the tests that run on both backends."""
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{directory / 'index.db'}")
+        try:
+            yield db
+        finally:
+            db.dispose()
+        return
+    with temporary_database() as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            db.dispose()

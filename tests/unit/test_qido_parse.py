@@ -158,10 +158,7 @@ def test_defaults_and_all() -> None:
 @pytest.mark.parametrize(
     ("pairs", "level", "message"),
     [
-        ([("NoSuchKeyword", "x")], ST, "unknown attribute"),
         ([("includefield", "NoSuchKeyword")], ST, "unknown attribute"),
-        ([("0010002", "x")], ST, "unknown attribute"),  # seven hex digits
-        ([("PatientAge", "030Y")], ST, "not a supported matching key"),
         ([("Modality", "CT")], ST, "series-level attribute"),
         ([("SOPInstanceUID", "1.2")], SE, "instance-level attribute"),
         ([("RequestAttributesSequence.RequestedProcedureID", "x")], ST, "series-level"),
@@ -180,9 +177,6 @@ def test_defaults_and_all() -> None:
         ([("SeriesNumber", "one")], SE, "must be an integer"),
         ([("ModalitiesInStudy", "C*")], ST, "wildcards are not supported"),
         ([("RequestAttributesSequence", "x")], SE, "is a sequence"),
-        ([("RequestAttributesSequence.PatientID", "x")], SE, "not a supported matching key"),
-        ([("PatientID.PatientName", "x")], ST, "does not support sequence matching"),
-        ([("RequestAttributesSequence.RequestedProcedureID.X", "x")], SE, "nested"),
         ([("PatientID", "a"), ("00100020", "b")], ST, "more than once"),
         (
             [("00400275.00401001", "a"), ("RequestAttributesSequence.00401001", "b")],
@@ -196,12 +190,43 @@ def test_defaults_and_all() -> None:
         ([("offset", "1.5")], ST, "whole number"),
         ([("offset", "99999999999")], ST, "too large"),
         ([("fuzzymatching", "maybe")], ST, "true or false"),
-        ([("", "x")], ST, "empty query parameter"),
+        # an unsupported key is ignored, but not a bad value of a supported one with it
+        ([("foo", "bar"), ("StudyDate", "2020")], ST, "not a valid DA"),
     ],
 )
 def test_bad_queries(pairs: list[tuple[str, str]], level: Level, message: str) -> None:
     with pytest.raises(QidoError, match=message):
         parse_qido(pairs, level)
+
+
+@pytest.mark.parametrize(
+    ("key", "level"),
+    [
+        ("foo", ST),  # no QIDO parameter, no DICOM attribute
+        ("_", ST),  # jQuery's cache buster
+        ("token", SE),
+        ("", ST),  # "?=x"
+        ("NoSuchKeyword", ST),
+        ("0010002", ST),  # seven hex digits: not a tag
+        ("emptyvaluematching", ST),  # a newer QIDO parameter we do not support
+        ("PatientAge", ST),  # a DICOM attribute nobody matches on
+        ("OperatorsName", IN),
+        ("00091011", SE),  # a private tag
+        ("RequestAttributesSequence.PatientID", SE),  # not an item key we match on
+        ("RequestAttributesSequence.NoSuchKeyword", SE),
+        ("RequestAttributesSequence.RequestedProcedureID.X", SE),  # nested
+        ("PatientID.PatientName", ST),  # PatientID is no sequence
+    ],
+)
+def test_unsupported_parameters_are_ignored(key: str, level: Level) -> None:
+    query = parse_qido([(key, "x"), ("PatientID", "P1")], level)
+    assert query.filters == (SingleValue(PATIENT_ID, ST, "P1"),)
+    assert query.ignored_parameters == (key,)
+
+
+def test_ignored_parameter_names_are_listed_once() -> None:
+    query = parse_qido([("_", "1"), ("foo", "a"), ("_", "2")], ST)
+    assert (query.filters, query.ignored_parameters) == ((), ("_", "foo"))
 
 
 def test_qido_error_is_value_error() -> None:
@@ -223,7 +248,10 @@ def test_return_tags_by_scope() -> None:
     assert PATIENT_ID in study and MODALITY not in study
     assert PATIENT_ID in default_return_tags(SE)
     assert PATIENT_ID not in default_return_tags(SE, study_scoped=True)
-    assert MODALITY in default_return_tags(IN, study_scoped=True)
+    # /studies/{study}/instances: the series and the study attributes with each instance
+    assert {MODALITY, SERIES_UID, PATIENT_ID, STUDY_DATE} <= default_return_tags(
+        IN, study_scoped=True
+    )
     scoped = default_return_tags(IN, study_scoped=True, series_scoped=True)
     assert MODALITY not in scoped and PATIENT_ID not in scoped and ROWS in scoped
 

@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Account, Institution, PatientOrder, Study
 from openpacs.index.raw import RawStatement, RowInsert, raw_cursor
-from tests.support.postgres import temporary_database
+from tests.support.postgres import index_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def conn(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Connection]:
-    def open_db(url: str) -> Iterator[Connection]:
-        db = Database(url)
+def conn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Connection]:
+    with index_database(request.param, tmp_path) as db:
         upgrade(db.engine)
-        try:
-            with db.engine.begin() as connection:
-                yield connection
-        finally:
-            db.dispose()
-
-    if request.param == "sqlite":
-        yield from open_db(f"sqlite:///{tmp_path / 'index.db'}")
-        return
-    with temporary_database() as url:
-        yield from open_db(url)
+        with db.engine.begin() as connection:
+            yield connection
 
 
 def account_id(conn: Connection) -> int:

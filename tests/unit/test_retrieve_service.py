@@ -14,9 +14,10 @@ from sqlalchemy import select
 from starlette.requests import Request
 
 from openpacs.index.db import Database
+from openpacs.index.delete_rows import delete_study_rows
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Account, Institution, PatientOrder, Series, Study
-from openpacs.services.delete import delete_resource, delete_study_rows
+from openpacs.services.delete import delete_resource
 from openpacs.services.errors import Forbidden, NotFound
 from openpacs.services.principal import Principal
 from openpacs.services.retrieve import (

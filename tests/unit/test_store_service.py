@@ -12,13 +12,13 @@ import pytest
 from bench.dataset import InstanceSpec, det_uid, make_instance
 from sqlalchemy import func, select
 
+from openpacs.dicom import status
 from openpacs.dicom.ingest import parse_instance
 from openpacs.index.db import Database
+from openpacs.index.instance_rows import index_instances
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Account, Instance, Institution, PendingBlob, Series, Study
-from openpacs.protocol import status
 from openpacs.services.index_writer import IndexJob, IndexWriter
-from openpacs.services.instance_rows import index_instances
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreOutcome, StoreService

@@ -16,6 +16,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from openpacs.dicom import status
 from openpacs.dicom.json_model import PIXEL_TAGS, JsonObject, element_first_int, element_text
 from openpacs.dicom.rawfile import (
     UNDEFINED_LENGTH,
@@ -26,7 +27,6 @@ from openpacs.dicom.rawfile import (
     tag_list,
     tag_name,
 )
-from openpacs.protocol import status
 
 # Spectroscopy Data, Pixel Data Provider URL: legitimately images without Pixel Data.
 _NO_PIXEL_TAGS: Final = frozenset({0x56000020, 0x00287FE0})

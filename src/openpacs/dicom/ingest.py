@@ -46,11 +46,19 @@ from typing import IO, Final
 
 import orjson
 from pydicom import dcmread
-from pydicom._dicom_dict import DicomDictionary
-from pydicom.datadict import tag_for_keyword
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from openpacs.dicom import status
+from openpacs.dicom.attributes import (
+    INSTANCE_LEVEL_TAGS,
+    SERIES_LEVEL_TAGS,
+    STUDY_LEVEL_TAGS,
+    Attribute,
+    Kind,
+    Level,
+    header_attributes,
+)
 from openpacs.dicom.frames import frame_ranges, read_image
 from openpacs.dicom.json_model import (
     BULK_THRESHOLD,
@@ -61,25 +69,19 @@ from openpacs.dicom.json_model import (
     element_text,
     element_values,
 )
-from openpacs.dicom.names import canonical_person_name, name_words, normalize_name
+from openpacs.dicom.names import name_words, normalize_name
 from openpacs.dicom.rawfile import InvalidInstance, RawFile, check_complete
-from openpacs.protocol import status
 
 # Names other modules import from here (some are defined in the modules split off).
 __all__ = [
     "BULK_BASE",
     "BULK_THRESHOLD",
-    "INSTANCE_LEVEL_TAGS",
-    "REQUEST_ATTRIBUTE_COLUMN_LENGTHS",
-    "SERIES_COLUMN_LENGTHS",
-    "SERIES_LEVEL_TAGS",
-    "STUDY_COLUMN_LENGTHS",
-    "STUDY_LEVEL_TAGS",
+    "OTHER_PATIENT_IDS_LENGTH",
     "InvalidInstance",
     "JsonObject",
     "ParsedInstance",
-    "canonical_person_name",
-    "name_words",
+    "attribute_values",
+    "index_columns",
     "normalize_name",
     "parse_instance",
 ]
@@ -89,91 +91,15 @@ _UID_RE: Final = re.compile(r"[0-9]+(?:\.[0-9]+)*")
 _DICOMDIR_SOP_CLASS: Final = "1.2.840.10008.1.3.10"
 _DEFLATED: Final = "1.2.840.10008.1.2.1.99"
 _BIG_ENDIAN: Final = "1.2.840.10008.1.2.2"
+_REQUEST_ATTRIBUTES: Final = "RequestAttributesSequence"
+_REQUEST_ATTRIBUTES_KEY: Final = "00400275"
 
 
-def _tags(keywords: str) -> frozenset[int]:
-    tags = {keyword: tag_for_keyword(keyword) for keyword in keywords.split()}
-    if unknown := [keyword for keyword, tag in tags.items() if tag is None]:
-        raise KeyError(f"unknown DICOM keywords: {unknown}")
-    return frozenset(tag for tag in tags.values() if tag is not None)
-
-
-# The DICOM JSON of each QIDO level is the subset of the metadata with these tags (ints).
-_COMMON_TAGS: Final = _tags("SpecificCharacterSet TimezoneOffsetFromUTC")
-#: Patient (all public group 0010 attributes but AnatomicalOrientationType, a series one),
-#: General Study and Patient Study modules (PS3.3 C.7.1.1, C.7.2.1, C.7.2.2), covering
-#: PS3.18 Tables 10.6.1-5 and 10.6.3-3.
-STUDY_LEVEL_TAGS: Final[frozenset[int]] = (
-    _COMMON_TAGS
-    | frozenset(t for t in DicomDictionary if t >> 16 == 0x0010 and t != 0x00102210)
-    | _tags(
-        "StudyDate StudyTime AccessionNumber IssuerOfAccessionNumberSequence "
-        "ReferringPhysicianName ReferringPhysicianIdentificationSequence "
-        "ConsultingPhysicianName ConsultingPhysicianIdentificationSequence StudyDescription "
-        "ProcedureCodeSequence PhysiciansOfRecord PhysiciansOfRecordIdentificationSequence "
-        "NameOfPhysiciansReadingStudy PhysiciansReadingStudyIdentificationSequence "
-        "AdmittingDiagnosesDescription AdmittingDiagnosesCodeSequence ReferencedStudySequence "
-        "PatientIdentityRemoved DeidentificationMethod DeidentificationMethodCodeSequence "
-        "StudyInstanceUID StudyID RequestingServiceCodeSequence RequestedProcedureDescription "
-        "ReasonForVisit ReasonForVisitCodeSequence AdmissionID IssuerOfAdmissionIDSequence "
-        "ServiceEpisodeID ServiceEpisodeDescription PatientState "
-        "ReasonForPerformedProcedureCodeSequence RequestingPhysician InstitutionName"
-    )
-)
-#: General Series and General Equipment modules (PS3.3 C.7.3.1, C.7.5.1), covering
-#: PS3.18 Table 10.6.1-6.
-SERIES_LEVEL_TAGS: Final[frozenset[int]] = _COMMON_TAGS | _tags(
-    "SeriesDate SeriesTime Modality Manufacturer InstitutionName InstitutionAddress "
-    "SeriesDescription SeriesDescriptionCodeSequence StationName InstitutionalDepartmentName "
-    "PerformingPhysicianName PerformingPhysicianIdentificationSequence OperatorsName "
-    "OperatorIdentificationSequence ManufacturerModelName "
-    "ReferencedPerformedProcedureStepSequence RelatedSeriesSequence BodyPartExamined "
-    "DeviceSerialNumber SoftwareVersions ProtocolName PatientPosition SeriesInstanceUID "
-    "SeriesNumber Laterality SmallestPixelValueInSeries LargestPixelValueInSeries "
-    "AnatomicalOrientationType PerformedProcedureStepStartDate PerformedProcedureStepStartTime "
-    "PerformedProcedureStepID PerformedProcedureStepDescription PerformedProtocolCodeSequence "
-    "RequestAttributesSequence CommentsOnThePerformedProcedureStep FrameOfReferenceUID "
-    "PositionReferenceIndicator"
-)
-#: PS3.18 Table 10.6.1-7 plus Available Transfer Syntax UID (added from the file meta) and
-#: the image/document attributes viewers commonly ask QIDO for (the includefield set of
-#: openpacs.protocol.qido).
-INSTANCE_LEVEL_TAGS: Final[frozenset[int]] = _COMMON_TAGS | _tags(
-    "SOPClassUID SOPInstanceUID InstanceNumber Rows Columns BitsAllocated NumberOfFrames "
-    "AvailableTransferSyntaxUID BitsStored HighBit PixelRepresentation SamplesPerPixel "
-    "PhotometricInterpretation ImageType AcquisitionDate AcquisitionTime AcquisitionDateTime "
-    "AcquisitionNumber ContentDate ContentTime InstanceCreationDate InstanceCreationTime "
-    "ImagePositionPatient ImageOrientationPatient SliceLocation SliceThickness PixelSpacing "
-    "WindowCenter WindowWidth ConceptNameCodeSequence ContentLabel ContentDescription "
-    "ContentCreatorName DocumentTitle CompletionFlag VerificationFlag ObservationDateTime "
-    "LossyImageCompression BurnedInAnnotation"
-)
 _STUDY_KEYS: Final = tuple(f"{t:08X}" for t in sorted(STUDY_LEVEL_TAGS))
 _SERIES_KEYS: Final = tuple(f"{t:08X}" for t in sorted(SERIES_LEVEL_TAGS))
 _INSTANCE_KEYS: Final = tuple(f"{t:08X}" for t in sorted(INSTANCE_LEVEL_TAGS))
-
-
-def _lengths(spec: str) -> dict[str, int]:
-    return {name: int(n) for name, n in (item.split(":") for item in spec.split())}
-
-
-#: Column lengths (String(n)) of openpacs.index.models; a unit test keeps them in sync.
-STUDY_COLUMN_LENGTHS: Final = _lengths(
-    "specific_character_set:200 patient_id:64 issuer_of_patient_id:64 other_patient_ids:400 "
-    "patient_name:400 patient_name_norm:400 patient_name_words:400 patient_birth_date:8 "
-    "patient_sex:16 study_date:8 study_time:16 accession_number:64 "
-    "referring_physician_name:400 referring_physician_name_norm:400 study_id:16 "
-    "study_description:400 institution_name:200"
-)
-SERIES_COLUMN_LENGTHS: Final = _lengths(
-    "modality:16 series_description:400 body_part_examined:64 institution_name:200 "
-    "series_date:8 series_time:16 performed_procedure_step_start_date:8 "
-    "performed_procedure_step_start_time:16"
-)
-REQUEST_ATTRIBUTE_COLUMN_LENGTHS: Final = _lengths(
-    "requested_procedure_id:64 scheduled_procedure_step_id:64 accession_number:64 "
-    "study_instance_uid:64"
-)
+#: Length of ``study.other_patient_ids`` (not a QIDO attribute: the orders' copy of it).
+OTHER_PATIENT_IDS_LENGTH: Final = 400
 
 
 @dataclass(frozen=True)
@@ -199,12 +125,6 @@ class ParsedInstance:
 # --------------------------------------------------------------------------- columns
 
 
-def _clip(columns: dict[str, object], lengths: dict[str, int]) -> dict[str, object]:
-    return {
-        k: v[: lengths[k]] if isinstance(v, str) and k in lengths else v for k, v in columns.items()
-    }
-
-
 def _clip_words(words: str, limit: int) -> str:
     return words if len(words) <= limit else words[: limit + 1].rsplit(" ", 1)[0]
 
@@ -217,61 +137,52 @@ def _time(value: str) -> str:
     return value.replace(":", "").strip()
 
 
+def index_columns(meta: JsonObject, level: Level, sequence: str | None = None) -> dict[str, object]:
+    """The index columns of the ``HEADER`` rows of the attribute table at ``level`` (or of
+    the items of ``sequence``), read from the DICOM JSON of a file (or of one item)."""
+    columns: dict[str, object] = {}
+    for attr in header_attributes(level, sequence):
+        columns.update(attribute_values(meta, attr))
+    return columns
+
+
+def attribute_values(meta: JsonObject, attr: Attribute) -> dict[str, object]:
+    """The column(s) of one attribute: text clipped to its column (dates lose ``.`` and
+    times ``:``, old ACR-NEMA forms); person names also fill their normalised (and word)
+    columns; integers are the first value. Migrations that add an attribute fill existing
+    rows with this too, so old and new rows agree."""
+    assert attr.column is not None
+    if attr.kind is Kind.INT:
+        return {attr.column: element_first_int(meta, attr.key)}
+    text = element_text(meta, attr.key)
+    if attr.kind is Kind.DATE:
+        text = _date(text)
+    elif attr.kind is Kind.TIME:
+        text = _time(text)
+    limit = attr.length or len(text)
+    columns: dict[str, object] = {attr.column: text[:limit]}
+    if attr.kind is Kind.PERSON_NAME:
+        columns[attr.norm_column] = normalize_name(text)[:limit]
+        if attr.words:
+            columns[attr.words_column] = _clip_words(name_words(text), limit)
+    return columns
+
+
 def _study_columns(meta: JsonObject) -> dict[str, object]:
-    patient_name = element_text(meta, "00100010")
-    referring = element_text(meta, "00080090")
     other_ids = [element_text(item, "00100020") for item in element_values(meta, "00101002")]
     other_ids = [value for value in other_ids if value] or [
         str(v) for v in element_values(meta, "00101000") if v
     ]
-    columns: dict[str, object] = {
-        "specific_character_set": element_text(meta, "00080005"),
-        "patient_id": element_text(meta, "00100020"),
-        "issuer_of_patient_id": element_text(meta, "00100021"),
-        "other_patient_ids": "\\".join(other_ids),
-        "patient_name": patient_name,
-        "patient_name_norm": normalize_name(patient_name),
-        "patient_name_words": _clip_words(name_words(patient_name), 400),
-        "patient_birth_date": _date(element_text(meta, "00100030")),
-        "patient_sex": element_text(meta, "00100040"),
-        "study_date": _date(element_text(meta, "00080020")),
-        "study_time": _time(element_text(meta, "00080030")),
-        "accession_number": element_text(meta, "00080050"),
-        "referring_physician_name": referring,
-        "referring_physician_name_norm": normalize_name(referring),
-        "study_id": element_text(meta, "00200010"),
-        "study_description": element_text(meta, "00081030"),
-        "institution_name": element_text(meta, "00080080"),
-    }
-    return _clip(columns, STUDY_COLUMN_LENGTHS)
-
-
-def _series_columns(meta: JsonObject) -> dict[str, object]:
-    columns: dict[str, object] = {
-        "modality": element_text(meta, "00080060"),
-        "series_number": element_first_int(meta, "00200011"),
-        "series_description": element_text(meta, "0008103E"),
-        "body_part_examined": element_text(meta, "00180015"),
-        "institution_name": element_text(meta, "00080080"),
-        "series_date": _date(element_text(meta, "00080021")),
-        "series_time": _time(element_text(meta, "00080031")),
-        "performed_procedure_step_start_date": _date(element_text(meta, "00400244")),
-        "performed_procedure_step_start_time": _time(element_text(meta, "00400245")),
-    }
-    return _clip(columns, SERIES_COLUMN_LENGTHS)
+    columns = index_columns(meta, Level.STUDY)
+    columns["other_patient_ids"] = "\\".join(other_ids)[:OTHER_PATIENT_IDS_LENGTH]
+    return columns
 
 
 def _request_attributes(meta: JsonObject) -> list[dict[str, str]]:
-    rows: list[dict[str, str]] = []
-    for item in element_values(meta, "00400275"):
-        row: dict[str, object] = {
-            "requested_procedure_id": element_text(item, "00401001"),
-            "scheduled_procedure_step_id": element_text(item, "00400009"),
-            "accession_number": element_text(item, "00080050"),
-            "study_instance_uid": element_text(item, "0020000D"),
-        }
-        rows.append({k: str(v) for k, v in _clip(row, REQUEST_ATTRIBUTE_COLUMN_LENGTHS).items()})
-    return rows
+    return [
+        {k: str(v) for k, v in index_columns(item, Level.SERIES, _REQUEST_ATTRIBUTES).items()}
+        for item in element_values(meta, _REQUEST_ATTRIBUTES_KEY)
+    ]
 
 
 def _subset(meta: JsonObject, keys: tuple[str, ...]) -> JsonObject:
@@ -406,7 +317,7 @@ def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None) -> ParsedIn
 
     has_pixels = any(f"{tag:08X}" in meta for tag in PIXEL_TAGS)
     instance: dict[str, object] = {
-        "instance_number": element_first_int(meta, "00200013"),
+        **index_columns(meta, Level.INSTANCE),
         "rows": image.rows,
         "columns": image.columns,
         "bits_allocated": image.bits_allocated,
@@ -423,7 +334,7 @@ def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None) -> ParsedIn
         sop_class_uid=sop_class,
         transfer_syntax_uid=ts,
         study=_study_columns(meta),
-        series=_series_columns(meta),
+        series=index_columns(meta, Level.SERIES),
         instance=instance,
         request_attributes=_request_attributes(meta),
         study_json=_dumps(_subset(meta, _STUDY_KEYS)),

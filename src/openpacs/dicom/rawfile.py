@@ -17,7 +17,7 @@ from pydicom._dicom_dict import DicomDictionary
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
-from openpacs.protocol import status
+from openpacs.dicom import status
 
 #: Value length of undefined-length elements and items.
 UNDEFINED_LENGTH: Final = 0xFFFFFFFF

@@ -2,12 +2,20 @@
 
 Internal integer ids are the join keys and the basis of blob keys; the UUID columns are
 the public identifiers of the custom API (PatientOrderUuid, PatientSeriesUuid, ...).
+
+The columns of the indexed DICOM attributes that ingest copies from the header come from
+the attribute table (:mod:`openpacs.dicom.attributes`, its ``HEADER`` rows): study,
+series, instance and RequestAttributesSequence item columns are made from the rows by
+:func:`attribute_mixin`, so adding an attribute never touches this module (its
+migration adds the column to the database). The few of them that code names directly
+are declared for the type checker only, under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +30,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.types import TypeEngine
+
+from openpacs.dicom.attributes import Attribute, Kind, Level, header_attributes
 
 
 def new_uuid() -> str:
@@ -47,6 +59,64 @@ def NormText(length: int) -> String:
     under a bytewise collation, which SQLite has by default and PostgreSQL gets as "C".
     """
     return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+
+
+def attribute_column_types(attr: Attribute) -> dict[str, TypeEngine[Any]]:
+    """The column(s) of one ``HEADER`` row of the attribute table and their types: a
+    nullable ``Integer`` for ``INT``; else NOT NULL ``String(length)`` defaulting to "",
+    person names with their normalised (and word) copies as :func:`NormText`. Migrations
+    that add an attribute make the same columns."""
+    assert attr.column is not None and (attr.kind is Kind.INT or attr.length), attr
+    if attr.kind is Kind.INT:
+        return {attr.column: Integer()}
+    length = attr.length or 0
+    types: dict[str, TypeEngine[Any]] = {attr.column: String(length)}
+    if attr.kind is Kind.PERSON_NAME:
+        types[attr.norm_column] = NormText(length)
+        if attr.words:
+            types[attr.words_column] = NormText(length)
+    return types
+
+
+def attribute_mixin(level: Level, sequence: str | None = None) -> type:
+    """A mixin class with the columns of every ``HEADER`` row of the attribute table at
+    ``level`` (or of the item attributes of ``sequence``)."""
+    namespace: dict[str, Any] = {}
+    for attr in header_attributes(level, sequence):
+        nullable = attr.kind is Kind.INT
+        for name, column_type in attribute_column_types(attr).items():
+            default = None if nullable else ""
+            namespace[name] = mapped_column(column_type, nullable=nullable, default=default)
+    return type(f"{level.name.title()}{sequence or ''}Attributes", (), namespace)
+
+
+if TYPE_CHECKING:
+    # Made by attribute_mixin at run time; declared here for the columns code names.
+
+    class _StudyAttributes:
+        patient_name: Mapped[str]
+        patient_id: Mapped[str]
+        patient_birth_date: Mapped[str]
+        patient_sex: Mapped[str]
+        study_date: Mapped[str]
+        study_description: Mapped[str]
+
+    class _SeriesAttributes:
+        modality: Mapped[str]
+        series_number: Mapped[int | None]
+        series_description: Mapped[str]
+
+    class _InstanceAttributes:
+        instance_number: Mapped[int | None]
+
+    class _RequestAttributes:
+        pass
+
+else:
+    _StudyAttributes = attribute_mixin(Level.STUDY)
+    _SeriesAttributes = attribute_mixin(Level.SERIES)
+    _InstanceAttributes = attribute_mixin(Level.INSTANCE)
+    _RequestAttributes = attribute_mixin(Level.SERIES, "RequestAttributesSequence")
 
 
 class Account(Base):
@@ -168,7 +238,7 @@ class PatientOrder(Base):
     )
 
 
-class Study(Base):
+class Study(_StudyAttributes, Base):
     __tablename__ = "study"
     __table_args__ = (
         UniqueConstraint("account_id", "study_instance_uid"),
@@ -184,24 +254,8 @@ class Study(Base):
         ForeignKey("patient_order.id", ondelete="SET NULL"), nullable=True, index=True
     )
     study_instance_uid: Mapped[str] = mapped_column(String(64))
-    specific_character_set: Mapped[str] = mapped_column(String(200), default="")
-    patient_id: Mapped[str] = mapped_column(String(64), default="")
-    issuer_of_patient_id: Mapped[str] = mapped_column(String(64), default="")
+    # The orders' copy of the other patient ids (from OtherPatientIDsSequence).
     other_patient_ids: Mapped[str] = mapped_column(String(400), default="")
-    patient_name: Mapped[str] = mapped_column(String(400), default="")
-    patient_name_norm: Mapped[str] = mapped_column(NormText(400), default="")
-    # Space-separated normalised name components, for fuzzy (component prefix) matching.
-    patient_name_words: Mapped[str] = mapped_column(NormText(400), default="")
-    patient_birth_date: Mapped[str] = mapped_column(String(8), default="")
-    patient_sex: Mapped[str] = mapped_column(String(16), default="")
-    study_date: Mapped[str] = mapped_column(String(8), default="")
-    study_time: Mapped[str] = mapped_column(String(16), default="")
-    accession_number: Mapped[str] = mapped_column(String(64), default="")
-    referring_physician_name: Mapped[str] = mapped_column(String(400), default="")
-    referring_physician_name_norm: Mapped[str] = mapped_column(NormText(400), default="")
-    study_id: Mapped[str] = mapped_column(String(16), default="")
-    study_description: Mapped[str] = mapped_column(String(400), default="")
-    institution_name: Mapped[str] = mapped_column(String(200), default="")
     # Backslash-delimited with leading and trailing backslash: "\CT\PR\".
     modalities_in_study: Mapped[str] = mapped_column(String(200), default="")
     sop_classes_in_study: Mapped[str] = mapped_column(Text, default="")
@@ -215,7 +269,7 @@ class Study(Base):
     )
 
 
-class Series(Base):
+class Series(_SeriesAttributes, Base):
     __tablename__ = "series"
     __table_args__ = (
         UniqueConstraint("account_id", "series_instance_uid"),
@@ -227,22 +281,13 @@ class Series(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"))
     series_instance_uid: Mapped[str] = mapped_column(String(64))
-    modality: Mapped[str] = mapped_column(String(16), default="")
-    series_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    series_description: Mapped[str] = mapped_column(String(400), default="")
-    body_part_examined: Mapped[str] = mapped_column(String(64), default="")
-    institution_name: Mapped[str] = mapped_column(String(200), default="")
-    series_date: Mapped[str] = mapped_column(String(8), default="")
-    series_time: Mapped[str] = mapped_column(String(16), default="")
-    performed_procedure_step_start_date: Mapped[str] = mapped_column(String(8), default="")
-    performed_procedure_step_start_time: Mapped[str] = mapped_column(String(16), default="")
     num_instances: Mapped[int] = mapped_column(Integer, default=0)
     # DICOM JSON (bytes) of the series-level attributes of the first instance stored.
     series_json: Mapped[bytes] = mapped_column(LargeBinary, default=b"{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SeriesRequestAttributes(Base):
+class SeriesRequestAttributes(_RequestAttributes, Base):
     """One item of RequestAttributesSequence (0040,0275), for QIDO sequence matching."""
 
     __tablename__ = "series_request_attributes"
@@ -253,13 +298,9 @@ class SeriesRequestAttributes(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
-    requested_procedure_id: Mapped[str] = mapped_column(String(64), default="")
-    scheduled_procedure_step_id: Mapped[str] = mapped_column(String(64), default="")
-    accession_number: Mapped[str] = mapped_column(String(64), default="")
-    study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
 
 
-class Instance(Base):
+class Instance(_InstanceAttributes, Base):
     __tablename__ = "instance"
     __table_args__ = (
         UniqueConstraint("account_id", "sop_instance_uid"),
@@ -272,7 +313,6 @@ class Instance(Base):
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
     sop_instance_uid: Mapped[str] = mapped_column(String(64))
     sop_class_uid: Mapped[str] = mapped_column(String(64))
-    instance_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     transfer_syntax_uid: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     columns: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -376,3 +416,24 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+_LEVEL_MODELS: dict[Level, type[Base]] = {
+    Level.STUDY: Study,
+    Level.SERIES: Series,
+    Level.INSTANCE: Instance,
+}
+_SEQUENCE_MODELS: dict[str, type[Base]] = {"RequestAttributesSequence": SeriesRequestAttributes}
+
+
+def attribute_model(attr: Attribute) -> type[Base]:
+    """The table that holds ``attr``'s column: its level's, or its sequence's item table."""
+    return _LEVEL_MODELS[attr.level] if attr.sequence is None else _SEQUENCE_MODELS[attr.sequence]
+
+
+def attribute_column(attr: Attribute, name: str | None = None) -> KeyedColumnElement[Any]:
+    """The column ``name`` (default: ``attr.column``) of ``attr``'s table."""
+    column = name or attr.column
+    if column is None:
+        raise ValueError(f"{attr.keyword} has no index column")
+    return attribute_model(attr).__table__.c[column]

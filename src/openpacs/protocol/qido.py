@@ -3,42 +3,65 @@
 Pure: no SQL, no web. The handler passes the query string as ``(key, value)`` pairs and
 the target level; the search service turns the result into SQL.
 
-Matching keys are named by keyword (``PatientID``) or tag (``00100020``); sequence
-matching uses ``RequestAttributesSequence.RequestedProcedureID`` or
-``00400275.00401001``. Each value becomes one filter class per PS3.4 C.2.2.2 matching
-type: :class:`Universal` (empty value, or ``*`` alone), :class:`SingleValue`,
-:class:`UidList` (``\\`` or ``,`` separated UIDs), :class:`MultiValue`
-(ModalitiesInStudy ``CT\\MR``: any of), :class:`Wildcard` (``*`` and ``?``),
-:class:`DateRange` / :class:`TimeRange` / :class:`DateTimeRange` (``A-B``, ``A-``,
-``-B``) and :class:`SequenceMatch`. Values are kept as sent (minus insignificant
-leading/trailing spaces); the service escapes them and binds them as parameters.
+Matching keys, the matching each one supports and the attributes returned by default all
+come from the attribute table (:mod:`openpacs.dicom.attributes`). Keys are named by
+keyword (``PatientID``) or tag (``00100020``); sequence matching uses
+``RequestAttributesSequence.RequestedProcedureID`` or ``00400275.00401001``. Each value
+becomes one filter class per PS3.4 C.2.2.2 matching type: :class:`Universal` (empty
+value, or ``*`` alone), :class:`SingleValue`, :class:`UidList` (``\\`` or ``,`` separated
+UIDs), :class:`MultiValue` (ModalitiesInStudy ``CT\\MR``: any of), :class:`Wildcard`
+(``*`` and ``?``), :class:`DateRange` / :class:`TimeRange` / :class:`DateTimeRange`
+(``A-B``, ``A-``, ``-B``) and :class:`SequenceMatch`. Values are kept as sent (minus
+insignificant leading/trailing spaces); the service escapes them and binds them as
+parameters. A key may name an attribute of the target level or of a level above it
+(``/series?PatientID=x``).
 
-A key may name an attribute of the target level or of a level above it
-(``/series?PatientID=x``); a lower-level key (``/studies?Modality=CT``) is an error.
-Bad input raises :class:`QidoError` with a one-line reason (the handler answers 400).
+Unknown and unsupported parameters are ignored (PS3.18 8.3: "The origin server shall
+ignore any unsupported Query Parameters. The origin server shall process the request as
+if the unsupported parameters were not present"; and "If a supported Query Parameter has
+an invalid value, the origin server shall return a 400 (Bad Request)"). What a parameter
+*is* decides whether it is supported; its value decides whether it is valid:
+
+* ignored (listed in :attr:`QidoQuery.ignored_parameters`): a name that is no QIDO
+  parameter and no DICOM attribute (``foo``, ``_`` cache busters, ``token``, an empty
+  name, ``emptyvaluematching``); an attribute we do not match on at any level
+  (``PatientAge``, ``OperatorsName``); an attribute path we do not support (an item key
+  the sequence does not match on, nested sequences, an item of an attribute that is not
+  a sequence). Ignoring a matching key widens the search, as a C-FIND SCP may do with an
+  optional key it does not support (its Pending status FF01 says so);
+* 400 (:class:`QidoError`): an invalid value of a supported parameter (a bad date, time,
+  UID, integer, limit or offset, a wildcard where none is allowed, a value for a whole
+  sequence, an unknown attribute in ``includefield``), a key given twice, and a matching
+  key of a *lower* level than the search (``/studies?Modality=CT``). Such a key is not
+  "unsupported": the resource does not allow it (PS3.18, since its first QIDO text: an
+  attribute must be a Series IE attribute "SearchForSeries or SearchForInstances requests
+  only", a Composite Instance IE attribute "SearchForInstances requests only"), as in
+  C-FIND's hierarchical search; and dropping it silently would answer every study to a
+  client that asked for the CT ones (the message points to ModalitiesInStudy).
 """
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 
-from openpacs.dicom.ingest import canonical_person_name, name_words
-from openpacs.dicom.names import normalise_person_name
+from openpacs.dicom.attributes import (
+    LEVEL_TAGS,
+    Attribute,
+    Kind,
+    Level,
+    matching_keys,
+    return_tags,
+    sequence_items,
+)
+from openpacs.dicom.names import canonical_person_name, name_words, normalise_person_name
 
 __all__ = [
-    "IGNORED_PARAMETERS",
-    "INSTANCE_LEVEL_TAGS",
-    "MATCHING_KEYS",
-    "RETURN_TAGS",
-    "SEQUENCE_ITEM_KEYS",
-    "SERIES_LEVEL_TAGS",
-    "STUDY_LEVEL_TAGS",
+    "WEB_PARAMETERS",
     "DateRange",
     "DateTimeRange",
     "Filter",
@@ -59,7 +82,6 @@ __all__ = [
     "normalise_person_name",
     "parse_qido",
     "person_name_words",
-    "tag_hex",
 ]
 
 
@@ -67,136 +89,12 @@ class QidoError(ValueError):
     """The query string is not a valid QIDO-RS query; the message says why (answer 400)."""
 
 
-class Level(enum.Enum):
-    STUDY = "study"
-    SERIES = "series"
-    INSTANCE = "instance"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def and_above(self) -> tuple[Level, ...]:
-        """This level then its parents, nearest first."""
-        return tuple(lvl for lvl in _UPWARDS if lvl.rank <= self.rank)
-
-
-_RANK = {Level.STUDY: 0, Level.SERIES: 1, Level.INSTANCE: 2}
-_UPWARDS = (Level.INSTANCE, Level.SERIES, Level.STUDY)
-
-
-def _tag(keyword: str) -> int:
-    tag = tag_for_keyword(keyword)
-    if tag is None:  # pragma: no cover - a typo in the tables below
-        raise RuntimeError(f"unknown DICOM keyword in QIDO tables: {keyword}")
-    return int(tag)
-
-
-def _tags(*keywords: str) -> frozenset[int]:
-    return frozenset(_tag(keyword) for keyword in keywords)
-
-
-def tag_hex(tag: int) -> str:
-    """The DICOM JSON key of a tag: eight upper-case hex digits."""
-    return f"{tag:08X}"
-
-
-# Attributes that live at each level (PS3.4 C.6.1.1 / C.6.2.1, PS3.18 10.6.3). They
-# decide which includefield values are lower-level (never returned); an attribute in
-# no table is looked up in the stored JSON of the target level and the levels above.
-_EVERY_LEVEL = ("TimezoneOffsetFromUTC", "RetrieveURL")
-STUDY_LEVEL_TAGS = _tags(
-    *_EVERY_LEVEL,
-    "SpecificCharacterSet", "StudyDate", "StudyTime", "AccessionNumber",
-    "IssuerOfAccessionNumberSequence", "InstanceAvailability", "ModalitiesInStudy",
-    "SOPClassesInStudy", "ReferringPhysicianName", "ReferringPhysicianIdentificationSequence",
-    "StudyDescription", "ProcedureCodeSequence", "NameOfPhysiciansReadingStudy",
-    "AdmittingDiagnosesDescription", "PatientName", "PatientID", "IssuerOfPatientID",
-    "IssuerOfPatientIDQualifiersSequence", "PatientBirthDate", "PatientBirthTime",
-    "PatientSex", "OtherPatientIDsSequence", "OtherPatientNames", "PatientAge",
-    "PatientSize", "PatientWeight", "EthnicGroup", "PatientComments", "StudyInstanceUID",
-    "StudyID", "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances",
-    "NumberOfPatientRelatedStudies", "RequestingPhysician",
-    "RequestedProcedureDescription", "InstitutionName",
-)  # fmt: skip
-SERIES_LEVEL_TAGS = _tags(
-    *_EVERY_LEVEL,
-    "Modality", "SeriesDate", "SeriesTime", "SeriesDescription",
-    "SeriesDescriptionCodeSequence", "SeriesInstanceUID", "SeriesNumber", "Laterality",
-    "BodyPartExamined", "ProtocolName", "PerformingPhysicianName", "OperatorsName",
-    "PerformedProcedureStepID", "PerformedProcedureStepStartDate",
-    "PerformedProcedureStepStartTime", "PerformedProcedureStepDescription",
-    "RequestAttributesSequence", "NumberOfSeriesRelatedInstances", "Manufacturer",
-    "InstitutionName", "InstitutionAddress", "StationName", "InstitutionalDepartmentName",
-    "ManufacturerModelName", "DeviceSerialNumber", "SoftwareVersions",
-    "FrameOfReferenceUID", "PositionReferenceIndicator", "PatientPosition",
-)  # fmt: skip
-INSTANCE_LEVEL_TAGS = _tags(
-    *_EVERY_LEVEL,
-    "SOPClassUID", "SOPInstanceUID", "InstanceAvailability", "InstanceNumber",
-    "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
-    "SamplesPerPixel", "PhotometricInterpretation", "NumberOfFrames", "ImageType",
-    "AcquisitionDate", "AcquisitionTime", "AcquisitionDateTime", "AcquisitionNumber",
-    "ContentDate", "ContentTime", "InstanceCreationDate", "InstanceCreationTime",
-    "ImagePositionPatient", "ImageOrientationPatient", "SliceLocation", "SliceThickness",
-    "PixelSpacing", "WindowCenter", "WindowWidth", "AvailableTransferSyntaxUID",
-    "ConceptNameCodeSequence", "ContentLabel", "ContentDescription", "ContentCreatorName",
-    "DocumentTitle", "CompletionFlag", "VerificationFlag", "ObservationDateTime",
-    "LossyImageCompression", "BurnedInAnnotation",
-)  # fmt: skip
-_LEVEL_TAGS = {
-    Level.STUDY: STUDY_LEVEL_TAGS,
-    Level.SERIES: SERIES_LEVEL_TAGS,
-    Level.INSTANCE: INSTANCE_LEVEL_TAGS,
-}
-
-# Matching keys each level supports (PS3.18 table 10.6.1-5 plus a few common ones).
-MATCHING_KEYS: dict[Level, frozenset[int]] = {
-    Level.STUDY: _tags(
-        "StudyDate", "StudyTime", "AccessionNumber", "ModalitiesInStudy",
-        "ReferringPhysicianName", "PatientName", "PatientID", "StudyInstanceUID", "StudyID",
-        "PatientBirthDate", "PatientSex", "StudyDescription", "InstitutionName",
-    ),
-    Level.SERIES: _tags(
-        "Modality", "SeriesInstanceUID", "SeriesNumber", "PerformedProcedureStepStartDate",
-        "PerformedProcedureStepStartTime", "RequestAttributesSequence", "SeriesDescription",
-        "InstitutionName", "BodyPartExamined", "SeriesDate", "SeriesTime",
-    ),
-    Level.INSTANCE: _tags("SOPClassUID", "SOPInstanceUID", "InstanceNumber"),
-}  # fmt: skip
-
-# Sequence matching: the item attributes that can be matched inside each sequence.
-SEQUENCE_ITEM_KEYS: dict[int, frozenset[int]] = {
-    _tag("RequestAttributesSequence"): _tags(
-        "RequestedProcedureID", "ScheduledProcedureStepID", "AccessionNumber", "StudyInstanceUID"
-    ),
-}
-
-# Attributes returned by default (PS3.18 tables 10.6.3-3, 10.6.3-4 and 10.6.3-5).
-RETURN_TAGS: dict[Level, frozenset[int]] = {
-    Level.STUDY: _tags(
-        "SpecificCharacterSet", "StudyDate", "StudyTime", "AccessionNumber",
-        "InstanceAvailability", "ModalitiesInStudy", "ReferringPhysicianName",
-        "TimezoneOffsetFromUTC", "RetrieveURL", "PatientName", "PatientID",
-        "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyID",
-        "NumberOfStudyRelatedSeries", "NumberOfStudyRelatedInstances",
-    ),
-    Level.SERIES: _tags(
-        "Modality", "TimezoneOffsetFromUTC", "SeriesDescription", "RetrieveURL",
-        "SeriesInstanceUID", "SeriesNumber", "NumberOfSeriesRelatedInstances",
-        "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime",
-        "RequestAttributesSequence",
-    ),
-    Level.INSTANCE: _tags(
-        "SOPClassUID", "SOPInstanceUID", "InstanceAvailability", "TimezoneOffsetFromUTC",
-        "RetrieveURL", "InstanceNumber", "Rows", "Columns", "BitsAllocated", "NumberOfFrames",
-    ),
-}  # fmt: skip
+_MATCHING: dict[Level, dict[int, Attribute]] = {lvl: matching_keys(lvl) for lvl in Level}
+_ITEMS: dict[Level, dict[int, dict[int, Attribute]]] = {lvl: sequence_items(lvl) for lvl in Level}
 
 # Query parameters the web layer handles itself (content negotiation, PS3.18 8.3.3).
-IGNORED_PARAMETERS = frozenset({"accept", "charset"})
+WEB_PARAMETERS = frozenset({"accept", "charset"})
 
-_MODALITIES_IN_STUDY = _tag("ModalitiesInStudy")
 # Largest limit/offset accepted; beyond it SQL integers may overflow.
 _MAX_INT = 2**31 - 1
 
@@ -206,18 +104,18 @@ def default_return_tags(
 ) -> frozenset[int]:
     """Attributes every result of a search carries (PS3.18 10.6.3.3).
 
-    Unscoped series searches (``/series``) add the study attributes; instance searches
-    add the series attributes unless scoped by a series and the study attributes unless
-    scoped by a study.
+    Series searches add the study attributes unless scoped by a study (10.6.3.3.2: "If
+    the Target Resource is All Series, then include all Study Level Attributes").
+    Instance searches add the series and the study attributes unless scoped by a series:
+    ``/studies/{study}/instances`` must carry the series attributes (10.6.3.3.3) and
+    carries the study's too, so that each instance says whose it is (PatientName,
+    StudyDate, ...) as it does in ``/instances``.
     """
-    tags = set(RETURN_TAGS[level])
+    tags = set(return_tags(level))
     if level is Level.SERIES and not study_scoped:
-        tags |= RETURN_TAGS[Level.STUDY]
-    if level is Level.INSTANCE:
-        if not series_scoped:
-            tags |= RETURN_TAGS[Level.SERIES]
-        if not study_scoped:
-            tags |= RETURN_TAGS[Level.STUDY]
+        tags |= return_tags(Level.STUDY)
+    if level is Level.INSTANCE and not series_scoped:
+        tags |= return_tags(Level.SERIES) | return_tags(Level.STUDY)
     return frozenset(tags)
 
 
@@ -225,7 +123,7 @@ def lower_level_tags(level: Level) -> frozenset[int]:
     """Attributes of the levels below ``level`` only: never returned at ``level``."""
     own: set[int] = set()
     lower: set[int] = set()
-    for lvl, tags in _LEVEL_TAGS.items():
+    for lvl, tags in LEVEL_TAGS.items():
         (own if lvl.rank <= level.rank else lower).update(tags)
     return frozenset(lower - own)
 
@@ -349,6 +247,8 @@ class QidoQuery:
     fuzzy: bool = False
     # Lower-level includefield attributes that were ignored (for a warning, if wanted).
     ignored_includefields: frozenset[int] = field(default=frozenset())
+    # Unknown or unsupported parameters, by name as sent (ignored: PS3.18 8.3).
+    ignored_parameters: tuple[str, ...] = ()
 
     @property
     def matching_tags(self) -> frozenset[int]:
@@ -369,7 +269,6 @@ _DATETIME = re.compile(
     r"([+-](0\d|1[0-4])[0-5]\d)?"
 )
 _INT = re.compile(r"[+-]?\d{1,10}")
-_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT", "AS"})
 
 
 def is_valid_uid(uid: str) -> bool:
@@ -382,14 +281,12 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
-def _resolve(name: str) -> int:
-    """A keyword or eight hex digits -> tag; QidoError for anything else."""
+def _resolve(name: str) -> int | None:
+    """A keyword or eight hex digits -> tag; None when it names no attribute."""
     if _HEX_TAG.fullmatch(name):
         return int(name, 16)
     tag = tag_for_keyword(name)
-    if tag is None:
-        raise QidoError(f"unknown attribute or query parameter {_shown(name)}")
-    return int(tag)
+    return None if tag is None else int(tag)
 
 
 def _name(tag: int) -> str:
@@ -397,33 +294,47 @@ def _name(tag: int) -> str:
     return str(keyword) if keyword else f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
-def _vr(tag: int) -> str:
-    try:
-        return str(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
-
-
-def _level_of(tag: int, target: Level, key: str) -> Level:
+def _matching_key(tag: int, target: Level) -> Attribute | None:
+    """The row of matching key ``tag`` for a search at ``target`` (its own level or the
+    nearest above); None if no level matches on it; QidoError for a lower level's key."""
     for lvl in target.and_above():
-        if tag in MATCHING_KEYS[lvl]:
-            return lvl
+        if (attr := _MATCHING[lvl].get(tag)) is not None:
+            return attr
     for lvl in Level:
-        if tag in MATCHING_KEYS[lvl]:
+        if tag in _MATCHING[lvl]:
             hint = " (use ModalitiesInStudy)" if _name(tag) == "Modality" else ""
             raise QidoError(
                 f"{_name(tag)} is a {lvl.value}-level attribute: it cannot be a matching key "
                 f"when searching for {target.value} entities{hint}"
             )
-    raise QidoError(f"{_name(tag)} ({_shown(key)}) is not a supported matching key")
+    return None
+
+
+def _includefield(raw_value: str, lower: frozenset[int]) -> tuple[set[int], set[int], bool]:
+    """(included tags, lower-level tags dropped, "all" given) of one includefield value."""
+    includes: set[int] = set()
+    dropped: set[int] = set()
+    include_all = False
+    for item in (part.strip() for part in raw_value.split(",")):
+        if not item:
+            continue
+        if item.lower() == "all":
+            include_all = True
+            continue
+        tag = _resolve(item.split(".", 1)[0])
+        if tag is None:
+            raise QidoError(f"includefield: unknown attribute {_shown(item)}")
+        (dropped if tag in lower else includes).add(tag)
+    return includes, dropped, include_all
 
 
 def parse_qido(pairs: Iterable[tuple[str, str]], level: Level) -> QidoQuery:
     """Parse query-string pairs (in order, repeats allowed) for a search at ``level``."""
     filters: dict[int, Filter] = {}
-    sequences: dict[int, dict[int, ItemFilter]] = {}
+    sequences: dict[int, tuple[Attribute, dict[int, ItemFilter]]] = {}
     includes: set[int] = set()
     ignored: set[int] = set()
+    ignored_parameters: dict[str, None] = {}
     include_all = False
     limit: int | None = None
     offset = 0
@@ -434,18 +345,13 @@ def parse_qido(pairs: Iterable[tuple[str, str]], level: Level) -> QidoQuery:
     for raw_key, raw_value in pairs:
         key = raw_key.strip()
         lowered = key.lower()
-        if lowered in IGNORED_PARAMETERS:
+        if lowered in WEB_PARAMETERS:
             continue
         if lowered == "includefield":
-            for item in raw_value.split(","):
-                item = item.strip()
-                if not item:
-                    continue
-                if item.lower() == "all":
-                    include_all = True
-                    continue
-                tag = _resolve(item.split(".", 1)[0])
-                (ignored if tag in lower else includes).add(tag)
+            more, dropped, everything = _includefield(raw_value, lower)
+            includes |= more
+            ignored |= dropped
+            include_all = include_all or everything
             continue
         if lowered in ("limit", "offset", "fuzzymatching"):
             if lowered in seen_params:
@@ -458,37 +364,28 @@ def parse_qido(pairs: Iterable[tuple[str, str]], level: Level) -> QidoQuery:
             else:
                 fuzzy = _parse_bool(lowered, raw_value)
             continue
-        if not key:
-            raise QidoError("empty query parameter name")
 
         path = key.split(".")
-        if len(path) > 2:
-            raise QidoError(f"nested sequence matching is not supported: {_shown(key)}")
         tag = _resolve(path[0])
-        tag_level = _level_of(tag, level, key)
-        if len(path) == 2:
-            item_tag = _resolve(path[1])
-            allowed = SEQUENCE_ITEM_KEYS.get(tag)
-            if allowed is None:
-                raise QidoError(f"{_name(tag)} does not support sequence matching")
-            if item_tag not in allowed:
-                raise QidoError(
-                    f"{_name(item_tag)} is not a supported matching key inside {_name(tag)}"
-                )
-            items = sequences.setdefault(tag, {})
-            if item_tag in items:
-                raise QidoError(f"matching key {_shown(key)} is given more than once")
-            if tag in filters:
-                raise QidoError(f"{_name(tag)} is given both as a whole and by item")
-            items[item_tag] = _item_filter(item_tag, tag_level, raw_value)
+        attr = None if tag is None else _matching_key(tag, level)
+        item = _item_key(attr, path)
+        if attr is None or (len(path) > 1 and item is None):
+            ignored_parameters[key[:80]] = None  # unsupported: as if not sent (8.3)
             continue
-        if tag in filters or tag in sequences:
-            raise QidoError(f"matching key {_name(tag)} is given more than once")
-        filters[tag] = _filter(tag, tag_level, raw_value)
+        if item is not None:
+            _, items = sequences.setdefault(attr.tag, (attr, {}))
+            if item.tag in items:
+                raise QidoError(f"matching key {_shown(key)} is given more than once")
+            if attr.tag in filters:
+                raise QidoError(f"{attr.keyword} is given both as a whole and by item")
+            items[item.tag] = _item_filter(item, attr.level, raw_value)
+            continue
+        if attr.tag in filters or attr.tag in sequences:
+            raise QidoError(f"matching key {attr.keyword} is given more than once")
+        filters[attr.tag] = _filter(attr, attr.level, raw_value)
 
-    for seq_tag, items in sequences.items():
-        seq_level = _level_of(seq_tag, level, _name(seq_tag))
-        filters[seq_tag] = SequenceMatch(seq_tag, seq_level, tuple(items.values()))
+    for seq, items in sequences.values():
+        filters[seq.tag] = SequenceMatch(seq.tag, seq.level, tuple(items.values()))
 
     return QidoQuery(
         level=level,
@@ -499,7 +396,17 @@ def parse_qido(pairs: Iterable[tuple[str, str]], level: Level) -> QidoQuery:
         offset=offset,
         fuzzy=fuzzy,
         ignored_includefields=frozenset(ignored),
+        ignored_parameters=tuple(ignored_parameters),
     )
+
+
+def _item_key(attr: Attribute | None, path: list[str]) -> Attribute | None:
+    """The item row of a ``Sequence.Item`` path, when the sequence matches on it."""
+    if attr is None or len(path) != 2:
+        return None
+    item_tag = _resolve(path[1])
+    items = _ITEMS[attr.level].get(attr.tag, {})
+    return None if item_tag is None else items.get(item_tag)
 
 
 def _parse_int(name: str, raw: str, *, minimum: int, clamp: bool) -> int:
@@ -529,38 +436,40 @@ def _is_all_stars(value: str) -> bool:
     return bool(value) and set(value) == {"*"}
 
 
-def _item_filter(tag: int, level: Level, raw: str) -> ItemFilter:
-    result = _filter(tag, level, raw)
+def _item_filter(attr: Attribute, level: Level, raw: str) -> ItemFilter:
+    result = _filter(attr, level, raw)
     if not isinstance(result, Universal | SingleValue | UidList | Wildcard):
-        raise QidoError(f"unsupported matching inside a sequence for {_name(tag)}")
+        raise QidoError(f"unsupported matching inside a sequence for {attr.keyword}")
     return result
 
 
-def _filter(tag: int, level: Level, raw: str) -> Filter:
-    vr = _vr(tag)
+def _filter(attr: Attribute, level: Level, raw: str) -> Filter:
+    """The filter for value ``raw`` of matching key ``attr``, by the kind of its values."""
+    tag, name, kind = attr.tag, attr.keyword, attr.kind
     value = raw.strip(" ")
-    name = _name(tag)
     # "*" alone means "any value" whatever the VR: clients send it for dates, UIDs and
     # numbers too (PS3.4 only defines it for text VRs, where it is universal matching).
     if value == "" or _is_all_stars(value):
         return Universal(tag, level)
-    if vr == "SQ":
+    if kind is Kind.SEQUENCE:
         raise QidoError(
             f"{name} is a sequence: match its items ({name}.Keyword=value) "
             "or give it empty to have it returned"
         )
-    if vr == "UI":
+    if kind is Kind.UID:
         return _uid_filter(tag, level, value, name)
-    if vr in ("DA", "TM", "DT"):
-        return _range_filter(tag, level, value, vr, name)
-    if vr in ("IS", "SL", "SS", "UL", "US"):
+    if kind is Kind.DATE:
+        return _range_filter(tag, level, value, "DA", name)
+    if kind is Kind.TIME:
+        return _range_filter(tag, level, value, "TM", name)
+    if kind is Kind.INT:
         if not _INT.fullmatch(value):
             raise QidoError(f"{name} must be an integer, not {_shown(raw)}")
         return SingleValue(tag, level, str(int(value)))
-    if tag == _MODALITIES_IN_STUDY:
+    if kind is Kind.MODALITIES:
         return _modalities_filter(tag, level, value, name)
-    if vr not in _TEXT_VRS:  # pragma: no cover - every matching key has a text VR
-        raise QidoError(f"matching on {name} (VR {vr}) is not supported")
+    if kind not in (Kind.TEXT, Kind.PERSON_NAME):  # pragma: no cover - a table mistake
+        raise QidoError(f"matching on {name} is not supported")
     if "*" in value or "?" in value:
         return Wildcard(tag, level, value)
     return SingleValue(tag, level, value)

@@ -166,18 +166,3 @@ def add_equipment(
 def set_dicomweb(session: Session, account: Account, enabled: bool) -> Account:
     account.dicomweb_enabled = enabled
     return account
-
-
-def default_institution_id(session: Session, account_id: int) -> int:
-    institution_id = session.scalar(
-        select(Institution.id)
-        .where(Institution.account_id == account_id)
-        .order_by(Institution.is_default.desc(), Institution.id)
-        .limit(1)
-    )
-    if institution_id is None:
-        institution = Institution(account_id=account_id, name="Default", is_default=True)
-        session.add(institution)
-        session.flush()
-        return institution.id
-    return int(institution_id)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import AuditEvent, PatientOrder, User, UserGroup
+from openpacs.index.models import PatientOrder, User, UserGroup
 from openpacs.services.errors import NotFound
 from openpacs.services.orders import find_order, require_writer
 from openpacs.services.principal import Principal
@@ -89,12 +90,10 @@ def _result(session: Session, order: PatientOrder, before: tuple[str, str]) -> O
 
 
 def _audit(session: Session, who: Principal, order: PatientOrder, detail: str) -> None:
-    session.add(
-        AuditEvent(
-            account_id=who.account_id,
-            user_id=who.user_id,
-            action="order.assign",
-            study_instance_uid=order.study_instance_uid,
-            detail=f"PatientOrderUuid={order.uuid}; {detail}",
-        )
+    record_event(
+        session,
+        who,
+        "order.assign",
+        study_uid=order.study_instance_uid,
+        detail=f"PatientOrderUuid={order.uuid}; {detail}",
     )

@@ -3,7 +3,8 @@
 Retrieval is the hot path of a PACS; writing a row per request inside it would cost a
 transaction each time. Events are queued and a background thread inserts them in
 batches (at most about a second later). Events still queued when the process is killed
-are lost; the access log has the same information.
+are lost; the access log has the same information. Rows are made by
+:func:`openpacs.index.audit.audit_row`, as the ones written inside a transaction are.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert
 
+from openpacs.index.audit import audit_row
 from openpacs.index.db import Database
 from openpacs.index.models import AuditEvent, utcnow
 
@@ -81,16 +83,14 @@ class AuditTrail:
             return
         now = utcnow()
         rows = [
-            {
-                "account_id": e.account_id,
-                "user_id": e.user_id,
-                "share_id": e.share_id,
-                "action": e.action,
-                "study_instance_uid": e.study_instance_uid[:64],
-                "detail": e.detail[:1000],
-                "client": e.client[:100],
-                "created_at": now,
-            }
+            audit_row(
+                e,
+                e.action,
+                study_uid=e.study_instance_uid,
+                detail=e.detail,
+                client=e.client,
+                created_at=now,
+            )
             for e in batch
         ]
         try:

@@ -35,8 +35,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import normalize_name
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import AuditEvent, Folder, FolderOrder, PatientOrder
+from openpacs.index.models import Folder, FolderOrder, PatientOrder
 from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.orders import (
     FolderRef,
@@ -307,14 +308,12 @@ def add_order_to_folders(
     added = [u for u in wanted if found[u] not in linked]
     if added:
         _insert_links(session, [{"folder_id": found[u], "order_id": order.id} for u in added])
-        session.add(
-            AuditEvent(
-                account_id=who.account_id,
-                user_id=who.user_id,
-                action="folder.add_order",
-                study_instance_uid=order.study_instance_uid,
-                detail=f"PatientOrderUuid={order.uuid}; FolderUuid={','.join(added)}",
-            )
+        record_event(
+            session,
+            who,
+            "folder.add_order",
+            study_uid=order.study_instance_uid,
+            detail=f"PatientOrderUuid={order.uuid}; FolderUuid={','.join(added)}",
         )
         session.flush()
     folders = session.execute(

@@ -25,8 +25,8 @@ from sqlalchemy.exc import OperationalError
 
 from openpacs.dicom.ingest import ParsedInstance
 from openpacs.index.db import Database
+from openpacs.index.instance_rows import DELETE_PENDING, index_instances
 from openpacs.index.raw import raw_cursor
-from openpacs.services.instance_rows import DELETE_PENDING, index_instances
 from openpacs.storage.base import BlobStore
 
 log = logging.getLogger("openpacs.index_writer")

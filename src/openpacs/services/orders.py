@@ -23,9 +23,9 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists,
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from openpacs.dicom.names import normalise_person_name
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.models import (
-    AuditEvent,
     Equipment,
     Folder,
     FolderOrder,
@@ -39,8 +39,8 @@ from openpacs.index.models import (
     User,
     UserGroup,
 )
+from openpacs.index.order_link import SCHEDULED
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
-from openpacs.services.order_link import SCHEDULED
 from openpacs.services.principal import Principal
 from openpacs.storage.base import BlobStore
 
@@ -610,13 +610,10 @@ def delete_order_rows(session: Session, order: PatientOrder) -> tuple[DeletedOrd
 
 
 def _audit(session: Session, who: Principal, action: str, order: PatientOrder) -> None:
-    session.add(
-        AuditEvent(
-            account_id=who.account_id,
-            user_id=who.user_id,
-            share_id=who.share_id,
-            action=action,
-            study_instance_uid=order.study_instance_uid,
-            detail=f"PatientOrderUuid={order.uuid}",
-        )
+    record_event(
+        session,
+        who,
+        action,
+        study_uid=order.study_instance_uid,
+        detail=f"PatientOrderUuid={order.uuid}",
     )

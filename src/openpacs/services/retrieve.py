@@ -1,28 +1,25 @@
 """The read side of WADO-RS: what a request may see, and the instances it covers, in order.
 
-Every lookup is scoped to ``principal.account_id``; a share principal only sees studies
-whose ``order_id`` is in ``share_order_ids``. Anything outside the scope is "not found"
-(another account's UIDs are never revealed).
-
-Only the columns the caller needs are selected: listing a 10,000-instance study reads
-ids, keys and transfer syntaxes, never ``metadata_json``; the metadata is fetched later in
-batches of ids (:func:`fetch_metadata`), each batch in its own short session, so a slow
-client never holds a database connection or a read transaction open.
-
-Order (stable, the same as QIDO): series by SeriesNumber (missing last), then series id;
-within a series InstanceNumber (missing last), then instance id.
+The SQL (scoping to the principal's account and shares, the retrieval order, the batched
+metadata reads) is in :mod:`openpacs.index.retrieve_sql`; this module turns "nothing
+visible" into :class:`NotFound` (another account's UIDs are never revealed) and picks the
+image a thumbnail shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select
 from sqlalchemy.orm import Session
 
-from openpacs.index.models import Instance, Series, Study
+from openpacs.index.retrieve_sql import (
+    InstanceDetail,
+    InstanceRef,
+    Scope,
+    fetch_metadata,
+    find_instance,
+    find_instances,
+)
 from openpacs.services.errors import NotFound
 from openpacs.services.principal import Principal
 
@@ -37,170 +34,20 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Scope:
-    """What a WADO URL names. UIDs left None are not constrained (PostDICOM forms)."""
-
-    study_uid: str | None = None
-    series_uid: str | None = None
-    sop_uid: str | None = None
-
-    @property
-    def level(self) -> str:
-        if self.sop_uid is not None:
-            return "instance"
-        return "series" if self.series_uid is not None else "study"
-
-    def describe(self) -> str:
-        """E.g. ``series 1.2.3`` (the most specific UID given), for error messages."""
-        uid = self.sop_uid or self.series_uid or self.study_uid or ""
-        return f"{self.level} {uid[:64]}"
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceRef:
-    """One instance of a retrieval, with what streaming and negotiation need."""
-
-    id: int
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    sop_class_uid: str
-    transfer_syntax_uid: str
-    blob_key: str
-    size: int
-    number_of_frames: int | None
-    series_id: int
-
-    @property
-    def has_pixel_data(self) -> bool:
-        return self.number_of_frames is not None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceDetail:
-    """One instance plus its frame and bulk data byte ranges (JSON as stored)."""
-
-    ref: InstanceRef
-    rows: int | None
-    columns: int | None
-    bits_allocated: int | None
-    frames_json: bytes | None
-    bulk_json: bytes | None
-
-
-_REF_COLUMNS = (
-    Instance.id,
-    Study.study_instance_uid,
-    Series.series_instance_uid,
-    Instance.sop_instance_uid,
-    Instance.sop_class_uid,
-    Instance.transfer_syntax_uid,
-    Instance.blob_key,
-    Instance.size,
-    Instance.number_of_frames,
-    Instance.series_id,
-)
-
-
-def _ref(row: Sequence[Any]) -> InstanceRef:
-    return InstanceRef(
-        id=int(row[0]),
-        study_uid=row[1],
-        series_uid=row[2],
-        sop_uid=row[3],
-        sop_class_uid=row[4],
-        transfer_syntax_uid=row[5],
-        blob_key=row[6],
-        size=int(row[7] or 0),
-        number_of_frames=row[8],
-        series_id=int(row[9]),
-    )
-
-
-def _scoped(
-    stmt: Select[*tuple[Any, ...]], principal: Principal, scope: Scope
-) -> Select[*tuple[Any, ...]]:
-    """Join instance -> series -> study and apply the account, share and UID filters."""
-    where: list[ColumnElement[bool]] = [
-        Instance.account_id == principal.account_id,
-        Series.account_id == principal.account_id,
-        Study.account_id == principal.account_id,
-    ]
-    if principal.share_order_ids is not None:
-        ids = sorted(principal.share_order_ids)
-        where.append(Study.order_id.in_(ids) if ids else false())
-    if scope.study_uid is not None:
-        where.append(Study.study_instance_uid == scope.study_uid)
-    if scope.series_uid is not None:
-        where.append(Series.series_instance_uid == scope.series_uid)
-    if scope.sop_uid is not None:
-        where.append(Instance.sop_instance_uid == scope.sop_uid)
-    return (
-        stmt.select_from(Instance)
-        .join(Series, Series.id == Instance.series_id)
-        .join(Study, Study.id == Instance.study_id)
-        .where(*where)
-    )
-
-
-def _ordered(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-    return stmt.order_by(
-        Series.series_number.is_(None),
-        Series.series_number,
-        Series.id,
-        Instance.instance_number.is_(None),
-        Instance.instance_number,
-        Instance.id,
-    )
-
-
 def list_instances(session: Session, principal: Principal, scope: Scope) -> list[InstanceRef]:
     """Every instance the scope names, in retrieval order; NotFound when there is none."""
-    rows = session.execute(_ordered(_scoped(select(*_REF_COLUMNS), principal, scope))).all()
-    if not rows:
+    refs = find_instances(session, principal, scope)
+    if not refs:
         raise NotFound(f"{scope.describe()} not found")
-    return [_ref(row) for row in rows]
+    return refs
 
 
 def get_instance(session: Session, principal: Principal, scope: Scope) -> InstanceDetail:
     """One instance (``scope.sop_uid`` is required) with its frame and bulk data ranges."""
-    if scope.sop_uid is None:
-        raise ValueError("get_instance needs a SOP Instance UID")
-    stmt = _scoped(
-        select(
-            *_REF_COLUMNS,
-            Instance.rows,
-            Instance.columns,
-            Instance.bits_allocated,
-            Instance.frames_json,
-            Instance.bulk_json,
-        ),
-        principal,
-        scope,
-    )
-    row = session.execute(stmt.limit(1)).first()
-    if row is None:
+    detail = find_instance(session, principal, scope)
+    if detail is None:
         raise NotFound(f"{scope.describe()} not found")
-    n = len(_REF_COLUMNS)
-    return InstanceDetail(_ref(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3], row[n + 4])
-
-
-def fetch_metadata(session: Session, account_id: int, ids: Sequence[int]) -> list[bytes]:
-    """The stored DICOM JSON of these instances, in the order of ``ids``.
-
-    ``ids`` come from :func:`list_instances` (already scoped); the account filter is kept
-    as a second guard. An instance deleted meanwhile is skipped.
-    """
-    if not ids:
-        return []
-    rows = session.execute(
-        select(Instance.id, Instance.metadata_json).where(
-            Instance.account_id == account_id, Instance.id.in_(list(ids))
-        )
-    ).all()
-    by_id = {int(row[0]): bytes(row[1]) for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+    return detail
 
 
 def representative_instance(refs: Sequence[InstanceRef]) -> InstanceRef | None:

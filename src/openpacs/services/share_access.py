@@ -39,8 +39,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import AuditEvent, Folder, Instance, PatientOrder, Series, Study
+from openpacs.index.models import Folder, Instance, PatientOrder, Series, Study
 from openpacs.services.errors import Gone, NotFound
 from openpacs.services.passwords import verify_password
 from openpacs.services.principal import Principal
@@ -417,13 +418,11 @@ def record_share_event(
 ) -> None:
     """One AuditEvent row (``share.view``, ``share.download``) for this share (blocking)."""
     with db.session() as session:
-        session.add(
-            AuditEvent(
-                account_id=share.account_id,
-                share_id=share.id,
-                action=action,
-                study_instance_uid=study_uid[:64],
-                detail=f"ShareUuid={share.uuid}" + (f"; {detail}" if detail else ""),
-                client=client[:100],
-            )
+        record_event(
+            session,
+            Principal(share.account_id, share_id=share.id),
+            action,
+            study_uid=study_uid,
+            detail=f"ShareUuid={share.uuid}" + (f"; {detail}" if detail else ""),
+            client=client,
         )

@@ -35,9 +35,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.models import (
-    AuditEvent,
     Folder,
     FolderOrder,
     PatientOrder,
@@ -226,14 +226,7 @@ class ShareService:
             if share is None:
                 raise NotFound(f"ShareUuid: no share {share_uuid}")
             session.execute(delete(ShareOrder).where(ShareOrder.share_id == share.id))
-            session.add(
-                AuditEvent(
-                    account_id=who.account_id,
-                    user_id=who.user_id,
-                    action="share.delete",
-                    detail=f"ShareUuid={share.uuid}",
-                )
-            )
+            record_event(session, who, "share.delete", detail=f"ShareUuid={share.uuid}")
             session.delete(share)
             return DeletedShare(share_uuid)
 
@@ -369,12 +362,10 @@ def _orders_of(
 
 
 def _audit(session: Session, who: Principal, share: Share, study_uid: str, detail: str) -> None:
-    session.add(
-        AuditEvent(
-            account_id=who.account_id,
-            user_id=who.user_id,
-            action="share.create",
-            study_instance_uid=study_uid,
-            detail=f"ShareUuid={share.uuid}; {detail}",
-        )
+    record_event(
+        session,
+        who,
+        "share.create",
+        study_uid=study_uid,
+        detail=f"ShareUuid={share.uuid}; {detail}",
     )

@@ -21,12 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from openpacs.dicom import status
 from openpacs.dicom.ingest import InvalidInstance, ParsedInstance, parse_instance
 from openpacs.index.db import Database
-from openpacs.protocol import status
+from openpacs.index.instance_rows import existing_instance
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
 from openpacs.services.index_writer import IndexWriter
-from openpacs.services.instance_rows import existing_instance
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
 from openpacs.services.upload import Upload

@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.protocol import status
+from openpacs.dicom import status
 from openpacs.protocol.multipart import (
     MultipartError,
     MultipartParser,

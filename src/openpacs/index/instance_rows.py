@@ -27,8 +27,8 @@ from openpacs.index.models import (
     Study,
     utcnow,
 )
+from openpacs.index.order_link import link_study_to_order
 from openpacs.index.raw import RawStatement, RowInsert, raw_cursor
-from openpacs.services.order_link import link_study_to_order
 
 _STUDY_ID = RawStatement(
     select(Study.id).where(

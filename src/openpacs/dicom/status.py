@@ -1,4 +1,7 @@
-"""DICOM status codes used as STOW-RS Failure / Warning Reasons.
+"""DICOM status codes used as STOW-RS Failure / Warning Reasons (and, later, C-STORE statuses).
+
+They live in ``dicom/`` because they are DICOM's (PS3.7), not the web's: the ingest
+parser raises them, STOW-RS reports them and a C-STORE SCP will answer with them.
 
 Failure Reason (0008,1197) values come from PS3.18 Annex I, Table I.2-2 "Store Instances
 Response Failure Reason Values"; they reuse the C-STORE statuses of PS3.4 Table B.2-1

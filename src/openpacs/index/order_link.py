@@ -5,7 +5,8 @@ order with the same AccessionNumber that has no images yet; else a new order is 
 the account's default institution from the image header.
 
 Runs inside the index writer's transaction for every new study, so its statements go
-straight to the DBAPI cursor (see index/raw.py).
+straight to the DBAPI cursor (see index/raw.py). ``SCHEDULED`` and ``IMAGES_RECEIVED``
+are the order statuses this rule and image deletion move an order between.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from openpacs.index.models import Institution, PatientOrder, Study, utcnow
 from openpacs.index.raw import RawStatement, RowInsert
-from openpacs.services.accounts import default_institution_id
 
 if TYPE_CHECKING:
     from openpacs.dicom.ingest import ParsedInstance
@@ -101,7 +101,11 @@ def _institution(session: Session, cursor: Any, account_id: int) -> int:
     ).fetchone()
     if found is not None:
         return int(found[0])
-    return default_institution_id(session, account_id)  # creates one (rare: ORM is fine)
+    # Every account is created with one; an account without any gets it now (rare: ORM).
+    institution = Institution(account_id=account_id, name="Default", is_default=True)
+    session.add(institution)
+    session.flush()
+    return institution.id
 
 
 def _order_from_header(institution_id: int, parsed: ParsedInstance) -> dict[str, Any]:

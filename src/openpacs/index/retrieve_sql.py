@@ -1,0 +1,198 @@
+"""The instances a retrieval covers, read from the index (the SQL of the WADO-RS service).
+
+Every look-up is scoped to the viewer's account; a share link only sees studies whose
+``order_id`` is in its ``share_order_ids``. Anything outside the scope is simply not found
+(the service answers "not found": another account's UIDs are never revealed).
+
+Only the columns the caller needs are selected: listing a 10,000-instance study reads
+ids, keys and transfer syntaxes, never ``metadata_json``; the metadata is fetched later in
+batches of ids (:func:`fetch_metadata`), each batch in its own short session, so a slow
+client never holds a database connection or a read transaction open.
+
+Order (stable, the same as QIDO): series by SeriesNumber (missing last), then series id;
+within a series InstanceNumber (missing last), then instance id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session
+
+from openpacs.index.models import Instance, Series, Study
+from openpacs.index.viewer import Viewer, shared_studies
+
+__all__ = [
+    "InstanceDetail",
+    "InstanceRef",
+    "Scope",
+    "fetch_metadata",
+    "find_instance",
+    "find_instances",
+]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a WADO URL names. UIDs left None are not constrained (PostDICOM forms)."""
+
+    study_uid: str | None = None
+    series_uid: str | None = None
+    sop_uid: str | None = None
+
+    @property
+    def level(self) -> str:
+        if self.sop_uid is not None:
+            return "instance"
+        return "series" if self.series_uid is not None else "study"
+
+    def describe(self) -> str:
+        """E.g. ``series 1.2.3`` (the most specific UID given), for error messages."""
+        uid = self.sop_uid or self.series_uid or self.study_uid or ""
+        return f"{self.level} {uid[:64]}"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRef:
+    """One instance of a retrieval, with what streaming and negotiation need."""
+
+    id: int
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    blob_key: str
+    size: int
+    number_of_frames: int | None
+    series_id: int
+
+    @property
+    def has_pixel_data(self) -> bool:
+        return self.number_of_frames is not None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceDetail:
+    """One instance plus its frame and bulk data byte ranges (JSON as stored)."""
+
+    ref: InstanceRef
+    rows: int | None
+    columns: int | None
+    bits_allocated: int | None
+    frames_json: bytes | None
+    bulk_json: bytes | None
+
+
+_REF_COLUMNS = (
+    Instance.id,
+    Study.study_instance_uid,
+    Series.series_instance_uid,
+    Instance.sop_instance_uid,
+    Instance.sop_class_uid,
+    Instance.transfer_syntax_uid,
+    Instance.blob_key,
+    Instance.size,
+    Instance.number_of_frames,
+    Instance.series_id,
+)
+
+
+def _ref(row: Sequence[Any]) -> InstanceRef:
+    return InstanceRef(
+        id=int(row[0]),
+        study_uid=row[1],
+        series_uid=row[2],
+        sop_uid=row[3],
+        sop_class_uid=row[4],
+        transfer_syntax_uid=row[5],
+        blob_key=row[6],
+        size=int(row[7] or 0),
+        number_of_frames=row[8],
+        series_id=int(row[9]),
+    )
+
+
+def _scoped(
+    stmt: Select[*tuple[Any, ...]], viewer: Viewer, scope: Scope
+) -> Select[*tuple[Any, ...]]:
+    """Join instance -> series -> study and apply the account, share and UID filters."""
+    where: list[ColumnElement[bool]] = [
+        Instance.account_id == viewer.account_id,
+        Series.account_id == viewer.account_id,
+        Study.account_id == viewer.account_id,
+    ]
+    if (shared := shared_studies(viewer)) is not None:
+        where.append(shared)
+    if scope.study_uid is not None:
+        where.append(Study.study_instance_uid == scope.study_uid)
+    if scope.series_uid is not None:
+        where.append(Series.series_instance_uid == scope.series_uid)
+    if scope.sop_uid is not None:
+        where.append(Instance.sop_instance_uid == scope.sop_uid)
+    return (
+        stmt.select_from(Instance)
+        .join(Series, Series.id == Instance.series_id)
+        .join(Study, Study.id == Instance.study_id)
+        .where(*where)
+    )
+
+
+def _ordered(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    return stmt.order_by(
+        Series.series_number.is_(None),
+        Series.series_number,
+        Series.id,
+        Instance.instance_number.is_(None),
+        Instance.instance_number,
+        Instance.id,
+    )
+
+
+def find_instances(session: Session, viewer: Viewer, scope: Scope) -> list[InstanceRef]:
+    """Every instance the scope names that ``viewer`` may see, in retrieval order."""
+    rows = session.execute(_ordered(_scoped(select(*_REF_COLUMNS), viewer, scope))).all()
+    return [_ref(row) for row in rows]
+
+
+def find_instance(session: Session, viewer: Viewer, scope: Scope) -> InstanceDetail | None:
+    """One instance (``scope.sop_uid`` is required) with its frame and bulk data ranges."""
+    if scope.sop_uid is None:
+        raise ValueError("find_instance needs a SOP Instance UID")
+    stmt = _scoped(
+        select(
+            *_REF_COLUMNS,
+            Instance.rows,
+            Instance.columns,
+            Instance.bits_allocated,
+            Instance.frames_json,
+            Instance.bulk_json,
+        ),
+        viewer,
+        scope,
+    )
+    row = session.execute(stmt.limit(1)).first()
+    if row is None:
+        return None
+    n = len(_REF_COLUMNS)
+    return InstanceDetail(_ref(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3], row[n + 4])
+
+
+def fetch_metadata(session: Session, account_id: int, ids: Sequence[int]) -> list[bytes]:
+    """The stored DICOM JSON of these instances, in the order of ``ids``.
+
+    ``ids`` come from :func:`find_instances` (already scoped); the account filter is kept
+    as a second guard. An instance deleted meanwhile is skipped.
+    """
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Instance.id, Instance.metadata_json).where(
+            Instance.account_id == account_id, Instance.id.in_(list(ids))
+        )
+    ).all()
+    by_id = {int(row[0]): bytes(row[1]) for row in rows}
+    return [by_id[i] for i in ids if i in by_id]
