@@ -1,33 +1,30 @@
-"""Errors services raise; each face (HTTP, CLI) maps them to its own status."""
+"""Errors services raise. They name what went wrong, not how a face reports it: the HTTP
+status of each class is chosen in ``web/errors.py``, the CLI prints the reason."""
 
 from __future__ import annotations
 
 
 class ServiceError(Exception):
-    status = 400
-
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
 class BadRequest(ServiceError):
-    status = 400
+    """The request itself is wrong (a malformed value, a missing parameter)."""
 
 
 class Forbidden(ServiceError):
-    status = 403
+    """The caller is known but may not do this (e.g. a read-only share)."""
 
 
 class NotFound(ServiceError):
     """Also used for other accounts' objects: their existence is never revealed."""
 
-    status = 404
-
 
 class Conflict(ServiceError):
-    status = 409
+    """The request contradicts what is stored."""
 
 
 class Gone(ServiceError):
-    status = 410
+    """It existed but no longer may be used (an expired share)."""
