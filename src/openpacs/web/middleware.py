@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 import time
@@ -13,6 +11,7 @@ import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openpacs.protocol.basic_auth import basic_credentials
 from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.auth import Authenticator
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
@@ -47,15 +46,7 @@ class NormalisePathMiddleware:
 def _basic_credentials(scope: Scope) -> tuple[str, str] | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "basic":
-                return None
-            try:
-                decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user, sep, password = decoded.partition(":")
-            return (user, password) if sep else None
+            return basic_credentials(value.decode("latin-1"))
     return None
 
 
