@@ -24,6 +24,7 @@ from pathlib import Path
 from openpacs.dicom.ingest import InvalidInstance, ParsedInstance, parse_instance
 from openpacs.index.db import Database
 from openpacs.protocol import status
+from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
 from openpacs.services.index_writer import IndexWriter
 from openpacs.services.instance_rows import existing_instance
@@ -158,14 +159,10 @@ class StoreService:
         self._keys.give_back(key)
 
 
-def instance_url(base_url: str, study: str, series: str, sop: str) -> str:
-    return f"{base_url}/studies/{study}/series/{series}/instances/{sop}"
-
-
 def _success(parsed: ParsedInstance, base_url: str) -> StoreOutcome:
-    url = instance_url(
-        base_url, parsed.study_instance_uid, parsed.series_instance_uid, parsed.sop_instance_uid
-    )
+    url = ResourcePath(
+        parsed.study_instance_uid, parsed.series_instance_uid, parsed.sop_instance_uid
+    ).url(base_url)
     return StoreOutcome(
         stored=StoredInstance(parsed.sop_class_uid, parsed.sop_instance_uid, url),
         study_instance_uid=parsed.study_instance_uid,

@@ -24,6 +24,7 @@ from openpacs.protocol.multipart import (
     PartStart,
     parse_content_type,
 )
+from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_response import FailedInstance, StowResult
 from openpacs.services.audit import Event
 from openpacs.services.store import StoreOutcome
@@ -165,7 +166,7 @@ async def store_instances(request: Request) -> Response:
             )
         )
     if len(studies) == 1:
-        result.study_retrieve_url = f"{base}/studies/{next(iter(studies))}"
+        result.study_retrieve_url = ResourcePath(next(iter(studies))).url(base)
     body = orjson.dumps(result.to_json())
     code = result.http_status()
     headers: dict[str, str] = {}

@@ -50,6 +50,7 @@ from openpacs.protocol.multipart import (
     new_boundary,
     part_header,
 )
+from openpacs.protocol.paths import ResourcePath
 from openpacs.services.retrieve import InstanceRef, Scope, fetch_metadata
 from openpacs.storage.base import BlobNotFound, BlobStore
 from openpacs.web.context import AppContext, context, dicomweb_base, principal
@@ -99,8 +100,8 @@ FRAME_MEDIA_TYPES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def instance_url(base: str, ref: InstanceRef) -> str:
-    return f"{base}/studies/{ref.study_uid}/series/{ref.series_uid}/instances/{ref.sop_uid}"
+def instance_path(ref: InstanceRef) -> ResourcePath:
+    return ResourcePath(ref.study_uid, ref.series_uid, ref.sop_uid)
 
 
 # --------------------------------------------------------------------------- retrieve
@@ -149,7 +150,7 @@ def _transcode_to_temp(blobs: BlobStore, ref: InstanceRef, target: str) -> Binar
 
 async def _open_part(ctx: AppContext, base: str, ref: InstanceRef, target: str) -> _Part:
     """The headers and body of one instance's part (raises before any byte is produced)."""
-    headers = {"Content-Location": instance_url(base, ref)}
+    headers = {"Content-Location": instance_path(ref).url(base)}
     if target in ("*", ref.transfer_syntax_uid):
         handle = await open_blob(ctx.blobs, ref)
         headers = {
@@ -444,7 +445,8 @@ async def frames(request: Request) -> Response:
     if label_ts in FRAME_MEDIA_TYPES and part_type == OCTET and label_ts != EVLE:
         part_type = FRAME_MEDIA_TYPES[label_ts][0]
     content_type = f"{part_type}; transfer-syntax={label_ts}"
-    base = f"{instance_url(dicomweb_base(request), ref)}/frames/"
+    location = instance_path(ref)
+    base = dicomweb_base(request)
 
     async def one(number: int) -> bytes:
         if as_stored:
@@ -465,7 +467,10 @@ async def frames(request: Request) -> Response:
                 data = first if i == 0 else await one(number)
             except HttpError as exc:
                 raise abort("frames of %s: %s", ref.sop_uid, exc.reason) from exc
-            headers = {"Content-Type": content_type, "Content-Location": f"{base}{number}"}
+            headers = {
+                "Content-Type": content_type,
+                "Content-Location": location.frames(base, number),
+            }
             yield part_header(boundary, headers, first=i == 0) + data
         yield closing_delimiter(boundary)
 

@@ -43,7 +43,7 @@ from openpacs.protocol.multipart import (
 from openpacs.services.retrieve import InstanceRef, representative_instance
 from openpacs.storage.base import BlobNotFound, BlobStore
 from openpacs.web.context import context, dicomweb_base
-from openpacs.web.dicomweb.wado import instance_url, parse_frame_numbers
+from openpacs.web.dicomweb.wado import instance_path, parse_frame_numbers
 from openpacs.web.dicomweb.wado_common import (
     AbortableStreamingResponse,
     StoredFileError,
@@ -150,17 +150,17 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
     jobs: list[tuple[InstanceRef, int, str]]  # (instance, 0-based frame, Content-Location)
     if scope.level == "instance":
         ref = (await load_instance(request, scope)).ref
-        url = instance_url(base, ref)
+        path = instance_path(ref)
         if frames_text is not None:
             numbers = parse_frame_numbers(str(frames_text), ref.number_of_frames, ref.sop_uid)
             if thumbnail:
                 numbers = numbers[:1]
-            jobs = [(ref, n - 1, f"{url}/frames/{n}/{suffix}") for n in numbers]
+            jobs = [(ref, n - 1, path.url(base, "frames", str(n), suffix)) for n in numbers]
         elif ref.number_of_frames is None:
             raise _no_pixels(ref)
         else:
             index = ref.number_of_frames // 2 if thumbnail else 0
-            jobs = [(ref, index, f"{url}/{suffix}")]
+            jobs = [(ref, index, path.url(base, suffix))]
     else:
         refs = await load_instances(request, scope)
         if thumbnail:
@@ -168,9 +168,9 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
             if chosen is None:
                 raise HttpError(404, f"{scope.describe()} has no images")
             n = chosen.number_of_frames or 1
-            jobs = [(chosen, n // 2, f"{instance_url(base, chosen)}/{suffix}")]
+            jobs = [(chosen, n // 2, instance_path(chosen).url(base, suffix))]
         else:
-            jobs = [(r, 0, f"{instance_url(base, r)}/{suffix}") for r in refs if r.has_pixel_data]
+            jobs = [(r, 0, instance_path(r).url(base, suffix)) for r in refs if r.has_pixel_data]
             if not jobs:
                 raise HttpError(404, f"{scope.describe()} has no images")
 
