@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         *share_routes(),
     ]
     middleware = [
-        Middleware(AccessLogMiddleware, audit=ctx.audit),
+        Middleware(AccessLogMiddleware, audit=ctx.audit, log_requests=settings.access_log),
         Middleware(NormalisePathMiddleware),
         Middleware(
             CORSMiddleware,

@@ -1,4 +1,8 @@
-"""Entry point for ``uvicorn --factory openpacs.web.asgi:app_from_env`` (several workers)."""
+"""Entry point for an external ASGI server: ``uvicorn --factory openpacs.web.asgi:app_from_env``.
+
+``openpacs serve`` does not use it: it builds the settings once (flags and environment)
+and hands them to :func:`~openpacs.web.app.create_app`, or to each worker process.
+"""
 
 from __future__ import annotations
 

@@ -139,9 +139,12 @@ class AccessLogMiddleware:
     """One structured (JSON) line per request: who, what, status, bytes, time; and an
     audit event for every successful read of a study's content."""
 
-    def __init__(self, app: ASGIApp, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, audit: AuditTrail | None = None, *, log_requests: bool = True
+    ) -> None:
         self.app = app
         self.audit = audit
+        self.log_requests = log_requests  # OPENPACS_ACCESS_LOG
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -179,7 +182,7 @@ class AccessLogMiddleware:
                             client=client[0] if client else "",
                         )
                     )
-            if access_log.isEnabledFor(logging.INFO):
+            if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 record = {
                     "method": scope["method"],
                     "path": _SHARE_TOKEN.sub(r"\1...", scope["path"]),
