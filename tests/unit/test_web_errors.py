@@ -27,6 +27,9 @@ def test_known_statuses() -> None:
     assert status_of(errors.Gone("x")) == 410
     assert status_of(errors.Conflict("x")) == 409
     assert status_of(errors.BadRequest("x")) == 400
+    assert status_of(errors.NotAcceptable("x")) == 406
+    assert status_of(errors.StoredFileError("1.2.3")) == 500
+    assert status_of(errors.CannotDecode("x")) == 500
 
 
 def test_a_subclass_without_a_row_takes_its_parents_status() -> None:

@@ -28,3 +28,21 @@ class Conflict(ServiceError):
 
 class Gone(ServiceError):
     """It existed but no longer may be used (an expired share)."""
+
+
+class NotAcceptable(ServiceError):
+    """Nothing the caller accepts can be produced (e.g. a transfer syntax an instance
+    cannot be converted to, an image that cannot be rendered)."""
+
+
+class StoredFileError(ServiceError):
+    """The index points at a stored file that is missing or damaged: our fault, not the
+    caller's; a response being streamed is cut off rather than completed wrongly."""
+
+    def __init__(self, sop_uid: str, problem: str = "missing") -> None:
+        super().__init__(f"stored file for instance {sop_uid} is {problem}")
+        self.sop_uid = sop_uid
+
+
+class CannotDecode(ServiceError):
+    """A stored image cannot be decoded (no codec for it, or its data is bad)."""

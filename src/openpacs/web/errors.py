@@ -12,11 +12,14 @@ from starlette.responses import JSONResponse, Response
 
 from openpacs.services.errors import (
     BadRequest,
+    CannotDecode,
     Conflict,
     Forbidden,
     Gone,
+    NotAcceptable,
     NotFound,
     ServiceError,
+    StoredFileError,
 )
 
 
@@ -36,8 +39,11 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     BadRequest: 400,
     Forbidden: 403,
     NotFound: 404,
+    NotAcceptable: 406,
     Conflict: 409,
     Gone: 410,
+    StoredFileError: 500,
+    CannotDecode: 500,
 }
 
 
