@@ -185,12 +185,7 @@ def existing_outcome(
 
 
 def _invalid(exc: InvalidInstance) -> StoreOutcome:
-    return _failure(
-        getattr(exc, "sop_class_uid", "") or "",
-        getattr(exc, "sop_instance_uid", "") or "",
-        exc.failure_code,
-        exc.reason,
-    )
+    return _failure(exc.sop_class_uid, exc.sop_instance_uid, exc.failure_code, exc.reason)
 
 
 def _write_failed(parsed: ParsedInstance, exc: OSError) -> StoreOutcome:
