@@ -90,24 +90,31 @@ class StowDriver:
         return result
 
     def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> None:
-        who = request.principal
+        """One ``study.store`` event per study, one ``instance.coerce`` per instance
+        stored under derived UIDs."""
         per_study: dict[str, int] = {}
         for outcome in outcomes:
-            if outcome.stored is not None:
-                per_study[outcome.study_instance_uid] = (
-                    per_study.get(outcome.study_instance_uid, 0) + 1
-                )
+            if outcome.stored is None:
+                continue
+            study = outcome.study_instance_uid
+            per_study[study] = per_study.get(study, 0) + 1
+            if outcome.coercion is not None:
+                self._event(request, "instance.coerce", study, outcome.coercion.describe())
         for study in sorted(per_study):
-            self._audit.record(
-                Event(
-                    account_id=who.account_id,
-                    action="study.store",
-                    study_instance_uid=study,
-                    user_id=who.user_id,
-                    detail=f"{per_study[study]} instance(s)",
-                    client=request.client,
-                )
+            self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+
+    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> None:
+        who = request.principal
+        self._audit.record(
+            Event(
+                account_id=who.account_id,
+                action=action,
+                study_instance_uid=study,
+                user_id=who.user_id,
+                detail=detail,
+                client=request.client,
             )
+        )
 
 
 class _Parts:

@@ -73,7 +73,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         settings=settings,
         db=database,
         blobs=blobs,
-        store=StoreService(database, blobs),
+        store=StoreService(database, blobs, coerce_missing_uids=settings.coerce_missing_uids),
         audit=AuditTrail(database),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
