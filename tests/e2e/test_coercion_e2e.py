@@ -5,7 +5,6 @@ trail, and retrieved as files whose UIDs match the index. SQLite and PostgreSQL.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +12,9 @@ import httpx
 import pydicom
 import pytest
 from bench.dataset import make_instance
-from sqlalchemy import select
 
-from openpacs.index.db import Database
-from openpacs.index.models import Account, AuditEvent
+from openpacs.index.models import AuditEvent
+from tests.support.audit import audit_events
 from tests.support.postgres import temporary_database
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.specs import small_spec
@@ -50,44 +48,29 @@ def stored_items(body: dict[str, object]) -> list[dict[str, dict[str, list[objec
     return list(seq.get("Value", [])) if isinstance(seq, dict) else []
 
 
-def audit_details(
-    server: ServerProcess, account: TestAccount, action: str, count: int
-) -> list[str]:
-    """The details of the account's audit events of ``action`` (written about 1 s late)."""
-    db = Database(server.database_url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with db.session() as session:
-                account_id = session.scalar(
-                    select(Account.id).where(Account.uuid == account.account_uuid)
-                )
-                details = list(
-                    session.scalars(
-                        select(AuditEvent.detail).where(
-                            AuditEvent.account_id == account_id, AuditEvent.action == action
-                        )
-                    )
-                )
-            if len(details) >= count or time.monotonic() > deadline:
-                return details
-            time.sleep(0.2)
-    finally:
-        db.dispose()
+def coerce_details(server: ServerProcess, account: TestAccount, count: int) -> list[str]:
+    events = audit_events(
+        server.database_url,
+        account.account_uuid,
+        AuditEvent.action == "instance.coerce",
+        count=count,
+    )
+    return [detail for _action, detail in events]
 
 
-@pytest.mark.parametrize("name", OLD_FILES)
-def test_by_default_a_file_without_study_uid_is_refused_and_named(
-    server: ServerProcess, account: TestAccount, corpus_dir: Path, name: str
+def test_by_default_a_missing_study_uid_fails_that_part_alone(
+    server: ServerProcess, account: TestAccount
 ) -> None:
-    path = corpus_dir / name
-    response = stow(server.dicomweb, account.auth, [path.read_bytes()])
-    assert response.status_code == 409
+    """The default: refused with 0xA900 (the corpus files: test_stow_e2e.py)."""
+    good, old = small_spec("refused", 1, 1), small_spec("refused", 1, 2)
+    files = [make_instance(good), without(make_instance(old), "StudyInstanceUID")]
+    response = stow(server.dicomweb, account.auth, files)
+    assert response.status_code == 202
+    [item] = stored_items(response.json())
+    assert "00081196" not in item  # no warning: nothing was coerced
     [failed] = failed_items(response.json())
     assert failed["00081197"]["Value"] == [0xA900]  # type: ignore[index]
-    assert "Study Instance UID" in failed["00000902"]["Value"][0]  # type: ignore[index]
-    sop = str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
-    assert failed["00081155"]["Value"] == [sop]  # type: ignore[index]
+    assert failed["00081155"]["Value"] == [old.sop_uid]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("name", OLD_FILES)
@@ -124,7 +107,7 @@ def test_with_coercion_the_file_is_stored_under_derived_uids_it_then_carries(
     metadata = httpx.get(f"{url}/metadata", auth=account.auth).json()
     assert metadata[0]["0020000D"]["Value"] == [study]
 
-    [detail] = audit_details(coercing, account, "instance.coerce", 1)[:1]
+    detail = coerce_details(coercing, account, 1)[0]
     assert study in detail and series in detail and ds.SOPInstanceUID in detail
 
 
@@ -147,7 +130,7 @@ def test_with_coercion_the_images_of_one_old_exam_form_one_study(
     [study] = studies
     listed = httpx.get(f"{coercing.dicomweb}/studies/{study}/series", auth=account.auth)
     assert listed.status_code == 200 and len(listed.json()) == 2
-    assert len(audit_details(coercing, account, "instance.coerce", 3)) == 3
+    assert len(coerce_details(coercing, account, 3)) == 3
 
 
 def test_with_coercion_other_failures_stay_failures(

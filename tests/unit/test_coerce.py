@@ -15,14 +15,12 @@ from sqlalchemy import select
 
 from openpacs.dicom.coerce import coerce_missing_uids
 from openpacs.dicom.ingest import parse_instance
-from openpacs.index.db import Database
-from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, Instance, Institution, Series, Study
+from openpacs.index.models import Instance, Series, Study
 from openpacs.protocol import status
-from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
 from openpacs.services.upload import Upload
 from openpacs.storage.filesystem import FilesystemBlobStore
+from tests.support.index import account_index
 from tests.support.specs import small_spec
 from tests.support.uids import without
 
@@ -113,14 +111,7 @@ def test_a_big_endian_file_is_rewritten_in_big_endian() -> None:
 
 class Store:
     def __init__(self, tmp: Path, coerce: bool) -> None:
-        self.db = Database(f"sqlite:///{tmp / 'index.db'}")
-        upgrade(self.db.engine)
-        with self.db.session() as session:
-            account = Account(name="a")
-            session.add(account)
-            session.flush()
-            session.add(Institution(account_id=account.id, name="a", is_default=True))
-            self.who = Principal(account_id=account.id, user_id=1)
+        self.db, self.who = account_index(tmp)
         self.blobs = FilesystemBlobStore(tmp / "blobs")
         self.coerce = coerce
         self.service = StoreService(self.db, self.blobs, coerce_missing_uids=coerce)

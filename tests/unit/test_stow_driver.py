@@ -11,9 +11,7 @@ import pytest
 from bench.dataset import make_instance
 from sqlalchemy import select
 
-from openpacs.index.db import Database
-from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, AuditEvent, Institution
+from openpacs.index.models import AuditEvent
 from openpacs.protocol import status
 from openpacs.protocol.stow_response import StowResult
 from openpacs.services.audit import AuditTrail
@@ -22,6 +20,7 @@ from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
 from openpacs.services.stow import StowDriver, StowRequest
 from openpacs.storage.filesystem import FilesystemBlobStore
+from tests.support.index import account_index
 from tests.support.specs import small_spec
 from tests.support.stow import BOUNDARY, multipart_body
 
@@ -30,14 +29,7 @@ BASE = "http://pacs.example/dicomweb"
 
 class World:
     def __init__(self, tmp: Path, spool_threshold: int) -> None:
-        self.db = Database(f"sqlite:///{tmp / 'index.db'}")
-        upgrade(self.db.engine)
-        with self.db.session() as session:
-            account = Account(name="a")
-            session.add(account)
-            session.flush()
-            session.add(Institution(account_id=account.id, name="a", is_default=True))
-            self.who = Principal(account_id=account.id, user_id=1)
+        self.db, self.who = account_index(tmp)
         self.blobs = FilesystemBlobStore(tmp / "blobs")
         self.store = StoreService(self.db, self.blobs)
         self.audit = AuditTrail(self.db)

@@ -150,12 +150,7 @@ class StoreService:
             data, coercion = coerce_missing_uids(source)
         except CoercionError as failure:
             log.warning("cannot coerce instance %s: %s", exc.sop_instance_uid, failure)
-            return _failure(
-                exc.sop_class_uid,
-                exc.sop_instance_uid,
-                exc.failure_code,
-                f"{exc.reason}; deriving it failed: {failure}",
-            )
+            return _invalid(exc, f"; deriving it failed: {failure}")
         try:
             parsed = parse_instance(data, expected_study_uid=expected_study_uid)
         except InvalidInstance as again:
@@ -238,8 +233,9 @@ def existing_outcome(
     return _success(parsed, base_url)
 
 
-def _invalid(exc: InvalidInstance) -> StoreOutcome:
-    return _failure(exc.sop_class_uid, exc.sop_instance_uid, exc.failure_code, exc.reason)
+def _invalid(exc: InvalidInstance, more: str = "") -> StoreOutcome:
+    reason = exc.reason + more
+    return _failure(exc.sop_class_uid, exc.sop_instance_uid, exc.failure_code, reason)
 
 
 def _write_failed(parsed: ParsedInstance, exc: OSError) -> StoreOutcome:
