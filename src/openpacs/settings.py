@@ -1,33 +1,21 @@
-"""Server settings: built once (from flags and environment) and passed in, never global."""
+"""Server settings: built once (from flags and environment) and passed in, never global.
+
+Every environment variable is one row of :data:`ENVIRONMENT` (variable, field, parser,
+flag, meaning); :func:`settings_from_env` reads them all through it, and a unit test
+keeps the README's configuration table equal to it. A value that cannot be used raises
+:class:`SettingsError` naming the variable (``openpacs`` then exits with code 2).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
 class SettingsError(ValueError):
     """An environment variable whose value cannot be used (the message names it)."""
-
-
-def _int(name: str, value: str, minimum: int) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise SettingsError(f"{ENV_PREFIX}{name} must be a whole number, not {value!r}") from None
-    if number < minimum:
-        raise SettingsError(f"{ENV_PREFIX}{name} must be at least {minimum}, not {number}")
-    return number
-
-
-def _list(value: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -56,6 +44,9 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     access_log: bool = True
+    # Store instances that lack a Study or Series Instance UID under UIDs derived from
+    # the instance (see dicom/coerce.py) instead of refusing them.
+    coerce_missing_uids: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,48 +81,125 @@ class Settings:
         given = {name: value for name, value in overrides.items() if value is not None}
         return replace(self, **given)  # type: ignore[arg-type]
 
+    def resolved(self) -> Settings:
+        """The same settings with every default that depends on the working directory or
+        on other fields made explicit, for another process to use as they are."""
+        return replace(
+            self,
+            data_dir=self.data_dir.resolve(),
+            database_url=self.effective_database_url,
+            storage_url=self.effective_storage_url,
+            public_url=self.effective_public_url,
+        )
 
-ENV_PREFIX = "OPENPACS_"
+
+# --------------------------------------------------------------------------- parsers
+
+#: A parser gets the variable's name (for the error message) and its raw value.
+Parser = Callable[[str, str], object]
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _text(_name: str, value: str) -> str:
+    return value
+
+
+def _path(_name: str, value: str) -> Path:
+    return Path(value)
+
+
+def _boolean(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _items(_name: str, value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _whole(minimum: int, maximum: int | None = None) -> Parser:
+    """A whole number in ``minimum..maximum``."""
+
+    def parse(name: str, value: str) -> int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+        if number < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, not {number}")
+        if maximum is not None and number > maximum:
+            raise SettingsError(f"{name} must be at most {maximum}, not {number}")
+        return number
+
+    return parse
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    """One environment variable: which field it sets, how its text is read, the flag of
+    ``openpacs serve`` that wins over it (if any), and what it means."""
+
+    env: str
+    field: str
+    parse: Parser
+    flag: str | None
+    help: str
+
+
+ENVIRONMENT: tuple[EnvSetting, ...] = (
+    EnvSetting("OPENPACS_HOST", "host", _text, "--host", "listen address"),
+    EnvSetting("OPENPACS_PORT", "port", _whole(1, 65535), "--port", "listen port"),
+    EnvSetting("OPENPACS_DATA_DIR", "data_dir", _path, "--data-dir", "data directory"),
+    EnvSetting(
+        "OPENPACS_DATABASE_URL", "database_url", _text, "--database-url", "index database URL"
+    ),
+    EnvSetting("OPENPACS_STORAGE_URL", "storage_url", _text, "--storage-url", "blob store URL"),
+    EnvSetting(
+        "OPENPACS_S3_ENDPOINT_URL", "s3_endpoint_url", _text, None, "S3-compatible endpoint"
+    ),
+    EnvSetting("OPENPACS_S3_REGION", "s3_region", _text, None, "region of the bucket"),
+    EnvSetting("OPENPACS_PUBLIC_URL", "public_url", _text, "--public-url", "base URL clients use"),
+    EnvSetting("OPENPACS_WORKERS", "workers", _whole(1), "--workers", "server processes"),
+    EnvSetting(
+        "OPENPACS_SPOOL_THRESHOLD",
+        "spool_threshold",
+        _whole(0),
+        None,
+        "bytes of a STOW part kept in memory",
+    ),
+    EnvSetting("OPENPACS_CORS_ORIGINS", "cors_origins", _items, None, "allowed CORS origins"),
+    EnvSetting(
+        "OPENPACS_QIDO_DEFAULT_LIMIT", "qido_default_limit", _whole(1), None, "default QIDO page"
+    ),
+    EnvSetting("OPENPACS_QIDO_MAX_LIMIT", "qido_max_limit", _whole(1), None, "largest QIDO page"),
+    EnvSetting("OPENPACS_TIMEZONE", "timezone", _text, None, "zone of share expiry dates"),
+    EnvSetting("OPENPACS_LOG_LEVEL", "log_level", _text, None, "log level"),
+    EnvSetting("OPENPACS_ACCESS_LOG", "access_log", _boolean, None, "one JSON line per request"),
+    EnvSetting(
+        "OPENPACS_COERCE_MISSING_UIDS",
+        "coerce_missing_uids",
+        _boolean,
+        None,
+        "derive missing Study/Series Instance UIDs instead of refusing the instance",
+    ),
+)
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``OPENPACS_*`` variables (the defaults for the others)."""
     env = os.environ if env is None else env
-    base = Settings()
-
-    def get(name: str) -> str | None:
-        return env.get(ENV_PREFIX + name)
-
-    values: dict[str, object] = {}
-    if (v := get("HOST")) is not None:
-        values["host"] = v
-    if (v := get("PORT")) is not None:
-        values["port"] = _int("PORT", v, 0)
-    if (v := get("DATA_DIR")) is not None:
-        values["data_dir"] = Path(v)
-    if (v := get("DATABASE_URL")) is not None:
-        values["database_url"] = v
-    if (v := get("STORAGE_URL")) is not None:
-        values["storage_url"] = v
-    if (v := get("S3_ENDPOINT_URL")) is not None:
-        values["s3_endpoint_url"] = v
-    if (v := get("S3_REGION")) is not None:
-        values["s3_region"] = v
-    if (v := get("PUBLIC_URL")) is not None:
-        values["public_url"] = v
-    if (v := get("CORS_ORIGINS")) is not None:
-        values["cors_origins"] = _list(v)
-    if (v := get("QIDO_DEFAULT_LIMIT")) is not None:
-        values["qido_default_limit"] = _int("QIDO_DEFAULT_LIMIT", v, 1)
-    if (v := get("QIDO_MAX_LIMIT")) is not None:
-        values["qido_max_limit"] = _int("QIDO_MAX_LIMIT", v, 1)
-    if (v := get("TIMEZONE")) is not None:
-        values["timezone"] = v
-    if (v := get("WORKERS")) is not None:
-        values["workers"] = _int("WORKERS", v, 1)
-    if (v := get("SPOOL_THRESHOLD")) is not None:
-        values["spool_threshold"] = _int("SPOOL_THRESHOLD", v, 0)
-    if (v := get("LOG_LEVEL")) is not None:
-        values["log_level"] = v
-    if (v := get("ACCESS_LOG")) is not None:
-        values["access_log"] = _bool(v)
-    return base.with_overrides(**values)
+    values = {
+        row.field: row.parse(row.env, raw)
+        for row in ENVIRONMENT
+        if (raw := env.get(row.env)) is not None
+    }
+    return replace(Settings(), **values)  # type: ignore[arg-type]

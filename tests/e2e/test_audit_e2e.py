@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pydicom
-from sqlalchemy import select
 
-from openpacs.index.db import Database
-from openpacs.index.models import Account, AuditEvent
+from openpacs.index.models import AuditEvent
 from openpacs.web.middleware import study_read_action
+from tests.support.audit import audit_events
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.stow import stow
 
@@ -40,25 +38,11 @@ def test_store_and_retrieve_are_recorded_with_the_user(
         httpx.get(f"{server.dicomweb}/studies/{study}/metadata", auth=account.auth).status_code
         == 200
     )
-    db = Database(server.database_url)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with db.session() as session:
-                account_id = session.scalar(
-                    select(Account.id).where(Account.uuid == account.account_uuid)
-                )
-                actions = sorted(
-                    session.scalars(
-                        select(AuditEvent.action).where(
-                            AuditEvent.account_id == account_id,
-                            AuditEvent.study_instance_uid == study,
-                        )
-                    )
-                )
-            if len(actions) >= 3 or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-    finally:
-        db.dispose()
+    events = audit_events(
+        server.database_url,
+        account.account_uuid,
+        AuditEvent.study_instance_uid == study,
+        count=3,
+    )
+    actions = sorted(action for action, _detail in events)
     assert actions == ["study.metadata", "study.retrieve", "study.store"]

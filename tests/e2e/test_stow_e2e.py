@@ -28,6 +28,15 @@ REJECTED = {
 }
 
 
+# Rejected files whose dataset can be read: their failure names the instance (both UIDs).
+IDENTIFIED = {
+    "pydicom__MR_truncated.dcm",
+    "pydicom__badVR.dcm",
+    "pydicom__hotiron.dcm",
+    "pydicom__SC_rgb_jls_lossy_sample.dcm",
+}
+
+
 def corpus_files(corpus_dir: Path) -> list[Path]:
     return sorted(corpus_dir.glob("*.dcm"))
 
@@ -48,6 +57,24 @@ def test_each_corrupt_or_incomplete_file_fails_alone_with_a_reason(
     assert failed["00081197"]["Value"] == [code]  # type: ignore[index]
     assert words in failed["00000902"]["Value"][0]  # type: ignore[index]
     assert "X-Error-Reason" in response.headers
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_a_failure_names_the_instance_whenever_its_dataset_was_readable(
+    server: ServerProcess, account: TestAccount, corpus_dir: Path, name: str
+) -> None:
+    """PS3.18 10.5.3: each FailedSOPSequence item references the instance that failed."""
+    path = corpus_dir / name
+    response = stow(server.dicomweb, account.auth, [path.read_bytes()])
+    assert response.status_code == 409
+    [failed] = failed_items(response.json())
+    sop_class = failed["00081150"].get("Value", [""])[0]  # type: ignore[attr-defined]
+    sop_instance = failed["00081155"].get("Value", [""])[0]  # type: ignore[attr-defined]
+    if name in IDENTIFIED:
+        dataset = pydicom.dcmread(path, force=True, stop_before_pixels=True)
+        assert (sop_class, sop_instance) == (dataset.SOPClassUID, dataset.SOPInstanceUID)
+    else:  # not a Part-10 file, or no SOP UIDs in the dataset
+        assert (sop_class, sop_instance) == ("", "")
 
 
 def test_the_whole_corpus_in_one_request_stores_every_valid_file(
@@ -141,6 +168,9 @@ def test_study_uid_in_the_url_must_match(
     [failed] = failed_items(response.json())
     assert failed["00081197"]["Value"] == [0xA901]  # type: ignore[index]
     assert "X-Error-Reason" in response.headers
+    dataset = pydicom.dcmread(corpus_dir / "pydicom__CT_small.dcm", stop_before_pixels=True)
+    assert failed["00081150"]["Value"] == [dataset.SOPClassUID]  # type: ignore[index]
+    assert failed["00081155"]["Value"] == [dataset.SOPInstanceUID]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

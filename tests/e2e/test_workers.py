@@ -16,6 +16,7 @@ import psutil
 import pydicom
 import pytest
 
+from openpacs.settings import Settings
 from openpacs.web.workers import WorkerPool, WorkersFailing
 from tests.support.server import ServerProcess, TestAccount, free_port
 from tests.support.stow import stow
@@ -84,6 +85,28 @@ def test_keep_alive_connections_are_spread_evenly_and_share_one_index(
             client.close()
 
 
+def test_workers_get_the_settings_of_flags_not_only_of_the_environment(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    """Flags are not in the environment: the workers get the parent's settings."""
+    server = ServerProcess(
+        tmp_path / "srv",
+        env={"OPENPACS_WORKERS": "2"},
+        args=("--public-url", "https://pacs.example/site"),
+    ).start()
+    try:
+        account = server.create_account()
+        data = (corpus_dir / "pydicom__CT_small.dcm").read_bytes()
+        for _ in range(2):  # new connections: at least one lands on each worker
+            stored = stow(server.dicomweb, account.auth, [data])
+            assert stored.status_code == 200
+            assert stored.json()["00081190"]["Value"][0].startswith(
+                "https://pacs.example/site/dicomweb/studies/"
+            )
+    finally:
+        server.stop()
+
+
 def test_a_worker_that_dies_is_replaced(two_workers: ServerProcess) -> None:
     account = two_workers.create_account()
     victim = worker_processes(two_workers)[0]
@@ -116,6 +139,12 @@ def test_sigterm_stops_the_parent_and_every_worker(two_workers: ServerProcess) -
         ({"OPENPACS_WORKERS": "0"}, [], "OPENPACS_WORKERS must be at least 1, not 0"),
         ({}, ["--workers", "-1"], "--workers must be at least 1, not -1"),
         ({"OPENPACS_PORT": "80a"}, [], "OPENPACS_PORT must be a whole number, not '80a'"),
+        ({"OPENPACS_PORT": "0"}, [], "OPENPACS_PORT must be at least 1, not 0"),
+        (
+            {"OPENPACS_ACCESS_LOG": "sure"},
+            [],
+            "OPENPACS_ACCESS_LOG must be true or false, not 'sure'",
+        ),
     ],
 )
 def test_unusable_settings_stop_serve_with_one_line(
@@ -134,7 +163,7 @@ def test_unusable_settings_stop_serve_with_one_line(
 
 
 def test_workers_that_keep_ending_at_start_stop_the_server() -> None:
-    pool = WorkerPool(1, "warning", target=exit_at_once)
+    pool = WorkerPool(Settings(workers=1, log_level="warning"), target=exit_at_once)
     try:
         with pytest.raises(WorkersFailing, match="keep ending right after they start"):
             for _ in range(10):

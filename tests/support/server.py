@@ -40,9 +40,15 @@ class TestAccount:
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, *, database_url: str = "", env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        database_url: str = "",
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ):
         self.data_dir = data_dir
+        self.args = args  # flags of `openpacs serve`
         self.port = free_port()
         self.database_url = database_url or f"sqlite:///{data_dir / 'openpacs.db'}"
         self.env = {
@@ -69,7 +75,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed by the process end
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "openpacs", "serve"],
+            [sys.executable, "-m", "openpacs", "serve", *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

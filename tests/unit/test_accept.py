@@ -10,6 +10,7 @@ from openpacs.protocol.accept import (
     MediaRange,
     NotAcceptable,
     Offer,
+    accepts_gzip,
     negotiate,
     parse_accept,
 )
@@ -512,3 +513,24 @@ def test_accept_query_parameter_drives_negotiation() -> None:
     # ...and the header is ignored entirely, even when the query asks for the impossible.
     with pytest.raises(NotAcceptable):
         negotiate(parse_accept(["*/*"], query=["application/json"]), WADO)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("", False),
+        ("gzip", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("deflate, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("gzip;q=junk", False),
+        ("*", True),
+        ("identity", False),
+        ("br;q=1, *;q=0.1", True),
+        ("*, gzip;q=0", False),
+        ("gzip;q=0, *", False),
+    ],
+)
+def test_accept_encoding_gzip(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected

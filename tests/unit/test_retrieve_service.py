@@ -1,5 +1,5 @@
-"""Retrieve and delete services over a real SQLite index and filesystem blob store, plus the
-pure helpers of the WADO handlers (frame lists, gzip, ZIP member names)."""
+"""Retrieve and delete services over a real SQLite index and filesystem blob store (the
+WADO decisions built on them: tests/unit/test_wado_service.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import orjson
 import pytest
 from bench.dataset import InstanceSpec, det_uid, make_instance
 from sqlalchemy import select
-from starlette.requests import Request
 
 from openpacs.index.db import Database
 from openpacs.index.delete_rows import delete_study_rows
@@ -30,9 +29,6 @@ from openpacs.services.retrieve import (
 from openpacs.services.store import StoreService
 from openpacs.services.upload import Upload
 from openpacs.storage.filesystem import FilesystemBlobStore
-from openpacs.web.dicomweb.wado import parse_frame_numbers, wants_gzip
-from openpacs.web.dicomweb.wado_zip import member_names
-from openpacs.web.errors import HttpError
 from tests.support.specs import small_spec
 
 
@@ -169,56 +165,3 @@ def test_delete_resource_recounts_and_removes_blobs(world: World) -> None:
         delete_resource(world.db, world.blobs, world.alice, Scope(None, None, sop))
     with pytest.raises(NotFound):
         delete_resource(world.db, world.blobs, world.bob, Scope(study))
-
-
-def test_frame_number_lists() -> None:
-    assert parse_frame_numbers("1", 1, "x") == [1]
-    assert parse_frame_numbers(" 3, 1 ,2", 3, "x") == [3, 1, 2]
-    for bad in ("", "0", "a", "1,", "1.0", "-2", "١", "9" * 12):
-        with pytest.raises(HttpError) as info:
-            parse_frame_numbers(bad, 5, "x")
-        assert info.value.status == 400, bad
-    with pytest.raises(HttpError) as info:
-        parse_frame_numbers("6", 5, "x")
-    assert info.value.status == 404
-    with pytest.raises(HttpError) as info:
-        parse_frame_numbers("1", None, "x")
-    assert info.value.status == 404
-
-
-def _request(accept_encoding: str) -> Request:
-    headers = [(b"accept-encoding", accept_encoding.encode())] if accept_encoding else []
-    return Request({"type": "http", "headers": headers, "method": "GET", "path": "/"})
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("", False),
-        ("gzip", True),
-        ("deflate, gzip;q=0.5", True),
-        ("gzip;q=0", False),
-        ("*", True),
-        ("identity", False),
-        ("br;q=1, *;q=0.1", True),
-        ("*, gzip;q=0", False),
-    ],
-)
-def test_gzip_negotiation(header: str, expected: bool) -> None:
-    assert wants_gzip(_request(header)) is expected
-
-
-def test_zip_member_names_come_from_positions() -> None:
-    from openpacs.services.retrieve import InstanceRef
-
-    def ref(study: str, series_id: int, n: int) -> InstanceRef:
-        return InstanceRef(n, study, "s", str(n), "c", "ts", "k", 1, 1, series_id)
-
-    refs = [ref("1.2.3", 10, 1), ref("1.2.3", 10, 2), ref("1.2.3", 7, 3)]
-    assert member_names(refs) == [
-        "1.2.3/001/00001.dcm",
-        "1.2.3/001/00002.dcm",
-        "1.2.3/002/00001.dcm",
-    ]
-    hostile = [ref("../../etc/passwd", 1, 1), ref("1.2/../x", 2, 2)]
-    assert member_names(hostile) == ["study1/001/00001.dcm", "study2/002/00001.dcm"]

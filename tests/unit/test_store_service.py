@@ -14,17 +14,15 @@ from sqlalchemy import func, select
 
 from openpacs.dicom import status
 from openpacs.dicom.ingest import parse_instance
-from openpacs.index.db import Database
 from openpacs.index.instance_rows import index_instances
-from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, Instance, Institution, PendingBlob, Series, Study
+from openpacs.index.models import Instance, PendingBlob, Series, Study
 from openpacs.services.index_writer import IndexJob, IndexWriter
 from openpacs.services.key_pool import BlobKeyPool
-from openpacs.services.principal import Principal
 from openpacs.services.store import StoreOutcome, StoreService
 from openpacs.services.upload import Upload
 from openpacs.storage.base import new_blob_key
 from openpacs.storage.filesystem import FilesystemBlobStore
+from tests.support.index import account_index
 from tests.support.specs import small_spec
 
 
@@ -35,14 +33,7 @@ def spec(study: str, series: int, number: int, modality: str = "CT") -> Instance
 class Harness:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.db = Database(f"sqlite:///{tmp / 'index.db'}")
-        upgrade(self.db.engine)
-        with self.db.session() as session:
-            account = Account(name="a")
-            session.add(account)
-            session.flush()
-            session.add(Institution(account_id=account.id, name="a", is_default=True))
-            self.who = Principal(account_id=account.id, user_id=1)
+        self.db, self.who = account_index(tmp)
         self.blobs = FilesystemBlobStore(tmp / "blobs")
         self.service = StoreService(self.db, self.blobs)
 

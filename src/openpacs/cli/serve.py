@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import sys
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -64,16 +63,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if settings.workers > 1:
         db.dispose()
-        # Each worker builds its own app from the same environment.
-        os.environ.update(
-            {
-                "OPENPACS_DATA_DIR": str(settings.data_dir),
-                "OPENPACS_DATABASE_URL": settings.effective_database_url,
-                "OPENPACS_STORAGE_URL": settings.effective_storage_url,
-                "OPENPACS_PUBLIC_URL": settings.effective_public_url,
-            }
-        )
-        return serve_workers(settings.host, settings.port, settings.workers, settings.log_level)
+        return serve_workers(settings)  # each worker builds its app from these settings
     app = create_app(settings, db=db)
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # garbage collector's way (fewer, shorter collections while serving).

@@ -46,6 +46,7 @@ from typing import IO, Final
 
 import orjson
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
@@ -70,7 +71,7 @@ from openpacs.dicom.json_model import (
     element_values,
 )
 from openpacs.dicom.names import name_words, normalize_name
-from openpacs.dicom.rawfile import InvalidInstance, RawFile, check_complete
+from openpacs.dicom.rawfile import InvalidInstance, MissingUid, RawFile, check_complete
 
 # Names other modules import from here (some are defined in the modules split off).
 __all__ = [
@@ -79,6 +80,7 @@ __all__ = [
     "OTHER_PATIENT_IDS_LENGTH",
     "InvalidInstance",
     "JsonObject",
+    "MissingUid",
     "ParsedInstance",
     "attribute_values",
     "index_columns",
@@ -210,8 +212,8 @@ def _valid_uid(value: str) -> bool:
 def _required_uid(meta: JsonObject, key: str, name: str) -> str:
     value = element_text(meta, key)
     if not value:
-        raise InvalidInstance(
-            f"missing {name} ({key[:4]},{key[4:]})", status.DATASET_DOES_NOT_MATCH_SOP_CLASS
+        raise MissingUid(
+            f"missing {name} ({key[:4]},{key[4:]})", status.DATASET_DOES_NOT_MATCH_SOP_CLASS, key
         )
     if not _valid_uid(value):
         raise InvalidInstance(
@@ -221,14 +223,40 @@ def _required_uid(meta: JsonObject, key: str, name: str) -> str:
     return value
 
 
+class _Read:
+    """What `_parse` got to: the dataset, once pydicom has read it."""
+
+    dataset: Dataset | None = None
+
+
+def _identify(exc: InvalidInstance, read: _Read) -> InvalidInstance:
+    """Name the instance in ``exc`` from the dataset, if it was read (the failure path
+    only: the file is rejected anyway, so reading two elements again costs nothing)."""
+    if read.dataset is not None:
+        exc.sop_class_uid = exc.sop_class_uid or _dataset_uid(read.dataset, 0x00080016)
+        exc.sop_instance_uid = exc.sop_instance_uid or _dataset_uid(read.dataset, 0x00080018)
+    return exc
+
+
+def _dataset_uid(dataset: Dataset, tag: int) -> str:
+    """The UID at ``tag`` if the dataset holds a valid one, else ""."""
+    try:
+        element = dataset.get(tag)
+        value = "" if element is None else str(element.value).strip("\x00 ")
+    except Exception:  # a damaged dataset may fail in any way here
+        return ""
+    return value if _valid_uid(value) else ""
+
+
 def parse_instance(
     source: str | os.PathLike[str] | bytes, *, expected_study_uid: str | None = None
 ) -> ParsedInstance:
     """Validate one Part-10 file (a path, or its bytes) and compute what the index and
     the read side need.
 
-    Raises `InvalidInstance` (reason, STOW failure code) for anything that cannot be
-    stored; no other exception escapes for bad input.
+    Raises `InvalidInstance` (reason, STOW failure code, and the SOP Class and Instance
+    UIDs when the dataset could be read) for anything that cannot be stored; no other
+    exception escapes for bad input. `MissingUid` says which required UID is absent.
     """
     fp: IO[bytes]
     if isinstance(source, bytes):
@@ -241,21 +269,25 @@ def parse_instance(
             raise InvalidInstance(
                 f"cannot read the uploaded file: {exc}", status.PROCESSING_FAILURE
             ) from exc
+    read = _Read()
     with fp:
         try:
-            return _parse(fp, size, expected_study_uid)
-        except InvalidInstance:
+            return _parse(fp, size, expected_study_uid, read)
+        except InvalidInstance as exc:
+            _identify(exc, read)
             raise
         except MemoryError as exc:
-            raise InvalidInstance(
+            failure = InvalidInstance(
                 "out of memory while parsing the file", status.OUT_OF_RESOURCES
-            ) from exc
+            )
+            raise _identify(failure, read) from exc
         except Exception as exc:  # pydicom raises many types for malformed input
             reason = " ".join(f"cannot parse the DICOM file: {type(exc).__name__}: {exc}".split())
-            raise InvalidInstance(reason[:500], status.CANNOT_UNDERSTAND) from exc
+            failure = InvalidInstance(reason[:500], status.CANNOT_UNDERSTAND)
+            raise _identify(failure, read) from exc
 
 
-def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None) -> ParsedInstance:
+def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None, read: _Read) -> ParsedInstance:
     file = RawFile(fp, size)
     if file.read_at(128, 4) != b"DICM":
         raise InvalidInstance(
@@ -267,6 +299,7 @@ def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None) -> ParsedIn
         dataset = dcmread(fp, defer_size=BULK_THRESHOLD)
     except InvalidDicomError as exc:
         raise InvalidInstance(f"not a DICOM Part-10 file: {exc}", status.CANNOT_UNDERSTAND) from exc
+    read.dataset = dataset
     meta_info = dataset.file_meta
     ts = str(meta_info.get("TransferSyntaxUID", "") or "").strip("\x00 ")
     if not ts:

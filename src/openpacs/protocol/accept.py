@@ -1,6 +1,6 @@
 """Content negotiation for DICOMweb (PS3.18 section 8.7, RFC 7231 section 5.3).
 
-Two steps, both pure:
+Two steps, both pure (and, for the content coding, :func:`accepts_gzip`):
 
 1. :func:`parse_accept` turns the Accept header (or the ``accept`` query parameter,
    which replaces it, PS3.18 8.3.3.1) into :class:`MediaRange` objects.
@@ -25,6 +25,7 @@ __all__ = [
     "MediaRange",
     "NotAcceptable",
     "Offer",
+    "accepts_gzip",
     "negotiate",
     "parse_accept",
 ]
@@ -344,3 +345,28 @@ def _ascii(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     flat = flat.encode("ascii", "backslashreplace").decode("ascii")
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- Accept-Encoding
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True if an Accept-Encoding value allows gzip (by name, or through ``*``) with
+    q > 0 (RFC 7231 5.3.4); a named coding wins over ``*``; an unreadable q is 0."""
+    star: bool | None = None
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return q > 0
+        if coding == "*":
+            star = q > 0
+    return bool(star)

@@ -1,33 +1,48 @@
-"""Errors services raise; each face (HTTP, CLI) maps them to its own status."""
+"""Errors services raise. They name what went wrong, not how a face reports it: the HTTP
+status of each class is chosen in ``web/errors.py``, the CLI prints the reason."""
 
 from __future__ import annotations
 
 
 class ServiceError(Exception):
-    status = 400
-
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
 class BadRequest(ServiceError):
-    status = 400
+    """The request itself is wrong (a malformed value, a missing parameter)."""
 
 
 class Forbidden(ServiceError):
-    status = 403
+    """The caller is known but may not do this (e.g. a read-only share)."""
 
 
 class NotFound(ServiceError):
     """Also used for other accounts' objects: their existence is never revealed."""
 
-    status = 404
-
 
 class Conflict(ServiceError):
-    status = 409
+    """The request contradicts what is stored."""
 
 
 class Gone(ServiceError):
-    status = 410
+    """It existed but no longer may be used (an expired share)."""
+
+
+class NotAcceptable(ServiceError):
+    """Nothing the caller accepts can be produced (e.g. a transfer syntax an instance
+    cannot be converted to, an image that cannot be rendered)."""
+
+
+class StoredFileError(ServiceError):
+    """The index points at a stored file that is missing or damaged: our fault, not the
+    caller's; a response being streamed is cut off rather than completed wrongly."""
+
+    def __init__(self, sop_uid: str, problem: str = "missing") -> None:
+        super().__init__(f"stored file for instance {sop_uid} is {problem}")
+        self.sop_uid = sop_uid
+
+
+class CannotDecode(ServiceError):
+    """A stored image cannot be decoded (no codec for it, or its data is bad)."""

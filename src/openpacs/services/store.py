@@ -11,6 +11,12 @@ Order of work, so that a failure at any step can be undone (DESIGN point 4):
    instances already stored, inserts study, series, order link, instance and counters,
    drops the reservation, and commits (many uploads per commit, see index_writer.py).
 A bad, duplicate or unindexed upload has its blob deleted again; its key is reused.
+
+A file refused only because it lacks a Study or Series Instance UID is stored under
+derived UIDs when the service is told to (``OPENPACS_COERCE_MISSING_UIDS``): the file is
+rewritten with them (dicom/coerce.py), parsed again and stored from memory like a small
+upload; its outcome carries the coercion and the warning 0xB000 (Coercion of Data
+Elements). Only refused files take that path.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from openpacs.dicom import status
-from openpacs.dicom.ingest import InvalidInstance, ParsedInstance, parse_instance
+from openpacs.dicom.coerce import Coercion, CoercionError, coerce_missing_uids
+from openpacs.dicom.ingest import InvalidInstance, MissingUid, ParsedInstance, parse_instance
 from openpacs.index.db import Database
 from openpacs.index.instance_rows import existing_instance
+from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
 from openpacs.services.index_writer import IndexWriter
 from openpacs.services.key_pool import BlobKeyPool
@@ -35,19 +43,28 @@ from openpacs.storage.base import BlobStore, fsync_path
 log = logging.getLogger("openpacs.store")
 
 
+#: The UIDs a stored instance may get derived (see dicom/coerce.py).
+COERCIBLE_UIDS = frozenset({"0020000D", "0020000E"})
+
+
 @dataclass(frozen=True)
 class StoreOutcome:
     stored: StoredInstance | None = None
     failed: FailedInstance | None = None
     study_instance_uid: str = ""
+    # Set when the instance was stored under derived Study/Series Instance UIDs.
+    coercion: Coercion | None = None
 
 
 class StoreService:
     """Shared by all requests of a process: it owns the key pool and the index writer."""
 
-    def __init__(self, db: Database, blobs: BlobStore) -> None:
+    def __init__(
+        self, db: Database, blobs: BlobStore, *, coerce_missing_uids: bool = False
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self._coerce_missing_uids = coerce_missing_uids
         self._keys = BlobKeyPool(db, blobs)
         self._writer = IndexWriter(db, blobs)
         self._flusher = ThreadPoolExecutor(8, thread_name_prefix="openpacs-flush")
@@ -86,7 +103,12 @@ class StoreService:
         try:
             parsed = parse_instance(data, expected_study_uid=expected_study_uid)
         except InvalidInstance as exc:
-            return _invalid(exc)
+            return self._refused(principal, exc, data, base_url, expected_study_uid)
+        return self._put_bytes(principal, parsed, data, base_url)
+
+    def _put_bytes(
+        self, principal: Principal, parsed: ParsedInstance, data: bytes, base_url: str
+    ) -> StoreOutcome:
         return self._put_and_index(
             principal,
             parsed,
@@ -103,13 +125,41 @@ class StoreService:
         try:
             parsed = parse_instance(path, expected_study_uid=expected_study_uid)
         except InvalidInstance as exc:
-            return _invalid(exc)
+            return self._refused(principal, exc, path, base_url, expected_study_uid)
 
         def put(key: str) -> None:
             flushed.result()
             self._blobs.put_file(key, path, defer_sync=True)
 
         return self._put_and_index(principal, parsed, put, base_url)
+
+    def _refused(
+        self,
+        principal: Principal,
+        exc: InvalidInstance,
+        source: bytes | Path,
+        base_url: str,
+        expected_study_uid: str | None,
+    ) -> StoreOutcome:
+        """The outcome of a file parse_instance refused: that failure, unless coercion is
+        on and only a Study or Series Instance UID is missing (see the module docstring)."""
+        coercible = isinstance(exc, MissingUid) and exc.tag in COERCIBLE_UIDS
+        if not (coercible and self._coerce_missing_uids):
+            return _invalid(exc)
+        try:
+            data, coercion = coerce_missing_uids(source)
+        except CoercionError as failure:
+            log.warning("cannot coerce instance %s: %s", exc.sop_instance_uid, failure)
+            return _invalid(exc, f"; deriving it failed: {failure}")
+        try:
+            parsed = parse_instance(data, expected_study_uid=expected_study_uid)
+        except InvalidInstance as again:
+            return _invalid(again)
+        outcome = self._put_bytes(principal, parsed, data, base_url)
+        if outcome.stored is None:
+            return outcome
+        stored = replace(outcome.stored, warning_code=status.COERCION_OF_DATA_ELEMENTS)
+        return replace(outcome, stored=stored, coercion=coercion)
 
     def _put_and_index(
         self,
@@ -158,14 +208,10 @@ class StoreService:
         self._keys.give_back(key)
 
 
-def instance_url(base_url: str, study: str, series: str, sop: str) -> str:
-    return f"{base_url}/studies/{study}/series/{series}/instances/{sop}"
-
-
 def _success(parsed: ParsedInstance, base_url: str) -> StoreOutcome:
-    url = instance_url(
-        base_url, parsed.study_instance_uid, parsed.series_instance_uid, parsed.sop_instance_uid
-    )
+    url = ResourcePath(
+        parsed.study_instance_uid, parsed.series_instance_uid, parsed.sop_instance_uid
+    ).url(base_url)
     return StoreOutcome(
         stored=StoredInstance(parsed.sop_class_uid, parsed.sop_instance_uid, url),
         study_instance_uid=parsed.study_instance_uid,
@@ -187,13 +233,9 @@ def existing_outcome(
     return _success(parsed, base_url)
 
 
-def _invalid(exc: InvalidInstance) -> StoreOutcome:
-    return _failure(
-        getattr(exc, "sop_class_uid", "") or "",
-        getattr(exc, "sop_instance_uid", "") or "",
-        exc.failure_code,
-        exc.reason,
-    )
+def _invalid(exc: InvalidInstance, more: str = "") -> StoreOutcome:
+    reason = exc.reason + more
+    return _failure(exc.sop_class_uid, exc.sop_instance_uid, exc.failure_code, reason)
 
 
 def _write_failed(parsed: ParsedInstance, exc: OSError) -> StoreOutcome:

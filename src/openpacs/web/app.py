@@ -24,7 +24,7 @@ from openpacs.web.api.openapi import openapi_json
 from openpacs.web.api.routes import api_routes
 from openpacs.web.context import AppContext
 from openpacs.web.dicomweb.routes import dicomweb_routes
-from openpacs.web.errors import HttpError, error_response
+from openpacs.web.errors import HttpError, error_response, service_error_response
 from openpacs.web.middleware import (
     AccessLogMiddleware,
     BasicAuthMiddleware,
@@ -54,7 +54,7 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 async def _service_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    return error_response(exc.status, exc.reason)
+    return service_error_response(exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -73,7 +73,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         settings=settings,
         db=database,
         blobs=blobs,
-        store=StoreService(database, blobs),
+        store=StoreService(database, blobs, coerce_missing_uids=settings.coerce_missing_uids),
         audit=AuditTrail(database),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         *share_routes(),
     ]
     middleware = [
-        Middleware(AccessLogMiddleware, audit=ctx.audit),
+        Middleware(AccessLogMiddleware, audit=ctx.audit, log_requests=settings.access_log),
         Middleware(NormalisePathMiddleware),
         Middleware(
             CORSMiddleware,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -10,6 +10,7 @@ from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
+from openpacs.services.stow import StowDriver
 from openpacs.settings import Settings
 from openpacs.storage.base import BlobStore
 
@@ -22,6 +23,16 @@ class AppContext:
     # The write path; one per process (it owns the group-commit thread).
     store: StoreService
     audit: AuditTrail
+    # STOW-RS requests: spooled, stored through ``store``, audited (built from the above).
+    stow: StowDriver = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stow = StowDriver(
+            self.store,
+            self.audit,
+            staging=self.blobs.staging_dir(),
+            spool_threshold=self.settings.spool_threshold,
+        )
 
 
 def context(request: Request) -> AppContext:

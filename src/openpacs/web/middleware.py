@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import re
 import time
@@ -13,6 +11,7 @@ import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openpacs.protocol.basic_auth import basic_credentials
 from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.auth import Authenticator
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
@@ -47,15 +46,7 @@ class NormalisePathMiddleware:
 def _basic_credentials(scope: Scope) -> tuple[str, str] | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "basic":
-                return None
-            try:
-                decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user, sep, password = decoded.partition(":")
-            return (user, password) if sep else None
+            return basic_credentials(value.decode("latin-1"))
     return None
 
 
@@ -148,9 +139,12 @@ class AccessLogMiddleware:
     """One structured (JSON) line per request: who, what, status, bytes, time; and an
     audit event for every successful read of a study's content."""
 
-    def __init__(self, app: ASGIApp, audit: AuditTrail | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, audit: AuditTrail | None = None, *, log_requests: bool = True
+    ) -> None:
         self.app = app
         self.audit = audit
+        self.log_requests = log_requests  # OPENPACS_ACCESS_LOG
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -188,7 +182,7 @@ class AccessLogMiddleware:
                             client=client[0] if client else "",
                         )
                     )
-            if access_log.isEnabledFor(logging.INFO):
+            if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 record = {
                     "method": scope["method"],
                     "path": _SHARE_TOKEN.sub(r"\1...", scope["path"]),

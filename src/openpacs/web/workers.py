@@ -7,9 +7,10 @@ share the listening socket instead (uvicorn's own ``workers``), whichever proces
 first accepts every pending connection, so the few keep-alive connections of a modality
 or an upload script often all land on one process while the other cores idle.
 
-The parent restarts a worker that dies and stops them all on SIGINT/SIGTERM. Workers
-build the app from the environment (``openpacs.web.asgi``) and shut down gracefully when
-signalled or when the parent goes away.
+The parent restarts a worker that dies and stops them all on SIGINT/SIGTERM. Each worker
+gets the parent's :class:`~openpacs.settings.Settings` (resolved, pickled by
+``multiprocessing``), builds the app from them and shuts down gracefully when signalled
+or when the parent goes away; nothing is passed through the environment.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+
+from openpacs.settings import Settings
 
 log = logging.getLogger("openpacs.workers")
 
@@ -110,15 +113,18 @@ class HandedConnectionsServer(uvicorn.Server):
             self._on_close()
 
 
-def _worker_main(index: int, channel: socket.socket, open_connections: Any, log_level: str) -> None:
-    """Entry point of one worker process (spawned: nothing inherited but the environment)."""
-    from openpacs.web.asgi import app_from_env
+def _worker_main(
+    index: int, channel: socket.socket, open_connections: Any, settings: Settings
+) -> None:
+    """Entry point of one worker process (spawned: it has only what it is given)."""
+    from openpacs.web.app import create_app
 
+    log_level = settings.log_level
     logging.basicConfig(
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    app = app_from_env()
+    app = create_app(settings)
     gc.freeze()  # what is loaded now lives as long as the process (see cli/serve.py)
 
     def closed() -> None:
@@ -140,22 +146,20 @@ class _Worker:
 class WorkerPool:
     """The parent side: starts, feeds, restarts and stops the workers."""
 
-    def __init__(
-        self, count: int, log_level: str, target: Callable[..., None] = _worker_main
-    ) -> None:
+    def __init__(self, settings: Settings, target: Callable[..., None] = _worker_main) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._log_level = log_level
+        self._settings = settings
         self._target = target
         self._quick_deaths = 0
-        self.open_connections: Any = self._context.Array("i", count)
-        self.workers = [self._start(i) for i in range(count)]
+        self.open_connections: Any = self._context.Array("i", settings.workers)
+        self.workers = [self._start(i) for i in range(settings.workers)]
         self._next = 0
 
     def _start(self, index: int) -> _Worker:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = self._context.Process(
             target=self._target,
-            args=(index, child_end, self.open_connections, self._log_level),
+            args=(index, child_end, self.open_connections, self._settings),
             name=f"openpacs-worker-{index}",
             daemon=False,
         )
@@ -228,16 +232,19 @@ class WorkerPool:
                 worker.process.join(5)
 
 
-def serve_workers(host: str, port: int, count: int, log_level: str) -> int:
-    """Listen on ``host:port`` and run ``count`` worker processes until SIGINT/SIGTERM;
-    the exit code (1 with a message on stderr when it cannot serve)."""
+def serve_workers(settings: Settings) -> int:
+    """Listen on the settings' host and port and run ``settings.workers`` worker
+    processes until SIGINT/SIGTERM; the exit code (1 with a message on stderr when it
+    cannot serve)."""
+    settings = settings.resolved()  # the workers must not depend on our working directory
+    host, port, count = settings.host, settings.port, settings.workers
     try:
         listener = socket.create_server((host, port), backlog=2048)
     except OSError as exc:
         print(f"openpacs: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     listener.settimeout(_POLL_SECONDS)
-    pool = WorkerPool(count, log_level)
+    pool = WorkerPool(settings)
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:

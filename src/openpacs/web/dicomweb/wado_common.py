@@ -1,4 +1,4 @@
-"""What the WADO-RS handlers share: scope from the URL, negotiation, blob streaming, aborts.
+"""What the WADO-RS handlers share: scope from the URL, negotiation, file streaming, aborts.
 
 Errors while a response is being streamed cannot change its status any more. They are
 logged and the response is *aborted*: :class:`AbortableStreamingResponse` stops without
@@ -26,7 +26,7 @@ from openpacs.protocol.accept import (
     negotiate,
     parse_accept,
 )
-from openpacs.services.principal import Principal
+from openpacs.services.errors import ServiceError, StoredFileError
 from openpacs.services.retrieve import (
     InstanceDetail,
     InstanceRef,
@@ -34,8 +34,8 @@ from openpacs.services.retrieve import (
     get_instance,
     list_instances,
 )
-from openpacs.storage.base import BlobNotFound, BlobStore
-from openpacs.web.context import AppContext, context, principal
+from openpacs.services.stored_files import SHORTER
+from openpacs.web.context import context, principal
 from openpacs.web.errors import HttpError
 
 log = logging.getLogger("openpacs.wado")
@@ -48,13 +48,6 @@ CHUNK_SIZE = 1 << 20
 
 class StreamAborted(Exception):
     """Raised inside a response body iterator after the error was logged."""
-
-
-class StoredFileError(HttpError):
-    """The index points at a blob that is missing or damaged (500, with the reason)."""
-
-    def __init__(self, sop_uid: str, problem: str = "missing") -> None:
-        super().__init__(500, f"stored file for instance {sop_uid} is {problem}")
 
 
 class AbortableStreamingResponse(StreamingResponse):
@@ -76,6 +69,11 @@ class AbortableStreamingResponse(StreamingResponse):
         except StreamAborted:
             return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def reason_of(exc: Exception) -> str:
+    """What went wrong, for the log line of an aborted response."""
+    return exc.reason if isinstance(exc, HttpError | ServiceError) else repr(exc)
 
 
 def abort(message: str, *args: object) -> StreamAborted:
@@ -132,37 +130,6 @@ def choose(request: Request, ranges: list[MediaRange], offers: list[Offer]) -> C
         raise HttpError(406, str(exc)) from None
 
 
-async def open_blob(blobs: BlobStore, ref: InstanceRef) -> BinaryIO:
-    """Open an instance's blob in a worker thread (:class:`StoredFileError` if missing)."""
-    try:
-        return await in_thread(lambda: blobs.open(ref.blob_key))
-    except (BlobNotFound, FileNotFoundError):
-        log.error("stored file of instance %s is missing (blob %s)", ref.sop_uid, ref.blob_key)
-        raise StoredFileError(ref.sop_uid) from None
-
-
-async def read_blob_range(blobs: BlobStore, ref: InstanceRef, offset: int, length: int) -> bytes:
-    """Bytes of a frame or bulk data range (:class:`StoredFileError` if missing or short)."""
-
-    def run() -> bytes:
-        try:
-            return blobs.read_range(ref.blob_key, offset, length)
-        except (BlobNotFound, FileNotFoundError):
-            blobs.size(ref.blob_key)  # raises BlobNotFound if the file is gone altogether
-            raise StoredFileError(
-                ref.sop_uid, "damaged (shorter than when it was stored)"
-            ) from None
-
-    try:
-        return await in_thread(run)
-    except (BlobNotFound, FileNotFoundError):
-        log.error("stored file of instance %s is missing (blob %s)", ref.sop_uid, ref.blob_key)
-        raise StoredFileError(ref.sop_uid) from None
-    except StoredFileError:
-        log.error("stored file of instance %s is damaged (blob %s)", ref.sop_uid, ref.blob_key)
-        raise
-
-
 async def file_chunks(
     handle: BinaryIO, *, expected: int | None = None, label: str = ""
 ) -> AsyncIterator[bytes]:
@@ -184,10 +151,6 @@ async def file_chunks(
             log.error(
                 "stored file of instance %s is damaged: %d of %d bytes", label, total, expected
             )
-            raise StoredFileError(label, "damaged (shorter than when it was stored)")
+            raise StoredFileError(label, SHORTER)
     finally:
         handle.close()
-
-
-def ctx_and_principal(request: Request) -> tuple[AppContext, Principal]:
-    return context(request), principal(request)

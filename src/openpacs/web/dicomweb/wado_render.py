@@ -19,20 +19,11 @@ Decoding and encoding are CPU-bound and run in worker threads.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.dicom.pixels import PixelDataError
-from openpacs.dicom.render import (
-    RenderError,
-    Viewport,
-    Window,
-    parse_viewport_region,
-    parse_window,
-    render_frame,
-)
+from openpacs.dicom.render import Viewport, parse_viewport_region, parse_window
 from openpacs.protocol.accept import Offer
 from openpacs.protocol.multipart import (
     closing_delimiter,
@@ -40,13 +31,18 @@ from openpacs.protocol.multipart import (
     new_boundary,
     part_header,
 )
-from openpacs.services.retrieve import InstanceRef, representative_instance
-from openpacs.storage.base import BlobNotFound, BlobStore
+from openpacs.services.errors import ServiceError, StoredFileError
+from openpacs.services.frames import (
+    RenderJob,
+    RenderParams,
+    instance_render_jobs,
+    render_image,
+    resource_render_jobs,
+)
+from openpacs.storage.base import BlobStore
 from openpacs.web.context import context, dicomweb_base
-from openpacs.web.dicomweb.wado import instance_url, parse_frame_numbers
 from openpacs.web.dicomweb.wado_common import (
     AbortableStreamingResponse,
-    StoredFileError,
     abort,
     accept_ranges,
     choose,
@@ -62,13 +58,6 @@ IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif")
 THUMBNAIL_SIZE = 128
 _DEFAULT_QUALITY = 90
 _THUMBNAIL_QUALITY = 80
-
-
-@dataclass(frozen=True)
-class RenderParams:
-    window: Window | None
-    viewport: Viewport | None
-    quality: int
 
 
 def render_params(request: Request, *, thumbnail: bool) -> RenderParams:
@@ -95,38 +84,9 @@ def _offers(multi: bool) -> list[Offer]:
     return parts + single if multi else single + parts
 
 
-async def render(
-    blobs: BlobStore, ref: InstanceRef, index: int, media_type: str, params: RenderParams
-) -> bytes:
-    """Render frame ``index`` (0-based) of an instance in a worker thread."""
-
-    def run() -> bytes:
-        with blobs.open(ref.blob_key) as handle:
-            return render_frame(
-                handle,
-                index,
-                media_type=media_type,
-                window=params.window,
-                viewport=params.viewport,
-                quality=params.quality,
-            )
-
-    try:
-        return await in_thread(run)
-    except (BlobNotFound, FileNotFoundError):
-        log.error("stored file of instance %s is missing (blob %s)", ref.sop_uid, ref.blob_key)
-        raise StoredFileError(ref.sop_uid) from None
-    except RenderError as exc:
-        raise HttpError(406, f"instance {ref.sop_uid} cannot be rendered: {exc}") from None
-    except PixelDataError as exc:
-        log.error("cannot decode frame %d of instance %s: %s", index + 1, ref.sop_uid, exc)
-        raise HttpError(
-            500, f"cannot decode frame {index + 1} of instance {ref.sop_uid}: {exc}"
-        ) from None
-
-
-def _no_pixels(ref: InstanceRef) -> HttpError:
-    return HttpError(404, f"instance {ref.sop_uid} has no pixel data to render")
+async def render(blobs: BlobStore, job: RenderJob, media_type: str, params: RenderParams) -> bytes:
+    """Render one job's image in a worker thread."""
+    return await in_thread(lambda: render_image(blobs, job, media_type, params))
 
 
 async def rendered(request: Request) -> Response:
@@ -139,47 +99,27 @@ async def thumbnail(request: Request) -> Response:
     return await _rendered(request, thumbnail=True)
 
 
+async def _jobs(request: Request, *, thumbnail: bool) -> list[RenderJob]:
+    scope, base = scope_of(request), dicomweb_base(request)
+    if scope.level == "instance":
+        ref = (await load_instance(request, scope)).ref
+        frames = request.path_params.get("frames")
+        frames_text = None if frames is None else str(frames)
+        return instance_render_jobs(ref, frames_text, thumbnail=thumbnail, base=base)
+    refs = await load_instances(request, scope)
+    return resource_render_jobs(refs, scope.describe(), thumbnail=thumbnail, base=base)
+
+
 async def _rendered(request: Request, *, thumbnail: bool) -> Response:
     ctx, scope = context(request), scope_of(request)
     params = render_params(request, thumbnail=thumbnail)
     ranges = accept_ranges(request)
-    frames_text = request.path_params.get("frames")
-    base = dicomweb_base(request)
-    suffix = "thumbnail" if thumbnail else "rendered"
-
-    jobs: list[tuple[InstanceRef, int, str]]  # (instance, 0-based frame, Content-Location)
-    if scope.level == "instance":
-        ref = (await load_instance(request, scope)).ref
-        url = instance_url(base, ref)
-        if frames_text is not None:
-            numbers = parse_frame_numbers(str(frames_text), ref.number_of_frames, ref.sop_uid)
-            if thumbnail:
-                numbers = numbers[:1]
-            jobs = [(ref, n - 1, f"{url}/frames/{n}/{suffix}") for n in numbers]
-        elif ref.number_of_frames is None:
-            raise _no_pixels(ref)
-        else:
-            index = ref.number_of_frames // 2 if thumbnail else 0
-            jobs = [(ref, index, f"{url}/{suffix}")]
-    else:
-        refs = await load_instances(request, scope)
-        if thumbnail:
-            chosen = representative_instance(refs)
-            if chosen is None:
-                raise HttpError(404, f"{scope.describe()} has no images")
-            n = chosen.number_of_frames or 1
-            jobs = [(chosen, n // 2, f"{instance_url(base, chosen)}/{suffix}")]
-        else:
-            jobs = [(r, 0, f"{instance_url(base, r)}/{suffix}") for r in refs if r.has_pixel_data]
-            if not jobs:
-                raise HttpError(404, f"{scope.describe()} has no images")
-
+    jobs = await _jobs(request, thumbnail=thumbnail)
     multi_resource = len(jobs) > 1 or (scope.level != "instance" and not thumbnail)
     choice = choose(request, ranges, _offers(multi_resource))
     media_type = choice.part_type or choice.media_type
     if not multi_resource and choice.part_type is None:
-        ref, index, _ = jobs[0]
-        image = await render(ctx.blobs, ref, index, media_type, params)
+        image = await render(ctx.blobs, jobs[0], media_type, params)
         return Response(image, media_type=media_type)
     skip = scope.level != "instance"  # study/series: leave out what cannot be rendered
     first_at, first = await _first_image(ctx.blobs, jobs, media_type, params, skip=skip)
@@ -188,25 +128,25 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
     async def body() -> AsyncIterator[bytes]:
         opened = False
         for pos in range(first_at, len(jobs)):
-            ref, index, location = jobs[pos]
+            job = jobs[pos]
             if pos == first_at:
                 image = first
             else:
                 try:
-                    image = await render(ctx.blobs, ref, index, media_type, params)
-                except HttpError as exc:
+                    image = await render(ctx.blobs, job, media_type, params)
+                except ServiceError as exc:
                     if skip and not isinstance(exc, StoredFileError):
                         log.warning(
                             "rendered %s: left out %s: %s",
                             scope.describe(),
-                            ref.sop_uid,
+                            job.ref.sop_uid,
                             exc.reason,
                         )
                         continue
                     raise abort(
-                        "rendered %s at %s: %s", scope.describe(), ref.sop_uid, exc.reason
+                        "rendered %s at %s: %s", scope.describe(), job.ref.sop_uid, exc.reason
                     ) from exc
-            headers = {"Content-Type": media_type, "Content-Location": location}
+            headers = {"Content-Type": media_type, "Content-Location": job.location}
             yield part_header(boundary, headers, first=not opened) + image
             opened = True
         yield closing_delimiter(boundary)
@@ -218,23 +158,23 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
 
 async def _first_image(
     blobs: BlobStore,
-    jobs: list[tuple[InstanceRef, int, str]],
+    jobs: list[RenderJob],
     media_type: str,
     params: RenderParams,
     *,
     skip: bool,
 ) -> tuple[int, bytes]:
     """Render the first job that can be rendered (all errors before the response starts)."""
-    last: HttpError | None = None
-    for pos, (ref, index, _) in enumerate(jobs):
+    last: ServiceError | None = None
+    for pos, job in enumerate(jobs):
         try:
-            return pos, await render(blobs, ref, index, media_type, params)
+            return pos, await render(blobs, job, media_type, params)
         except StoredFileError:
             raise
-        except HttpError as exc:
+        except ServiceError as exc:
             if not skip:
                 raise
-            log.warning("rendered: left out %s: %s", ref.sop_uid, exc.reason)
+            log.warning("rendered: left out %s: %s", job.ref.sop_uid, exc.reason)
             last = exc
     assert last is not None
     raise last

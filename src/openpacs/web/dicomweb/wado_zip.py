@@ -23,17 +23,17 @@ from collections.abc import Iterator
 
 from starlette.responses import Response
 
+from openpacs.protocol.media_types import ZIP
 from openpacs.services.retrieve import InstanceRef, Scope
+from openpacs.services.stored_files import check_stored
 from openpacs.storage.base import BlobNotFound, BlobStore
 from openpacs.web.dicomweb.wado_common import (
     CHUNK_SIZE,
     AbortableStreamingResponse,
-    StoredFileError,
     StreamAborted,
     in_thread,
 )
 
-ZIP = "application/zip"
 _UID = re.compile(r"[0-9]{1,64}(?:\.[0-9]{1,64}){0,63}")
 log = logging.getLogger("openpacs.wado")
 
@@ -112,13 +112,7 @@ def zip_chunks(blobs: BlobStore, refs: list[InstanceRef]) -> Iterator[bytes]:
 
 async def zip_response(blobs: BlobStore, scope: Scope, refs: list[InstanceRef]) -> Response:
     """The ZIP download; a missing first file is still answered with a 500 status."""
-    try:
-        await in_thread(lambda: blobs.size(refs[0].blob_key))
-    except (BlobNotFound, FileNotFoundError):
-        log.error(
-            "stored file of instance %s is missing (blob %s)", refs[0].sop_uid, refs[0].blob_key
-        )
-        raise StoredFileError(refs[0].sop_uid) from None
+    await in_thread(lambda: check_stored(blobs, refs[0]))
     uid = scope.series_uid if scope.level == "series" else scope.study_uid
     name = _safe_uid(uid or "", scope.level)
     return AbortableStreamingResponse(

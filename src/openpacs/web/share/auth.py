@@ -6,8 +6,6 @@ on ``app.state.share_access``: one per application, like the user authenticator.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from urllib.parse import urlsplit
 
 import anyio
@@ -15,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from openpacs.protocol.basic_auth import basic_credentials
 from openpacs.services.share_access import OpenShare, PasswordCheck, ShareAccess, open_share
 from openpacs.settings import Settings
 from openpacs.web.context import AppContext
@@ -76,15 +75,8 @@ def has_session(conn: HTTPConnection, access: ShareAccess, share: OpenShare) -> 
 
 def basic_password(conn: HTTPConnection) -> str | None:
     """The password of HTTP Basic credentials (any user name), or None."""
-    scheme, _, token = conn.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _user, sep, password = decoded.partition(":")
-    return password if sep else None
+    credentials = basic_credentials(conn.headers.get("authorization", ""))
+    return None if credentials is None else credentials[1]
 
 
 async def check_password(

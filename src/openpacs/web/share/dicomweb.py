@@ -35,7 +35,7 @@ from openpacs.web.context import context
 from openpacs.web.dicomweb import wado
 from openpacs.web.dicomweb.routes import dicomweb_routes
 from openpacs.web.dicomweb.wado_common import scope_of
-from openpacs.web.errors import HttpError, error_response
+from openpacs.web.errors import HttpError, error_response, service_error_response
 from openpacs.web.share.auth import (
     basic_password,
     check_password,
@@ -114,7 +114,7 @@ class ShareDicomweb:
         try:
             share = await resolve(ctx, token)
         except ServiceError as exc:
-            return error_response(exc.status, exc.reason)
+            return service_error_response(exc)
         if scope["method"] not in READ_METHODS:
             return error_response(
                 405,

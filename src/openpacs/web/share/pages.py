@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse
 
+from openpacs.protocol.paths import ResourcePath
 from openpacs.services.ratelimit import retry_after_header
 from openpacs.services.share_access import OpenShare, SeriesView, SharedStudy
 from openpacs.web.share.html import h, json_for_script, page_response, u
@@ -162,10 +163,10 @@ class ShareLinks:
         return f"{self.page}/download/{u(study_uid)}"
 
     def thumbnail(self, study_uid: str, series_uid: str) -> str:
-        return f"{self.dicomweb}/studies/{u(study_uid)}/series/{u(series_uid)}/thumbnail"
+        return self.dicomweb + h(ResourcePath(study_uid, series_uid).url("", "thumbnail"))
 
     def series_base(self, study_uid: str, series_uid: str) -> str:
-        return f"{self.dicomweb}/studies/{u(study_uid)}/series/{u(series_uid)}/instances/"
+        return self.dicomweb + h(ResourcePath(study_uid, series_uid).url("", "instances")) + "/"
 
 
 def _fact(label: str, value: str, name: str) -> str:

@@ -1,0 +1,219 @@
+"""STOW-RS on the service side: one request's multipart body in, a `StowResult` out.
+
+The web handler parses the Content-Type and hands the body over as an async iterator of
+chunks (``request.stream()``); :class:`StowDriver` does the rest:
+
+1. feed each chunk to the multipart parser (protocol/multipart.py) as it arrives: the
+   body is never read whole;
+2. collect each part in an :class:`~openpacs.services.upload.UploadSpool`: in memory
+   while small, else in a staging file next to the blob store (so a large accepted file
+   is renamed into place, never copied);
+3. store each part as soon as its closing boundary arrives, in a worker thread, while
+   the next part is received; up to :data:`PARTS_IN_FLIGHT` at a time, so the index
+   writer can commit them together. Bad parts fail alone;
+4. collect the outcomes in arrival order, record one ``study.store`` audit event per
+   study (and ``instance.coerce`` for each instance stored under derived UIDs), and
+   build the response dataset.
+
+A body that is cut off keeps its complete parts (the cut one fails); a body that is not
+multipart at all is a :class:`~openpacs.services.errors.BadRequest`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.abc
+
+from openpacs.dicom import status
+from openpacs.protocol.multipart import (
+    MultipartError,
+    MultipartParser,
+    PartData,
+    PartEnd,
+    PartStart,
+)
+from openpacs.protocol.paths import ResourcePath
+from openpacs.protocol.stow_request import part_refusal
+from openpacs.protocol.stow_response import FailedInstance, StowResult
+from openpacs.services.audit import AuditTrail, Event
+from openpacs.services.errors import BadRequest, Forbidden
+from openpacs.services.principal import Principal
+from openpacs.services.store import StoreOutcome, StoreService
+from openpacs.services.upload import Upload, UploadSpool
+
+log = logging.getLogger("openpacs.stow")
+
+# Parts of one request stored at the same time: the next part is received while earlier
+# ones are parsed and written, and the index writer can commit them together.
+PARTS_IN_FLIGHT = 4
+
+
+@dataclass(frozen=True)
+class StowRequest:
+    """One STOW-RS request as the service sees it."""
+
+    principal: Principal
+    boundary: str
+    # The DICOMweb root the request came through (RetrieveURLs point back into it).
+    base_url: str
+    # The study of ``POST /studies/{study}``: every instance must belong to it.
+    study_uid: str | None = None
+    client: str = ""  # for the audit trail
+
+
+class StowDriver:
+    """Runs STOW requests; one per process, beside the store service it feeds."""
+
+    def __init__(
+        self, store: StoreService, audit: AuditTrail, *, staging: Path, spool_threshold: int
+    ) -> None:
+        self._store = store
+        self._audit = audit
+        self._staging = staging
+        self._spool_threshold = spool_threshold
+
+    async def run(self, request: StowRequest, body: AsyncIterable[bytes]) -> StowResult:
+        """Store every part of ``body``; raises Forbidden / BadRequest for the request as
+        a whole, never for one part."""
+        if request.principal.read_only:
+            raise Forbidden("this access is read-only; storing is not allowed")
+        parts = _Parts(self._store, request, self._staging, self._spool_threshold)
+        await parts.receive(body)
+        result = _result(parts.outcomes, parts.malformed, request.base_url)
+        self._record(request, parts.outcomes)
+        log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
+        return result
+
+    def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> None:
+        """One ``study.store`` event per study, one ``instance.coerce`` per instance
+        stored under derived UIDs."""
+        per_study: dict[str, int] = {}
+        for outcome in outcomes:
+            if outcome.stored is None:
+                continue
+            study = outcome.study_instance_uid
+            per_study[study] = per_study.get(study, 0) + 1
+            if outcome.coercion is not None:
+                self._event(request, "instance.coerce", study, outcome.coercion.describe())
+        for study in sorted(per_study):
+            self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+
+    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> None:
+        who = request.principal
+        self._audit.record(
+            Event(
+                account_id=who.account_id,
+                action=action,
+                study_instance_uid=study,
+                user_id=who.user_id,
+                detail=detail,
+                client=request.client,
+            )
+        )
+
+
+class _Parts:
+    """The parts of one request body, spooled as they arrive and stored as they end."""
+
+    def __init__(
+        self, store: StoreService, request: StowRequest, staging: Path, spool_threshold: int
+    ) -> None:
+        self._store = store
+        self._request = request
+        self._staging = staging
+        self._spool_threshold = spool_threshold
+        self._slots = anyio.Semaphore(PARTS_IN_FLIGHT)
+        self._spool: UploadSpool | None = None
+        self._refusal: str | None = None  # why the current part will not be stored
+        #: One per part, in arrival order (filled in when its store finishes).
+        self.outcomes: list[StoreOutcome] = []
+        #: Why the body could not be read to its end, if it could not.
+        self.malformed: str | None = None
+
+    async def receive(self, body: AsyncIterable[bytes]) -> None:
+        parser = MultipartParser(self._request.boundary)
+        async with anyio.create_task_group() as tasks:
+            try:
+                async for chunk in body:
+                    for event in parser.feed(chunk):
+                        if isinstance(event, PartData):
+                            if self._spool is not None:
+                                self._spool.write(event.data)
+                        elif isinstance(event, PartStart):
+                            self._spool = UploadSpool(self._staging, self._spool_threshold)
+                            self._refusal = part_refusal(event.headers)
+                        elif isinstance(event, PartEnd):
+                            await self._finish(tasks, event.complete)
+                for event in parser.close():
+                    if isinstance(event, PartData) and self._spool is not None:
+                        self._spool.write(event.data)
+                    elif isinstance(event, PartEnd):
+                        await self._finish(tasks, event.complete)
+            except MultipartError as exc:
+                self.malformed = str(exc)
+            finally:
+                if self._spool is not None:
+                    self._spool.discard()
+
+    async def _finish(self, tasks: anyio.abc.TaskGroup, complete: bool) -> None:
+        """The current part ended: fail it, or start storing it (waiting for a slot)."""
+        assert self._spool is not None
+        spool, self._spool = self._spool, None
+        index = len(self.outcomes)
+        self.outcomes.append(StoreOutcome())
+        if not complete:
+            spool.discard()
+            self.outcomes[index] = _failed(
+                status.CANNOT_UNDERSTAND, "the part was cut off (truncated body)"
+            )
+        elif self._refusal is not None:
+            spool.discard()
+            self.outcomes[index] = _failed(status.SOP_CLASS_NOT_SUPPORTED, self._refusal)
+        else:
+            upload = spool.finish()
+            await self._slots.acquire()
+            tasks.start_soon(self._store_part, index, upload)
+
+    async def _store_part(self, index: int, upload: Upload) -> None:
+        request = self._request
+        try:
+            self.outcomes[index] = await anyio.to_thread.run_sync(
+                lambda: self._store.store(
+                    request.principal,
+                    upload,
+                    base_url=request.base_url,
+                    expected_study_uid=request.study_uid,
+                )
+            )
+        finally:
+            self._slots.release()
+
+
+def _result(outcomes: list[StoreOutcome], malformed: str | None, base_url: str) -> StowResult:
+    """The response dataset, in arrival order; BadRequest when there is nothing to say."""
+    result = StowResult()
+    studies: set[str] = set()
+    for outcome in outcomes:
+        if outcome.stored is not None:
+            result.stored.append(outcome.stored)
+            studies.add(outcome.study_instance_uid)
+        elif outcome.failed is not None:
+            result.failed.append(outcome.failed)
+    if malformed is not None:
+        if not outcomes:
+            raise BadRequest(f"malformed multipart body: {malformed}")
+        result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, malformed))
+    if not result.stored and not result.failed:
+        raise BadRequest("the request contains no parts")
+    if len(studies) == 1:
+        result.study_retrieve_url = ResourcePath(next(iter(studies))).url(base_url)
+    return result
+
+
+def _failed(code: int, reason: str) -> StoreOutcome:
+    return StoreOutcome(failed=FailedInstance("", "", code, reason))

@@ -1,0 +1,159 @@
+"""The STOW driver over a real SQLite index and filesystem store, fed chunk by chunk:
+what a request's body becomes (outcomes in order, audit events, the study RetrieveURL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from bench.dataset import make_instance
+from sqlalchemy import select
+
+from openpacs.dicom import status
+from openpacs.index.models import AuditEvent
+from openpacs.protocol.stow_response import StowResult
+from openpacs.services.audit import AuditTrail
+from openpacs.services.errors import BadRequest, Forbidden
+from openpacs.services.principal import Principal
+from openpacs.services.store import StoreService
+from openpacs.services.stow import StowDriver, StowRequest
+from openpacs.storage.filesystem import FilesystemBlobStore
+from tests.support.index import account_index
+from tests.support.specs import small_spec
+from tests.support.stow import BOUNDARY, multipart_body
+
+BASE = "http://pacs.example/dicomweb"
+
+
+class World:
+    def __init__(self, tmp: Path, spool_threshold: int) -> None:
+        self.db, self.who = account_index(tmp)
+        self.blobs = FilesystemBlobStore(tmp / "blobs")
+        self.store = StoreService(self.db, self.blobs)
+        self.audit = AuditTrail(self.db)
+        self.driver = StowDriver(
+            self.store,
+            self.audit,
+            staging=self.blobs.staging_dir(),
+            spool_threshold=spool_threshold,
+        )
+
+    def run(
+        self,
+        body: bytes,
+        *,
+        chunk: int = 1000,
+        study: str | None = None,
+        who: Principal | None = None,
+    ) -> StowResult:
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), chunk):
+                yield body[start : start + chunk]
+
+        request = StowRequest(who or self.who, BOUNDARY, BASE, study, client="10.0.0.7")
+        return asyncio.run(self.driver.run(request, chunks()))
+
+    def audit_events(self) -> list[tuple[str, str, str, str]]:
+        self.audit.close()  # writes what is queued
+        with self.db.session() as session:
+            rows = session.execute(
+                select(
+                    AuditEvent.action,
+                    AuditEvent.study_instance_uid,
+                    AuditEvent.detail,
+                    AuditEvent.client,
+                ).order_by(AuditEvent.id)
+            ).all()
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.store.close()
+        self.audit.close()
+        self.db.dispose()
+
+
+@pytest.fixture(params=[4 << 20, 0], ids=["in-memory", "spooled"])
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    w = World(tmp_path, request.param)
+    yield w
+    w.close()
+
+
+def test_parts_are_stored_in_arrival_order_and_each_study_is_audited_once(world: World) -> None:
+    specs = [small_spec("drv", 1, 1), small_spec("drv", 1, 2), small_spec("other", 1, 1)]
+    result = world.run(multipart_body([make_instance(s) for s in specs]))
+    assert [s.sop_instance_uid for s in result.stored] == [s.sop_uid for s in specs]
+    assert result.failed == [] and result.http_status() == 200
+    assert result.study_retrieve_url is None  # two studies: no single study URL
+    assert result.stored[0].retrieve_url == (
+        f"{BASE}/studies/{specs[0].study_uid}/series/{specs[0].series_uid}"
+        f"/instances/{specs[0].sop_uid}"
+    )
+    assert sorted(world.audit_events()) == sorted(
+        [
+            ("study.store", specs[0].study_uid, "2 instance(s)", "10.0.0.7"),
+            ("study.store", specs[2].study_uid, "1 instance(s)", "10.0.0.7"),
+        ]
+    )
+    assert list(world.blobs.staging_dir().iterdir()) == []
+
+
+def test_one_study_gets_its_retrieve_url(world: World) -> None:
+    spec = small_spec("single", 1, 1)
+    result = world.run(multipart_body([make_instance(spec)]), chunk=7)
+    assert result.study_retrieve_url == f"{BASE}/studies/{spec.study_uid}"
+
+
+def test_bad_parts_fail_alone_in_their_place(world: World) -> None:
+    good = make_instance(small_spec("mixed", 1, 1))
+    typed = (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+        + b"\xff\xd8 not dicom\r\n"
+        + multipart_body([b"not a dicom file", good])
+    )
+    result = world.run(typed)
+    assert [f.failure_code for f in result.failed] == [
+        status.SOP_CLASS_NOT_SUPPORTED,
+        status.CANNOT_UNDERSTAND,
+    ]
+    assert "image/jpeg" in result.failed[0].reason
+    assert len(result.stored) == 1 and result.http_status() == 202
+
+
+def test_a_cut_off_body_keeps_its_complete_parts(world: World) -> None:
+    first = make_instance(small_spec("cut", 1, 1))
+    second = make_instance(small_spec("cut", 1, 2))
+    head = f"--{BOUNDARY}\r\nContent-Type: application/dicom\r\n\r\n".encode()
+    result = world.run(head + first + b"\r\n" + head + second[: len(second) // 2])
+    assert len(result.stored) == 1
+    [failed] = result.failed
+    assert failed.failure_code == status.CANNOT_UNDERSTAND and "cut off" in failed.reason
+    assert list(world.blobs.staging_dir().iterdir()) == []
+
+
+def test_the_study_in_the_url_must_match(world: World) -> None:
+    result = world.run(multipart_body([make_instance(small_spec("url", 1, 1))]), study="1.2.3")
+    [failed] = result.failed
+    assert failed.failure_code == status.STUDY_UID_MISMATCH
+    assert result.http_status() == 409
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"this is not multipart at all", "malformed multipart body"),
+        (f"--{BOUNDARY}--\r\n".encode(), "no parts"),
+    ],
+)
+def test_a_body_without_parts_is_a_bad_request(world: World, body: bytes, words: str) -> None:
+    with pytest.raises(BadRequest, match=words):
+        world.run(body)
+
+
+def test_read_only_access_cannot_store(world: World) -> None:
+    viewer = Principal(account_id=world.who.account_id, share_id=1, share_order_ids=frozenset())
+    assert viewer.read_only
+    with pytest.raises(Forbidden):
+        world.run(multipart_body([make_instance(small_spec("ro", 1, 1))]), who=viewer)
