@@ -55,6 +55,7 @@ from openpacs.dicom.ingest import ParsedInstance, parse_instance
 from openpacs.index.db import Database
 from openpacs.index.models import Account, Instance, Series, Study
 from openpacs.storage.base import new_blob_key
+from tests.support.dicom_xml import comparable, xml_datasets
 from tests.support.postgres import ADMIN_URL, _reachable
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.stow import referenced_uids, stow
@@ -1013,21 +1014,50 @@ def test_unknown_and_unsupported_parameters_are_ignored(
     assert bad.status_code == 400 and "limit" in bad.headers["X-Error-Reason"]
 
 
-@pytest.mark.parametrize(
-    "accept",
-    [
-        'multipart/related; type="application/dicom+xml"',
-        "multipart/related; type=application/dicom+xml",
-        "application/dicom+xml",
-        "image/jpeg",
-    ],
-)
+@pytest.mark.parametrize("accept", ["image/jpeg", "multipart/related; type=application/dicom"])
 def test_unsupported_media_types_answer_406(
     http: httpx.Client, catalog: Loaded, accept: str
 ) -> None:
     response = qido(http, catalog, "/studies", {"PatientID": "PID-1"}, Accept=accept)
     assert response.status_code == 406
     assert response.headers["X-Error-Reason"]
+
+
+XML_SEARCHES = [
+    ("/studies", {"PatientID": "PID-1"}),
+    ("/studies", {"includefield": "all"}),
+    ("/series", {"includefield": "all"}),
+    ("/instances", {"includefield": "all"}),
+    ("/studies/{S1}/instances", {}),
+]
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        'multipart/related; type="application/dicom+xml"',
+        "multipart/related; type=application/dicom+xml",
+        "application/dicom+xml",
+    ],
+)
+@pytest.mark.parametrize(("path", "params"), XML_SEARCHES)
+def test_xml_results_say_what_the_json_results_say(
+    http: httpx.Client, catalog: Loaded, accept: str, path: str, params: dict[str, str]
+) -> None:
+    """PS3.18 10.6.3 / PS3.19: one Native DICOM Model document per result, in order."""
+    as_json = qido(http, catalog, path, params)
+    as_xml = qido(http, catalog, path, params, Accept=accept)
+    assert as_xml.status_code == 200, as_xml.text
+    content_type = as_xml.headers["content-type"]
+    assert content_type.startswith("multipart/related")
+    assert 'type="application/dicom+xml"' in content_type
+    assert xml_datasets(as_xml) == [comparable(item) for item in as_json.json()]
+
+
+def test_xml_of_non_ascii_names_keeps_every_group(http: httpx.Client, intl: Loaded) -> None:
+    as_json = qido(http, intl, "/studies", {"includefield": "all"})
+    as_xml = qido(http, intl, "/studies", {"includefield": "all"}, Accept="application/dicom+xml")
+    assert xml_datasets(as_xml) == [comparable(item) for item in as_json.json()]
 
 
 @pytest.mark.parametrize(
@@ -1038,7 +1068,7 @@ def test_unsupported_media_types_answer_406(
         ("application/dicom+json", "application/dicom+json"),
         ("*/*", "application/dicom+json"),
         ("application/dicom+xml;q=0.9, application/dicom+json", "application/dicom+json"),
-        ('multipart/related; type="application/dicom+xml", application/json;q=0.5',
+        ('multipart/related; type="application/dicom+xml";q=0.4, application/json;q=0.5',
          "application/json"),
     ],
 )  # fmt: skip

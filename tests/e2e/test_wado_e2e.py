@@ -27,6 +27,7 @@ from tests.e2e.wado_support import (
     split_multipart,
     stored_compressed_frames,
 )
+from tests.support.dicom_xml import comparable, xml_datasets
 from tests.support.server import ServerProcess
 
 JPEG_LS_LOSSLESS = "pydicom__MR_small_jpeg_ls_lossless.dcm"
@@ -178,7 +179,25 @@ def test_metadata_levels_and_gzip(
     assert {m["0020000E"]["Value"][0] for m in series.json()} == {item.series}
     node = get(http, item, url, Accept=NODE_ACCEPT)
     assert node.status_code == 200 and node.json() == plain.json()
-    assert get(http, item, url, Accept="application/dicom+xml").status_code == 406
+
+
+@pytest.mark.parametrize(
+    "accept", ['multipart/related; type="application/dicom+xml"', "application/dicom+xml"]
+)
+def test_metadata_as_xml_says_what_the_json_says(
+    server: ServerProcess, corpus: list[Stored], http: httpx.Client, accept: str
+) -> None:
+    """PS3.18 10.4.1.1.2 / PS3.19: one Native DICOM Model document per instance, for every
+    corpus file (sequences, private tags, bulk data URIs, non-ASCII names), gzip too."""
+    studies = {(i.account, i.study): i for i in corpus}
+    for item in studies.values():
+        url = f"{server.dicomweb}/studies/{item.study}/metadata"
+        as_json = get(http, item, url, **{"Accept-Encoding": "identity"})
+        as_xml = get(http, item, url, Accept=accept, **{"Accept-Encoding": "gzip"})
+        assert as_xml.status_code == 200, as_xml.text
+        assert as_xml.headers["content-encoding"] == "gzip"
+        assert 'type="application/dicom+xml"' in as_xml.headers["content-type"]
+        assert xml_datasets(as_xml) == [comparable(m) for m in as_json.json()]
 
 
 def test_bulk_data_errors(server: ServerProcess, corpus: list[Stored], http: httpx.Client) -> None:

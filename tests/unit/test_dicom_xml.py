@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from openpacs.dicom.ingest import parse_instance
-from openpacs.protocol.dicom_xml import NATIVE_DICOM_MODEL_NS, dataset_to_xml
+from openpacs.protocol.dicom_xml import NATIVE_DICOM_MODEL_NS, dataset_to_xml, xml_parts
+from openpacs.protocol.multipart import MultipartParser, PartData, PartStart, closing_delimiter
 
 NS = {"d": NATIVE_DICOM_MODEL_NS}
 DATA = Path(__file__).resolve().parents[1] / "data" / "dicom"
@@ -169,3 +170,30 @@ def test_stored_metadata_of_real_files_converts(name: str) -> None:
     for element in root.iter(f"{{{NATIVE_DICOM_MODEL_NS}}}DicomAttribute"):
         assert len(element.get("tag", "")) == 8
         assert element.get("vr")
+
+
+def test_line_ends_and_tabs_survive_a_parser() -> None:
+    """A parser turns a literal CR into LF (and tabs in attributes into spaces)."""
+    text = "line 1\r\nline 2\tend"
+    root = parse(
+        {
+            "00104000": {"vr": "LT", "Value": [text]},
+            "7FE00010": {"vr": "OW", "BulkDataURI": "http://h/a\tb"},
+        }
+    )
+    assert attribute(root, "00104000").findtext("d:Value", namespaces=NS) == text
+    bulk = attribute(root, "7FE00010").find("d:BulkData", NS)
+    assert bulk is not None and bulk.get("uri") == "http://h/a\tb"
+
+
+def test_parts_carry_one_document_each_and_accept_stored_json() -> None:
+    datasets = [b'{"00100020":{"vr":"LO","Value":["A"]}}', {"00100020": {"vr": "LO"}}]
+    body = xml_parts(datasets, "b0", first=True) + closing_delimiter("b0")
+    parser = MultipartParser("b0")
+    events = [*parser.feed(body), *parser.close()]
+    starts = [e for e in events if isinstance(e, PartStart)]
+    assert [s.headers["content-type"] for s in starts] == ["application/dicom+xml"] * 2
+    documents = b"".join(e.data for e in events if isinstance(e, PartData)).split(b"<?xml")
+    assert len([d for d in documents if d]) == 2
+    # A later batch continues the body: its first part starts with the CRLF delimiter.
+    assert xml_parts(datasets[:1], "b0", first=False).startswith(b"\r\n--b0\r\n")

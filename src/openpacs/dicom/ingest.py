@@ -342,6 +342,8 @@ def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None, read: _Read
     image = read_image(file, dataset, meta)
     frames = frame_ranges(file, dataset, meta, image, ts, servable)
 
+    # Stored as a URL under a placeholder root (rebased per request), so it is spelled
+    # out here: dicom/ may not import protocol.paths (the layers only point downward).
     prefix = (
         f"{BULK_BASE}/studies/{study_uid}/series/{series_uid}/instances/{sop_instance}/bulkdata/"
     )

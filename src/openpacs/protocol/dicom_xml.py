@@ -28,25 +28,39 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from pydicom.datadict import keyword_for_tag
 
-__all__ = ["DICOM_XML", "NATIVE_DICOM_MODEL_NS", "dataset_to_xml"]
+from openpacs.protocol.media_types import DICOM_XML
+from openpacs.protocol.multipart import part_header
 
-DICOM_XML = "application/dicom+xml"
+__all__ = ["DICOM_XML", "NATIVE_DICOM_MODEL_NS", "dataset_to_xml", "xml_parts"]
+
 NATIVE_DICOM_MODEL_NS = "http://dicom.nema.org/PS3.19/models/NativeDICOM"
 
 _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 _PN_GROUPS = ("Alphabetic", "Ideographic", "Phonetic")
 _PN_COMPONENTS = ("FamilyName", "GivenName", "MiddleName", "NamePrefix", "NameSuffix")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-_SPECIAL = re.compile('[&<>"]')
+# A parser turns a literal CR into LF, and tab or LF inside an attribute value into a
+# space: character references keep them as they are (LT and UT text has CR LF lines).
+_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
+    "\r": "&#13;", "\n": "&#10;", "\t": "&#9;",
+}  # fmt: skip
+_SPECIAL = re.compile('[&<>"\r]')
+_SPECIAL_IN_ATTRIBUTE = re.compile('[&<>"\r\n\t]')
 
 
-def _text(value: object) -> str:
-    """Element or attribute text: escaped, and valid XML 1.0 characters only."""
+def _text(value: object, special: re.Pattern[str] = _SPECIAL) -> str:
+    """Element text: escaped, and valid XML 1.0 characters only."""
     text = _NOT_XML.sub("\ufffd", value if isinstance(value, str) else _number(value))
-    return _SPECIAL.sub(lambda m: _ESCAPES[m.group()], text)
+    return special.sub(lambda m: _ESCAPES[m.group()], text)
+
+
+def _attr(value: str) -> str:
+    """An attribute value (between double quotes)."""
+    return _text(value, _SPECIAL_IN_ATTRIBUTE)
 
 
 def _number(value: object) -> str:
@@ -68,6 +82,25 @@ def dataset_to_xml(dataset: Mapping[str, Any]) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+def xml_parts(
+    datasets: Iterable[Mapping[str, Any] | bytes], boundary: str, *, first: bool
+) -> bytes:
+    """Parts of a ``multipart/related; type="application/dicom+xml"`` body, one document
+    per dataset (a DICOM JSON object, or its serialised bytes as the index stores it).
+
+    ``first`` says whether these are the body's first parts (see
+    :func:`openpacs.protocol.multipart.part_header`); the caller adds the closing
+    delimiter after the last batch.
+    """
+    out: list[bytes] = []
+    for dataset in datasets:
+        data = orjson.loads(dataset) if isinstance(dataset, bytes) else dataset
+        out.append(part_header(boundary, {"Content-Type": DICOM_XML}, first=first))
+        out.append(dataset_to_xml(data))
+        first = False
+    return b"".join(out)
+
+
 def _attributes(out: list[str], dataset: Mapping[str, Any]) -> None:
     for key in sorted(dataset, key=str.upper):
         element = dataset[key]
@@ -80,7 +113,7 @@ def _attribute(
     out: list[str], key: str, element: Mapping[str, Any], dataset: Mapping[str, Any]
 ) -> None:
     vr = str(element.get("vr", "UN"))
-    head = f'<DicomAttribute tag="{_text(key)}" vr="{_text(vr)}"'
+    head = f'<DicomAttribute tag="{_attr(key)}" vr="{_attr(vr)}"'
     try:
         tag = int(key, 16)
     except ValueError:
@@ -91,12 +124,12 @@ def _attribute(
             head += f' keyword="{keyword}"'
         creator = _private_creator(tag, dataset)
         if creator:
-            head += f' privateCreator="{_text(creator)}"'
+            head += f' privateCreator="{_attr(creator)}"'
     body: list[str] = []
     if "Value" in element:
         _values(body, vr, element["Value"])
     elif "BulkDataURI" in element:
-        body.append(f'<BulkData uri="{_text(str(element["BulkDataURI"]))}"/>')
+        body.append(f'<BulkData uri="{_attr(str(element["BulkDataURI"]))}"/>')
     elif "InlineBinary" in element:
         body.append(f"<InlineBinary>{_text(str(element['InlineBinary']))}</InlineBinary>")
     if body:
@@ -135,7 +168,8 @@ def _person_name(out: list[str], number: int, value: Any) -> None:
                 for name, part in zip(_PN_COMPONENTS, parts, strict=False)
                 if part
             )
-            groups.append(f"<{group}>{components}</{group}>")
+            if components:  # "^^" has no component worth a group element
+                groups.append(f"<{group}>{components}</{group}>")
     if groups:
         out.append(f'<PersonName number="{number}">{"".join(groups)}</PersonName>')
     else:

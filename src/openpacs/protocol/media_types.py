@@ -10,6 +10,7 @@ from typing import Final
 
 DICOM: Final = "application/dicom"
 DICOM_JSON: Final = "application/dicom+json"
+DICOM_XML: Final = "application/dicom+xml"
 OCTET_STREAM: Final = "application/octet-stream"
 ZIP: Final = "application/zip"
 

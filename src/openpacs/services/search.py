@@ -37,6 +37,7 @@ from openpacs.dicom.attributes import (
 from openpacs.dicom.tags import tag_key
 from openpacs.index.qido_sql import JSON_LABELS, fetch_page, label
 from openpacs.index.qido_sql import search_statement as _sql
+from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.qido import (
     Level,
     QidoQuery,
@@ -237,12 +238,12 @@ def _level_values(lvl: Level, row: Any, base: str) -> Json:
         value = _column_json(attr.kind, vr, row[name])
         if value is not None and (attr.source is not Source.HEADER or key not in data):
             data[key] = value
-    url = f"{base}/studies/{row['st_study_instance_uid']}"
-    if lvl is not Level.STUDY:
-        url += f"/series/{row['se_series_instance_uid']}"
-    if lvl is Level.INSTANCE:
-        url += f"/instances/{row['in_sop_instance_uid']}"
-    data[_RETRIEVE_URL] = {"vr": "UR", "Value": [url]}
+    path = ResourcePath(
+        row["st_study_instance_uid"],
+        row["se_series_instance_uid"] if lvl is not Level.STUDY else None,
+        row["in_sop_instance_uid"] if lvl is Level.INSTANCE else None,
+    )
+    data[_RETRIEVE_URL] = {"vr": "UR", "Value": [path.url(base)]}
     if lvl is not Level.SERIES:
         data[_INSTANCE_AVAILABILITY] = _ONLINE
     return data

@@ -9,12 +9,14 @@ only :func:`empty_response` changes. A page that ends exactly at the last match 
 empty and answers 200; an ``offset`` past the end answers 204.
 
 Other answers: 200 with a JSON array of DICOM JSON objects (``application/dicom+json``,
-or ``application/json`` when that is what the client asked for), plus
-``Warning: 299 {service}: "There are additional results that can be requested"`` when
-more matches exist than this page holds (beyond ``limit``, or beyond the server's
-maximum). 400 for a bad query (unknown attribute, bad date range, bad UID, bad
-limit/offset), 406 when the Accept header allows no JSON representation (XML results,
-``multipart/related; type="application/dicom+xml"``, are not supported).
+the default, or ``application/json`` when that is what the client asked for), or with
+``multipart/related; type="application/dicom+xml"``, one Native DICOM Model document per
+result (PS3.19; also for a bare ``application/dicom+xml``, which has no single-part form
+for a list); plus ``Warning: 299 {service}: "There are additional results that can be
+requested"`` when more matches exist than this page holds (beyond ``limit``, or beyond
+the server's maximum). 400 for an invalid value of a query parameter (bad date range,
+bad UID, bad limit/offset: unknown parameters are ignored, see protocol/qido.py), 406
+when the Accept header allows none of these.
 
 Route order: the PostDICOM forms ``/studies/series`` and ``/studies/series/instances``
 come before every route with a ``{study}`` (or ``{series}``) parameter, here and in the
@@ -31,7 +33,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from openpacs.protocol.accept import BadAccept, NotAcceptable, Offer, negotiate, parse_accept
+from openpacs.protocol.accept import (
+    BadAccept,
+    Choice,
+    NotAcceptable,
+    Offer,
+    negotiate,
+    parse_accept,
+)
+from openpacs.protocol.dicom_xml import xml_parts
+from openpacs.protocol.media_types import DICOM_JSON, DICOM_XML
+from openpacs.protocol.multipart import closing_delimiter, multipart_content_type, new_boundary
 from openpacs.protocol.qido import Level, QidoError, is_valid_uid, parse_qido
 from openpacs.services.search import SearchResult, search
 from openpacs.web.context import context, dicomweb_base, principal
@@ -47,8 +59,12 @@ __all__ = [
     "search_studies",
 ]
 
-DICOM_JSON = "application/dicom+json"
-_OFFERS = (Offer(DICOM_JSON), Offer("application/json"))
+_OFFERS = (
+    Offer(DICOM_JSON),
+    Offer("application/json"),
+    Offer("multipart/related", DICOM_XML),
+    Offer(DICOM_XML),  # answered as the multipart form: a list has no single-part XML
+)
 MORE_RESULTS_TEXT = "There are additional results that can be requested"
 
 
@@ -85,8 +101,8 @@ QIDO_ROUTES: list[Route] = [
 ]
 
 
-def _media_type(request: Request) -> str:
-    """The response media type; a missing Accept means application/dicom+json."""
+def _representation(request: Request) -> Choice:
+    """The negotiated answer; a missing Accept means application/dicom+json."""
     try:
         ranges = parse_accept(
             request.headers.getlist("accept"), request.query_params.getlist("accept")
@@ -94,15 +110,8 @@ def _media_type(request: Request) -> str:
     except BadAccept as exc:
         raise HttpError(400, str(exc)) from None
     try:
-        return negotiate(ranges, _OFFERS).media_type
+        return negotiate(ranges, _OFFERS)
     except NotAcceptable as exc:
-        if any(r.params.get("type") == "application/dicom+xml" or r.subtype == "dicom+xml"
-               for r in ranges):  # fmt: skip
-            raise HttpError(
-                406,
-                "application/dicom+xml (multipart/related) is not supported for QIDO-RS "
-                "results; ask for application/dicom+json",
-            ) from None
         raise HttpError(406, str(exc)) from None
 
 
@@ -117,7 +126,7 @@ def _path_uid(request: Request, name: str) -> str | None:
 
 
 async def _search(request: Request, level: Level) -> Response:
-    media_type = _media_type(request)
+    choice = _representation(request)
     study_uid = _path_uid(request, "study")
     series_uid = _path_uid(request, "series")
     try:
@@ -150,7 +159,13 @@ async def _search(request: Request, level: Level) -> Response:
     if not result.items:
         return empty_response()
     headers = {"Warning": more_results_warning(base)} if result.more else None
-    return Response(orjson.dumps(result.items), media_type=media_type, headers=headers)
+    if DICOM_XML in (choice.media_type, choice.part_type):
+        boundary = new_boundary()
+        parts = await run_in_threadpool(xml_parts, result.items, boundary, first=True)
+        body = parts + closing_delimiter(boundary)
+        media_type = multipart_content_type(boundary, DICOM_XML)
+        return Response(body, media_type=media_type, headers=headers)
+    return Response(orjson.dumps(result.items), media_type=choice.media_type, headers=headers)
 
 
 def empty_response() -> Response:

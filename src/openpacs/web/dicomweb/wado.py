@@ -10,7 +10,9 @@ threads, in the order series number, instance number, id; ``accept=application/z
 ones cut the response off (``wado_common``).
 
 Metadata: ``application/dicom+json`` (or ``application/json``), the stored DICOM JSON
-rebased on the request's DICOMweb root; gzip when Accept-Encoding allows it. Bulk data:
+rebased on the request's DICOMweb root, or ``multipart/related;
+type="application/dicom+xml"`` with one Native DICOM Model document (PS3.19) per
+instance, converted from that JSON; gzip when Accept-Encoding allows it. Bulk data:
 the element value as stored (little endian). Frames: see :mod:`openpacs.services.frames`.
 """
 
@@ -19,12 +21,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from openpacs.protocol.accept import Offer, accepts_gzip
-from openpacs.protocol.media_types import DICOM, DICOM_JSON, OCTET_STREAM, ZIP
+from openpacs.protocol.dicom_xml import xml_parts
+from openpacs.protocol.media_types import DICOM, DICOM_JSON, DICOM_XML, OCTET_STREAM, ZIP
 from openpacs.protocol.multipart import (
     closing_delimiter,
     multipart_content_type,
@@ -131,12 +135,20 @@ async def _single(part: PartFile, ref: InstanceRef) -> AsyncIterator[bytes]:
 # --------------------------------------------------------------------------- metadata
 
 
+_METADATA_OFFERS = [
+    Offer(DICOM_JSON),
+    Offer("application/json"),
+    Offer("multipart/related", DICOM_XML),
+    Offer(DICOM_XML),  # answered as the multipart form: one document per instance
+]
+
+
 async def metadata(request: Request) -> Response:
     """GET .../metadata at study, series and instance level (PS3.18 10.4.1.1.2)."""
     ctx, scope = context(request), scope_of(request)
     ranges = accept_ranges(request)
     refs = await load_instances(request, scope)
-    choice = choose(request, ranges, [Offer(DICOM_JSON), Offer("application/json")])
+    choice = choose(request, ranges, _METADATA_OFFERS)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {"Vary": "Accept-Encoding"}
     if gzip:
@@ -147,17 +159,54 @@ async def metadata(request: Request) -> Response:
     def batch(start: int) -> list[bytes]:
         return metadata_rows(ctx.db, account_id, ids[start : start + METADATA_BATCH], base)
 
+    body: _Body
+    if DICOM_XML in (choice.media_type, choice.part_type):
+        boundary = new_boundary()
+        body, media_type = _XmlParts(boundary), multipart_content_type(boundary, DICOM_XML)
+    else:
+        body, media_type = _JsonArray(), choice.media_type
     return AbortableStreamingResponse(
-        _json_array(batch, len(ids), gzip), media_type=choice.media_type, headers=headers
+        _batches(batch, len(ids), body, gzip), media_type=media_type, headers=headers
     )
 
 
-async def _json_array(
-    fetch: Callable[[int], list[bytes]], count: int, gzip: bool
+class _Body(Protocol):
+    """How metadata rows become the response body, one batch at a time."""
+
+    def batch(self, rows: list[bytes], first: bool) -> bytes: ...
+
+    def end(self, empty: bool) -> bytes: ...
+
+
+class _JsonArray:
+    """``[`` + rows joined by ``,`` + ``]``."""
+
+    def batch(self, rows: list[bytes], first: bool) -> bytes:
+        return (b"[" if first else b",") + b",".join(rows) if rows else b""
+
+    def end(self, empty: bool) -> bytes:
+        return b"[]" if empty else b"]"
+
+
+class _XmlParts:
+    """One ``application/dicom+xml`` part per row."""
+
+    def __init__(self, boundary: str) -> None:
+        self.boundary = boundary
+
+    def batch(self, rows: list[bytes], first: bool) -> bytes:
+        return xml_parts(rows, self.boundary, first=first)
+
+    def end(self, empty: bool) -> bytes:
+        # A multipart body needs at least one part; an instance list is never empty.
+        return closing_delimiter(self.boundary)
+
+
+async def _batches(
+    fetch: Callable[[int], list[bytes]], count: int, body: _Body, gzip: bool
 ) -> AsyncIterator[bytes]:
-    """``[`` + rows joined by ``,`` + ``]``: the rows from ``fetch(start)``, fetched and
-    (optionally) compressed batch by batch in a worker thread, so neither the database
-    nor zlib blocks the loop."""
+    """The rows from ``fetch(start)``, fetched, encoded and (optionally) compressed batch
+    by batch in a worker thread, so neither the database nor zlib blocks the loop."""
     compressor = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
 
     def encode(data: bytes, final: bool = False) -> bytes:
@@ -168,9 +217,7 @@ async def _json_array(
 
     def work(start: int, written: int) -> tuple[bytes, int]:
         rows = fetch(start)
-        lead = b"[" if start == 0 else b""
-        sep = b"," if rows and written else b""
-        return encode(lead + sep + b",".join(rows)), len(rows)
+        return encode(body.batch(rows, first=written == 0)), len(rows)
 
     written = 0
     for start in range(0, count, METADATA_BATCH):
@@ -181,7 +228,7 @@ async def _json_array(
         written += rows
         if chunk:
             yield chunk
-    yield encode((b"" if count else b"[") + b"]", final=True)
+    yield encode(body.end(empty=written == 0), final=True)
 
 
 # --------------------------------------------------------------------------- bulk data
