@@ -78,7 +78,10 @@ def _show_pairs(console: Console, pairs: Sequence[tuple[Column, Any]]) -> None:
 
 
 def _is_identifier(key: str) -> bool:
-    return key.endswith(("UID", "Uid", "Uuid", "URL", "Url")) or key in ("Path", "File")
+    return key.endswith(("UID", "Uid", "Uuid", "URL", "Url", "UuidList")) or key in (
+        "Path",
+        "File",
+    )
 
 
 def _key_column(key: str) -> Column:
@@ -86,7 +89,14 @@ def _key_column(key: str) -> Column:
 
 
 def _scalars(raw: dict[str, Any]) -> list[tuple[Column, Any]]:
-    return [(_key_column(k), v) for k, v in raw.items() if not isinstance(v, list | dict)]
+    """The fields of an answer, lists of plain values included (comma separated); nested
+    objects are left to ``--json``."""
+    return [
+        (_key_column(k), v)
+        for k, v in raw.items()
+        if not isinstance(v, dict)
+        and not (isinstance(v, list) and any(isinstance(i, dict | list) for i in v))
+    ]
 
 
 def more_hint(shown: int, offset: int, total: int | None = None) -> str:
@@ -535,7 +545,11 @@ def _named(uuid: str, names: dict[str, str] | None) -> str:
 def show_tags(console: Console, content: DicomTagContent) -> None:
     """The values per image: a heading with the image's UIDs, then its tags."""
     if not content.tags:
-        print_json(content.raw)
+        series = content.raw.get("SeriesList")
+        if isinstance(series, list) and not series:
+            console.print("No tag values: the order has no images (yet).")
+        else:
+            print_json(content.raw)
         return
     by_image: dict[tuple[str, str], list[Any]] = {}
     for tag in content.tags:
