@@ -89,7 +89,7 @@ def add_group(server: ServerProcess, account: TestAccount, name: str) -> str:
 
 def test_upload_corpus_summary(cli: Cli, corpus_dir: Path) -> None:
     done = cli.run("upload", str(corpus_dir), "--batch-size", "5", check=1)
-    first, second = done.stdout.splitlines()[:2]
+    first, second = done.stdout.splitlines()[-2:]  # the summary comes last
     assert first.startswith("Stored ") and "failed" in first
     assert "skipped (not DICOM)" in first
     assert (second.startswith("Sent ") and " MB/s" in second) or " kB/s" in second
@@ -116,10 +116,12 @@ def test_three_files_of_one_instance_are_one_stored_instance(cli: Cli, tmp_path:
     (tmp_path / "one" / "IMAGES" / "IM00001").write_bytes(data)  # a CD: no extension
     (tmp_path / "one" / "notes.txt").write_text("scanned on Monday")
     done = cli.run("upload", "one")
-    assert done.stdout.splitlines()[0] == (
+    assert done.stdout.splitlines()[-2] == (
         f"Stored 1 file ({len(data) / 1000:.1f} kB); 3 already stored; 1 skipped (not DICOM)."
     )
-    assert "notes.txt" in done.stdout and "a text file, not DICOM" in done.stdout
+    assert "Skipped 1 file: a text file, not DICOM (1). --json lists them." in done.stdout
+    skipped = cli.json("upload", "one")["Files"]
+    assert {Path(f["Path"]).name: f["Status"] for f in skipped}["notes.txt"] == "skipped"
 
 
 def test_upload_errors(cli: Cli, tmp_path: Path) -> None:

@@ -188,7 +188,7 @@ def share_folder(client: PacsClient, args: argparse.Namespace) -> int:
 
 @with_client
 def share_delete(client: PacsClient, args: argparse.Namespace) -> int:
-    question = f"Delete share link {args.share_uuid}? Its URL stops working at once."
+    question = f"Delete share link {args.share_uuid}?"
     if not confirmed(question, yes=args.yes):
         return fail("not deleted", FAILED)
     show_api_result(client.delete_share(args.share_uuid), args.json)
@@ -358,7 +358,7 @@ def order_search(client: PacsClient, args: argparse.Namespace) -> int:
 
 @with_client
 def order_delete(client: PacsClient, args: argparse.Namespace) -> int:
-    question = f"Delete patient order {args.patient_order_uuid} and all its images?"
+    question = f"Delete order {args.patient_order_uuid} and its images?"
     if not confirmed(question, yes=args.yes):
         return fail("not deleted", FAILED)
     ack = client.delete_patient_order(

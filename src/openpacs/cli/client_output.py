@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,6 @@ from openpacs.client.results import (
     UserGroup,
 )
 
-MAX_SKIPPED_SHOWN = 10
-
 
 def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
@@ -51,9 +50,14 @@ def human_bytes(n: float) -> str:
     return str(decimal(int(n)))
 
 
+_SAME_IN_PLURAL = ("series", "equipment")
+
+
 def plural(noun: str, count: int) -> str:
-    """``"files"`` for many, ``"file"`` for one."""
-    return noun[:-1] if count == 1 and noun.endswith("s") else noun
+    """``"files"`` for many, ``"file"`` for one (``"series"`` for both)."""
+    if count != 1 or noun.endswith(_SAME_IN_PLURAL) or not noun.endswith("s"):
+        return noun
+    return noun[:-1]
 
 
 def counted(count: int, noun: str) -> str:
@@ -252,20 +256,25 @@ def _file_table(console: Console, title: str, files: Sequence[FileResult]) -> No
     )
 
 
+def skipped_summary(files: Sequence[FileResult]) -> str:
+    """``Skipped 10 files: a text file, not DICOM (9); ...`` (by reason)."""
+    reasons = Counter(f.reason for f in files)
+    parts = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    return f"Skipped {counted(len(files), 'files')}: {parts}. --json lists them."
+
+
 def show_upload(result: UploadResult, as_json: bool) -> None:
+    """Failures first, the summary last (where the prompt comes back)."""
     if as_json:
         print_json(upload_json(result))
         return
     console = stdout_console()
-    for line in upload_summary(result):
-        console.print(escape(line))
     if result.failed:
         _file_table(console, f"{counted(len(result.failed), 'files')} failed:", result.failed)
     if result.skipped:
-        shown = result.skipped[:MAX_SKIPPED_SHOWN]
-        more = len(result.skipped) - len(shown)
-        title = f"Skipped, not DICOM{f' (first {len(shown)}; --json lists all)' if more else ''}:"
-        _file_table(console, title, shown)
+        console.print(escape(skipped_summary(result.skipped)))
+    for line in upload_summary(result):
+        console.print(escape(line))
 
 
 # --------------------------------------------------------------------------- retrieve
@@ -308,9 +317,10 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
         )
     )
     if result.already_there:
+        there = len(result.already_there)
         console.print(
-            f"{counted(len(result.already_there), 'files')} were already there with the "
-            f"same content and were left alone; {written} written."
+            f"{counted(there, 'files')} {'was' if there == 1 else 'were'} already there "
+            f"with the same content (left alone); {written} written."
         )
     if result.renamed:
         names = ", ".join(_shown_path(p) for p in result.renamed[:5])

@@ -21,9 +21,7 @@ def confirmed(question: str, *, yes: bool, stdin: TextIO | None = None) -> bool:
         return True
     stream = stdin or sys.stdin
     if not stream.isatty():
-        raise UsageError(
-            "standard input is not a terminal, so nobody can confirm: add --yes to go ahead"
-        )
+        raise UsageError("standard input is not a terminal: add --yes to go ahead")
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
     answer = stream.readline()

@@ -113,10 +113,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def _bind_error(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
-        return (
-            f"port {port} is already in use on {host} ({PORT}); "
-            "stop the other server or pick another port"
-        )
+        return f"port {port} is already in use by another program ({PORT})"
     if exc.errno == errno.EACCES:
         return f"no permission to listen on port {port} ({PORT}); ports below 1024 need privileges"
     if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:

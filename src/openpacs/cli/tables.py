@@ -140,7 +140,8 @@ def render(
 
 
 def vertical(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> str:
-    """Each row as ``key: value`` lines, rows separated by a blank line.
+    """Each row as ``key: value`` lines, rows separated by a blank line; empty values
+    are left out.
 
     A text value wraps under itself; an identifier that does not fit after its key goes
     whole on the next line (and is never broken, even when longer than the width).
@@ -153,8 +154,8 @@ def vertical(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: in
         for column, value in zip(columns, row, strict=True):
             key = f"{column.header}:".ljust(key_width)
             if not value:
-                lines.append(key.rstrip())
-            elif column.identifier:
+                continue
+            if column.identifier:
                 if key_width + 1 + cell_len(value) <= width:
                     lines.append(f"{key} {value}")
                 else:
