@@ -28,6 +28,8 @@ Action = Callable[[Session, argparse.Namespace], dict[str, Any]]
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "migrate_storage" and _same_store(args.source, args.destination):
+        return fail("--from and --to name the same store", 2)
     settings = checked_settings(args, server=False)
     if args.action == "migrate_storage":
         return _migrate_storage(args, settings)
@@ -169,11 +171,13 @@ def _gc(db: Database, settings: Settings, args: argparse.Namespace) -> dict[str,
     }
 
 
+def _same_store(source: str, destination: str) -> bool:
+    return bool(source.rstrip("/") == destination.rstrip("/"))
+
+
 def _migrate_storage(args: argparse.Namespace, settings: Settings) -> int:
     from openpacs.cli.client_progress import progress_bar
 
-    if args.source.rstrip("/") == args.destination.rstrip("/"):
-        return fail("--from and --to name the same store", 2)
     staging = settings.data_dir / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     db = open_database(settings.effective_database_url)
