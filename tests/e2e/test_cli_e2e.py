@@ -74,6 +74,10 @@ def study(cli: Cli, tmp_path: Path) -> dict[str, bytes]:
     return files
 
 
+def add_to_folder(cli: Cli, order: str, folder: str) -> None:
+    cli.run("folder", "add-order", "--order", order, "--folders", folder)
+
+
 def add_group(server: ServerProcess, account: TestAccount, name: str) -> str:
     db = Database(server.database_url)
     try:
@@ -428,14 +432,7 @@ def test_order_get_shows_folders_modalities_and_assignee_names(
     first = dataset_of(next(iter(study.values())))
     [order] = cli.json("order", "search", "--patient-id", str(first.PatientID))
     folder = cli.json("folder", "create", "--name", f"Board {uuid.uuid4().hex[:6]}")
-    cli.run(
-        "folder",
-        "add-order",
-        "--order",
-        order["PatientOrderUuid"],
-        "--folders",
-        folder["FolderUuid"],
-    )
+    add_to_folder(cli, order["PatientOrderUuid"], folder["FolderUuid"])
     group = add_group(server, account, f"Neuro {uuid.uuid4().hex[:6]}")
     cli.run(
         "order",
@@ -471,14 +468,7 @@ def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, byt
     clash = cli.run("folder", "create", "--name", name.upper(), check=None)
     one_line_error(clash, 1, f"a folder at the top is already named {name!r}")
     assert folder["FolderUuid"] in clash.stderr
-    cli.run(
-        "folder",
-        "add-order",
-        "--order",
-        order["PatientOrderUuid"],
-        "--folders",
-        folder["FolderUuid"],
-    )
+    add_to_folder(cli, order["PatientOrderUuid"], folder["FolderUuid"])
     listed = cli.json("folder", "search", "--name", name, "--get-orders-in-folder")
     assert [f["FolderUuid"] for f in listed] == [folder["FolderUuid"]]
 

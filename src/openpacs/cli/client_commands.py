@@ -404,26 +404,10 @@ def tags(client: PacsClient, args: argparse.Namespace) -> int:
 
 
 @with_client
-def institutions(client: PacsClient, args: argparse.Namespace) -> int:
-    show_api_result(client.list_institutions(), args.json, noun="institutions")
-    return OK
-
-
-@with_client
-def users(client: PacsClient, args: argparse.Namespace) -> int:
-    show_api_result(client.list_users(), args.json, noun="users")
-    return OK
-
-
-@with_client
-def groups(client: PacsClient, args: argparse.Namespace) -> int:
-    show_api_result(client.list_user_groups(), args.json, noun="user groups")
-    return OK
-
-
-@with_client
-def equipment(client: PacsClient, args: argparse.Namespace) -> int:
-    show_api_result(client.list_equipment(), args.json, noun="equipment")
+def listing(client: PacsClient, args: argparse.Namespace) -> int:
+    """``institutions``, ``users``, ``groups``, ``equipment``: the parser names the SDK
+    method (``args.method``) and the noun of the count (``args.noun``)."""
+    show_api_result(getattr(client, args.method)(), args.json, noun=args.noun)
     return OK
 
 

@@ -370,8 +370,15 @@ def _register_tags(commands: SubParsers) -> None:
     )
 
 
+LISTS = (
+    ("institutions", "list_institutions", "institutions"),
+    ("users", "list_users", "users"),
+    ("groups", "list_user_groups", "user groups"),
+    ("equipment", "list_equipment", "equipment"),
+)
+
+
 def _register_lists(commands: SubParsers) -> None:
-    _json_command(commands, "institutions", "list institutions", "institutions")
-    _json_command(commands, "users", "list users", "users")
-    _json_command(commands, "groups", "list user groups", "groups")
-    _json_command(commands, "equipment", "list equipment", "equipment")
+    for name, method, noun in LISTS:
+        p = _json_command(commands, name, f"list the account's {noun}", "listing")
+        p.set_defaults(method=method, noun=noun)

@@ -30,22 +30,20 @@ def check_port(port: int) -> None:
         raise SettingsError(f"port {port} is outside 1-65535 ({PORT})")
 
 
-def check_database_scheme(url: str) -> None:
+def _check_scheme(url: str, kind: str, known: tuple[str, ...], forms: str, setting: str) -> None:
     scheme = urlsplit(url).scheme.lower()
-    if scheme not in DATABASE_SCHEMES:
-        raise SettingsError(
-            f"unsupported database {scheme or url!r}: use sqlite:///PATH or "
-            f"postgresql://USER@HOST/DB ({DATABASE_URL})"
-        )
+    if scheme not in known:
+        raise SettingsError(f"unsupported {kind} {scheme or url!r}: use {forms} ({setting})")
+
+
+def check_database_scheme(url: str) -> None:
+    forms = "sqlite:///PATH or postgresql://USER@HOST/DB"
+    _check_scheme(url, "database", DATABASE_SCHEMES, forms, DATABASE_URL)
 
 
 def check_storage_scheme(url: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in STORAGE_SCHEMES:
-        raise SettingsError(
-            f"unsupported storage {scheme!r}: use file:///PATH or s3://BUCKET/PREFIX "
-            f"({STORAGE_URL})"
-        )
+    forms = "file:///PATH or s3://BUCKET/PREFIX"
+    _check_scheme(url, "storage", STORAGE_SCHEMES, forms, STORAGE_URL)
 
 
 def writable_directory(path: Path, setting: str = DATA_DIR) -> Path:
