@@ -79,3 +79,9 @@ def test_width_from_columns_then_terminal_then_unlimited(monkeypatch: pytest.Mon
     monkeypatch.delenv("COLUMNS")
     assert output_width(stream_is_tty=True) is None  # rich asks the terminal
     assert output_width(stream_is_tty=False) >= 10_000  # a pipe: one line per row
+
+
+def test_a_column_empty_in_every_row_takes_no_room() -> None:
+    columns = [identifier("ShareUuid"), Column("Title"), Column("ExpireDate")]
+    text = printed(80, columns, [[UUID, "", "2030-12-31"]])
+    assert text.splitlines()[0].split() == ["ShareUuid", "ExpireDate"]

@@ -115,8 +115,14 @@ def render(
     *,
     title: str | None = None,
 ) -> None:
-    """Print ``rows`` as a table that fits the console, else as ``key: value`` blocks."""
+    """Print ``rows`` as a table that fits the console, else as ``key: value`` blocks.
+
+    A column empty in every row is left out: it would only take room.
+    """
     rows = [[str(cell) for cell in row] for row in rows]
+    keep = [i for i in range(len(columns)) if any(row[i] for row in rows)] or [0]
+    columns = [columns[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
     widths = fit_widths(columns, rows, console.width)
     if widths is None:
         if title:
