@@ -1,26 +1,34 @@
-# The two commands of the README quick start. Both create .venv on first use.
+# The two commands of the README quick start. Both create .venv on first use: `make serve`
+# installs what the server needs, `make test` adds the test tools (extras "test").
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
+TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
 .PHONY: serve test lint typecheck browser bench clean
 
-$(STAMP): pyproject.toml
+$(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $(SERVE_STAMP)
 
-serve: $(STAMP)
+$(TEST_STAMP): $(SERVE_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+serve: $(SERVE_STAMP)
+	@echo "The openpacs command is in $(VENV)/bin; to use it in your shell: . $(VENV)/bin/activate"
 	$(BIN)/openpacs serve
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
 # The share page is tested in a real headless Chromium (Debian packages). Installed when
@@ -37,7 +45,7 @@ browser:
 test: lint typecheck browser
 	$(BIN)/pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench.run
 
 clean:

@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if server is not None:
             server.stop()
-    stored = int(str(report["Stored"]))
+    stored = int(str(report["Stored"])) + int(str(report.get("AlreadyStored", 0)))
     failed = int(str(report["Failed"]))
     sdk_seconds = float(str(report["Seconds"]))
     print(

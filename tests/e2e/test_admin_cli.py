@@ -49,6 +49,7 @@ def test_first_start_creates_an_admin_whose_credentials_only_the_owner_can_read(
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
     lines = dict(line.split(": ", 1) for line in credentials.read_text().splitlines())
     assert lines["password"] in log
+    assert f"AccountUuid  {lines['account']}" in log
     response = httpx.get(
         fresh_server.dicomweb + "/studies", auth=(lines["email"], lines["password"])
     )
@@ -142,6 +143,35 @@ def test_users_groups_institutions_and_equipment(fresh_server: ServerProcess) ->
         httpx.get(fresh_server.dicomweb + "/studies", auth=("dr@b.example", "new-pw")).status_code
         == 204
     )
+
+
+def test_account_by_name_or_uuid(fresh_server: ServerProcess) -> None:
+    first = dict(
+        line.split(": ", 1)
+        for line in (fresh_server.data_dir / "initial-admin.txt").read_text().splitlines()
+    )
+    by_name = admin_json(fresh_server, "add-group", "--account", "openpacs", "--name", "Named")
+    by_uuid = admin_json(
+        fresh_server, "add-group", "--account", first["account"], "--name", "By UUID"
+    )
+    assert by_name["Name"] == "Named" and by_uuid["Name"] == "By UUID"
+    for n in (1, 2):
+        admin_json(
+            fresh_server,
+            "create-account",
+            "--name",
+            "Twin",
+            "--email",
+            f"twin{n}@t.example",
+            "--password",
+            "pw",
+        )
+    twins = admin(fresh_server, "add-group", "--account", "twin", "--name", "G")
+    assert twins.returncode == 1
+    assert "2 accounts are named 'twin': give the AccountUuid" in twins.stderr
+    nobody = admin(fresh_server, "add-group", "--account", "No Such Clinic", "--name", "G")
+    assert nobody.returncode == 1
+    assert "no account named or with the AccountUuid 'No Such Clinic'" in nobody.stderr
 
 
 def test_dicomweb_can_be_switched_off_per_account(fresh_server: ServerProcess) -> None:

@@ -1,13 +1,14 @@
-"""The ``openpacs`` client commands against a real server, run as ``python -m openpacs``.
+"""The ``openpacs`` client commands against a real server.
 
-Interactive parts (``retrieve`` without a UID, ``menu``) are driven through stdin.
-Commands whose endpoint the server does not serve yet (501) are skipped with the reason.
+The commands run in the test process (:func:`tests.support.cli.run_cli`: the same
+``main()``, its own environment, folder and standard input); one test runs the installed
+``python -m openpacs`` as a person would. Interactive parts (``retrieve`` without a UID,
+``menu``, prompts) are driven through standard input.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -17,33 +18,32 @@ from typing import Any
 
 import pytest
 
+from openpacs.index.db import Database
+from openpacs.services import accounts
 from tests.e2e.test_client_e2e import corrupt_files, dataset_of, synthetic_study
+from tests.support.cli import CliResult, one_line_error, run_cli
 from tests.support.server import ServerProcess, TestAccount, free_port
 
 
 class Cli:
     def __init__(self, server: ServerProcess, account: TestAccount, cwd: Path) -> None:
         self.cwd = cwd
-        self.env = {
-            **os.environ,
+        self.server = server
+        self.account = account
+        self.env: dict[str, str | None] = {
             "OPENPACS_URL": server.dicomweb,
             "OPENPACS_USER": account.email,
             "OPENPACS_PASSWORD": account.password,
         }
-        self.env.pop("COLUMNS", None)
 
     def run(
-        self, *args: str, stdin: str = "", env: dict[str, str] | None = None, check: int | None = 0
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-m", "openpacs", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            cwd=self.cwd,
-            env={**self.env, **(env or {})},
-            timeout=120,
-        )
+        self,
+        *args: str,
+        stdin: str = "",
+        env: dict[str, str | None] | None = None,
+        check: int | None = 0,
+    ) -> CliResult:
+        done = run_cli(*args, stdin=stdin, env={**self.env, **(env or {})}, cwd=self.cwd)
         if check is not None:
             assert done.returncode == check, (done.returncode, done.stdout, done.stderr)
         return done
@@ -52,17 +52,13 @@ class Cli:
         return json.loads(self.run(*args, "--json").stdout)
 
 
-def assert_served(done: subprocess.CompletedProcess[str]) -> None:
+def assert_served(done: CliResult) -> None:
     """Every endpoint of the guide is served: a 501 is a failure, never a skip."""
     assert "501 Not Implemented" not in done.stderr, done.stderr
 
 
-def one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str) -> None:
-    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("openpacs: "), done.stderr
-    assert text in lines[0], lines[0]
-    assert "Traceback" not in done.stderr
+def files_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
 @pytest.fixture
@@ -74,8 +70,22 @@ def cli(server: ServerProcess, account: TestAccount, tmp_path: Path) -> Cli:
 def study(cli: Cli, tmp_path: Path) -> dict[str, bytes]:
     files = synthetic_study(tmp_path / "study", f"cli-{uuid.uuid4().hex}")
     done = cli.run("upload", str(tmp_path / "study"))
-    assert "Stored 6 of 6 files" in done.stdout
+    assert done.stdout.startswith("Stored 6 files")
     return files
+
+
+def add_to_folder(cli: Cli, order: str, folder: str) -> None:
+    cli.run("folder", "add-order", "--order", order, "--folders", folder)
+
+
+def add_group(server: ServerProcess, account: TestAccount, name: str) -> str:
+    db = Database(server.database_url)
+    try:
+        with db.session() as session:
+            owner = accounts.account_by_uuid(session, account.account_uuid)
+            return accounts.add_group(session, owner, name).uuid
+    finally:
+        db.dispose()
 
 
 # --------------------------------------------------------------------------- upload
@@ -83,25 +93,49 @@ def study(cli: Cli, tmp_path: Path) -> dict[str, bytes]:
 
 def test_upload_corpus_summary(cli: Cli, corpus_dir: Path) -> None:
     done = cli.run("upload", str(corpus_dir), "--batch-size", "5", check=1)
-    first = done.stdout.splitlines()[0]
-    assert first.startswith("Stored ") and " of 40 files" in first
+    first, second = done.stdout.splitlines()[-2:]  # the summary comes last
+    assert first.startswith("Stored ") and "failed" in first
+    assert "skipped (not DICOM)" in first
+    assert (second.startswith("Sent ") and " MB/s" in second) or " kB/s" in second
     for name in corrupt_files():
         assert name in done.stdout
-    assert done.stderr.strip().startswith("openpacs: ") and "of 40 files failed" in done.stderr
+    assert done.stderr.startswith("openpacs: ") and "files failed" in done.stderr
 
     report = json.loads(cli.run("upload", str(corpus_dir), "--json", check=1).stdout)
-    assert report["Stored"] + report["Failed"] == 40 == len(report["Files"])
+    counts = sum(report[k] for k in ("Stored", "AlreadyStored", "Failed", "Skipped"))
+    assert counts == len(report["Files"]) == len(files_under(corpus_dir))
     statuses = {Path(f["Path"]).name: f for f in report["Files"]}
     for name in corrupt_files():
         assert statuses[name]["Status"] == "failed" and statuses[name]["Reason"]
-    assert statuses["pydicom__CT_small.dcm"]["Status"] == "stored"
+    assert statuses["pydicom__CT_small.dcm"]["Status"] in ("stored", "already_stored")
+    assert statuses["README.md"]["Status"] == "skipped"
+
+
+def test_three_files_of_one_instance_are_one_stored_instance(cli: Cli, tmp_path: Path) -> None:
+    files = synthetic_study(tmp_path / "one", f"dup-{uuid.uuid4().hex}", series=1, instances=1)
+    data = next(iter(files.values()))
+    for name in ("copy-a.dcm", "copy-b.dcm"):
+        (tmp_path / "one" / name).write_bytes(data)
+    (tmp_path / "one" / "IMAGES").mkdir()
+    (tmp_path / "one" / "IMAGES" / "IM00001").write_bytes(data)  # a CD: no extension
+    (tmp_path / "one" / "notes.txt").write_text("scanned on Monday")
+    done = cli.run("upload", "one")
+    assert done.stdout.splitlines()[-2] == (
+        f"Stored 1 file ({len(data) / 1000:.1f} kB); 3 already stored; 1 skipped (not DICOM)."
+    )
+    assert "Skipped 1 file: a text file, not DICOM (1). --json lists them." in done.stdout
+    skipped = cli.json("upload", "one")["Files"]
+    assert {Path(f["Path"]).name: f["Status"] for f in skipped}["notes.txt"] == "skipped"
 
 
 def test_upload_errors(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")
-    one_line_error(cli.run("upload", "empty", check=None), 1, "no .dcm files in empty")
+    one_line_error(cli.run("upload", "empty", check=None), 1, "no DICOM files in empty")
     one_line_error(cli.run("upload", "missing", check=None), 2, "no such file or folder")
+    (tmp_path / "bad.dcm").write_text("hello")
+    done = cli.run("upload", "bad.dcm", check=1)
+    assert "a text file, not DICOM" in done.stdout
 
 
 # --------------------------------------------------------------------------- search
@@ -127,27 +161,74 @@ def test_search_three_ways(cli: Cli, study: dict[str, bytes]) -> None:
     assert "No studies found." in nothing.stdout
 
 
+def test_a_limited_search_says_how_to_see_more(cli: Cli, study: dict[str, bytes]) -> None:
+    first = dataset_of(next(iter(study.values())))
+    done = cli.run("search", "--series", first.SeriesInstanceUID, "--limit", "2")
+    assert done.stdout.splitlines()[-1] == "2 instances; more with --offset 2"
+    rest = cli.run("search", "--series", first.SeriesInstanceUID, "--limit", "2", "--offset", "2")
+    assert rest.stdout.splitlines()[-1] == "1 instance"
+
+
+def test_tables_fit_80_columns_and_keep_identifiers_whole(
+    cli: Cli, study: dict[str, bytes]
+) -> None:
+    first = dataset_of(next(iter(study.values())))
+    narrow = {"COLUMNS": "80"}
+    for args in (
+        ["search", "--patient-id", str(first.PatientID)],
+        ["search", "--study", first.StudyInstanceUID],
+        ["order", "search", "--patient-id", str(first.PatientID)],
+        ["institutions"],
+        ["users"],
+    ):
+        out = cli.run(*args, env=narrow).stdout
+        for line in out.splitlines():
+            assert len(line) <= 80 or line.strip() == first.StudyInstanceUID, (args, line)
+    out = cli.run("search", "--patient-id", str(first.PatientID), env=narrow).stdout
+    assert first.StudyInstanceUID in out.split()  # whole, never folded
+    assert "StudyInstanceUID" in out and "S\nt\nu" not in out
+    [order] = cli.json("order", "search", "--patient-id", str(first.PatientID))
+    out = cli.run("order", "search", "--patient-id", str(first.PatientID), env=narrow).stdout
+    assert order["PatientOrderUuid"] in out.split()
+    assert order["PatientOrderInstitutionUuid"] in out.split()
+
+
 # --------------------------------------------------------------------------- retrieve
 
 
 def test_retrieve_each_level(cli: Cli, study: dict[str, bytes], tmp_path: Path) -> None:
     first = dataset_of(next(iter(study.values())))
     got = cli.json("retrieve", "--study", first.StudyInstanceUID, "-o", "whole")
-    assert Path(got["Directory"]) == tmp_path / "whole"
+    assert Path(got["Directory"]) == tmp_path / "whole" and got["Layout"] == "human"
     assert Counter(Path(p).read_bytes() for p in got["Files"]) == Counter(study.values())
+    study_folder = f"{first.PatientID}_{first.StudyDate}"
+    assert {Path(p).relative_to(tmp_path / "whole").parts[0] for p in got["Files"]} == {
+        study_folder
+    }
 
-    cli.run("retrieve", "--series", first.SeriesInstanceUID, "-o", "series")
+    cli.run("retrieve", "--series", first.SeriesInstanceUID, "-o", "series", "--layout", "flat")
     in_series = [
         d for d in study.values() if dataset_of(d).SeriesInstanceUID == first.SeriesInstanceUID
     ]
-    written = sorted((tmp_path / "series").iterdir())
-    assert Counter(p.read_bytes() for p in written) == Counter(in_series)
+    assert Counter(p.read_bytes() for p in files_under(tmp_path / "series")) == Counter(in_series)
 
     done = cli.run("retrieve", "--instance", first.SOPInstanceUID)
-    assert "Retrieved 1 file " in done.stdout
-    folders = [p for p in tmp_path.iterdir() if p.name.startswith("retrieved-instance-")]
-    assert len(folders) == 1
-    assert [p.read_bytes() for p in folders[0].iterdir()] == [study[first.SOPInstanceUID]]
+    assert "Retrieved 1 file " in done.stdout and f"into {study_folder}/" in done.stdout
+    [written] = files_under(tmp_path / study_folder)
+    assert written.read_bytes() == study[first.SOPInstanceUID]
+    again = cli.run("retrieve", "--instance", first.SOPInstanceUID)
+    assert "already there with the same content" in again.stdout
+    assert files_under(tmp_path / study_folder) == [written]  # not overwritten, not doubled
+
+
+def test_retrieve_a_patient_cd(cli: Cli, study: dict[str, bytes], tmp_path: Path) -> None:
+    from pydicom import dcmread
+    from pydicom.fileset import FileSet
+
+    first = dataset_of(next(iter(study.values())))
+    cli.run("retrieve", "--study", first.StudyInstanceUID, "-o", "cd", "--layout", "cd")
+    fs = FileSet(dcmread(tmp_path / "cd" / "DICOMDIR"))
+    assert {i.SOPInstanceUID for i in fs} == set(study)
 
 
 def test_retrieve_interactive(cli: Cli, study: dict[str, bytes], tmp_path: Path) -> None:
@@ -158,11 +239,13 @@ def test_retrieve_interactive(cli: Cli, study: dict[str, bytes], tmp_path: Path)
     in_series = [
         d for d in study.values() if dataset_of(d).SeriesInstanceUID == first.SeriesInstanceUID
     ]
-    assert Counter(p.read_bytes() for p in (tmp_path / "picked").iterdir()) == Counter(in_series)
+    assert Counter(p.read_bytes() for p in files_under(tmp_path / "picked")) == Counter(in_series)
 
     # Wrong choices are asked again; the level can be typed as a word.
     done = cli.run("retrieve", "-o", "again", stdin=f"7\ninstance\n\n{first.SOPInstanceUID}\n")
-    assert [p.read_bytes() for p in (tmp_path / "again").iterdir()] == [study[first.SOPInstanceUID]]
+    assert [p.read_bytes() for p in files_under(tmp_path / "again")] == [
+        study[first.SOPInstanceUID]
+    ]
 
     ended = cli.run("retrieve", stdin="", check=2)  # input ended before a UID
     assert ended.stderr.strip().splitlines()[-1].startswith("openpacs: no UID given")
@@ -184,9 +267,9 @@ def test_readable_errors(cli: Cli) -> None:
     one_line_error(
         cli.run("search", env={"OPENPACS_URL": nowhere}, check=None), 1, "server unreachable"
     )
-    one_line_error(
-        cli.run("users", env={"OPENPACS_PASSWORD": "wrong"}, check=None), 1, "login refused (401)"
-    )
+    wrong = cli.run("users", env={"OPENPACS_PASSWORD": "wrong"}, check=None)
+    one_line_error(wrong, 1, "login refused (401): wrong e-mail or password")
+    assert wrong.stderr.count("password") == 1
     one_line_error(
         cli.run(
             "share",
@@ -203,26 +286,51 @@ def test_readable_errors(cli: Cli) -> None:
     one_line_error(cli.run("users", env={"OPENPACS_URL": ""}, check=None), 2, "OPENPACS_URL")
     debug = cli.run("--debug", "search", env={"OPENPACS_URL": nowhere}, check=1)
     assert "Traceback" in debug.stderr
-    usage = cli.run("search", "--limit", "many", check=2)
-    assert "invalid int value" in usage.stderr
 
 
 def test_password_from_a_pipe(cli: Cli, account: TestAccount) -> None:
-    env = {k: v for k, v in cli.env.items() if k != "OPENPACS_PASSWORD"}
-    done = subprocess.run(
-        [sys.executable, "-m", "openpacs", "users", "--json"],
-        input=account.password + "\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    done = cli.run(
+        "users", "--json", stdin=account.password + "\n", env={"OPENPACS_PASSWORD": None}
     )
-    assert done.returncode == 0, done.stderr
     assert account.email in done.stdout
     assert account.password not in done.stdout + done.stderr
 
 
+def test_the_installed_command_runs(cli: Cli, account: TestAccount) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "openpacs", "users", "--json"],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            **{k: v for k, v in cli.env.items() if v is not None},
+        },
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert account.email in done.stdout
+
+
 # --------------------------------------------------------------------------- custom API
+
+
+def create_order(cli: Cli, patient_id: str, *extra: str) -> dict[str, Any]:
+    created: dict[str, Any] = cli.json(
+        "order",
+        "create",
+        "--institution",
+        cli.account.institution_uuid,
+        "--patient-name",
+        "Nguyen^Hana",
+        "--patient-id",
+        patient_id,
+        "--patient-birthdate",
+        "1975-07-08",
+        "--modality",
+        "CT",
+        *extra,
+    )
+    return created
 
 
 def test_orders_and_tags(cli: Cli, account: TestAccount, study: dict[str, bytes]) -> None:
@@ -233,22 +341,7 @@ def test_orders_and_tags(cli: Cli, account: TestAccount, study: dict[str, bytes]
     cli.run("equipment")
 
     patient_id = f"CLI-{uuid.uuid4().hex[:8]}"
-    created = cli.json(
-        "order",
-        "create",
-        "--institution",
-        account.institution_uuid,
-        "--patient-name",
-        "Nguyen^Hana",
-        "--patient-id",
-        patient_id,
-        "--patient-birthdate",
-        "1975-07-08",
-        "--modality",
-        "CT",
-        "--order-scheduled-datetime",
-        "2031-01-02 03:04",
-    )
+    created = create_order(cli, patient_id, "--order-scheduled-datetime", "2031-01-02 03:04")
     order_uuid = created["PatientOrderUuid"]
     shown = cli.run(
         "order", "get", "--institution", account.institution_uuid, "--order", order_uuid
@@ -256,7 +349,9 @@ def test_orders_and_tags(cli: Cli, account: TestAccount, study: dict[str, bytes]
     assert "Nguyen^Hana" in shown and "2031-01-02 03:04" in shown
     found = cli.json("order", "search", "--patient-id", patient_id, "--modalities", "CT,MR")
     assert [o["PatientOrderUuid"] for o in found] == [order_uuid]
-    cli.run("order", "delete", "--institution", account.institution_uuid, "--order", order_uuid)
+    keys = ["order", "delete", "--institution", account.institution_uuid, "--order", order_uuid]
+    one_line_error(cli.run(*keys, check=None), 2, "add --yes")  # stdin is not a terminal
+    cli.run(*keys, "--yes")
     gone = cli.run(
         "order",
         "get",
@@ -283,6 +378,86 @@ def test_orders_and_tags(cli: Cli, account: TestAccount, study: dict[str, bytes]
     assert str(first.PatientName) in tags and "PatientName" in tags
 
 
+def test_impossible_orders_are_refused_by_the_server(cli: Cli) -> None:
+    patient_id = f"BAD-{uuid.uuid4().hex[:8]}"
+    base = [
+        "order",
+        "create",
+        "--institution",
+        cli.account.institution_uuid,
+        "--patient-name",
+        "X^Y",
+        "--patient-id",
+        patient_id,
+    ]
+    bad_modality = cli.run(
+        *base, "--patient-birthdate", "1970-01-01", "--modality", "XYZ", check=None
+    )
+    one_line_error(bad_modality, 1, "400 Bad Request: Modality: 'XYZ' is not a DICOM modality")
+    unborn = cli.run(*base, "--patient-birthdate", "2999-01-01", "--modality", "CT", check=None)
+    one_line_error(unborn, 1, "PatientBirthdate: 2999-01-01 is in the future")
+
+
+def test_order_search_pages_and_assignees(
+    cli: Cli, server: ServerProcess, account: TestAccount
+) -> None:
+    patient_id = f"PAGE-{uuid.uuid4().hex[:8]}"
+    orders = [create_order(cli, patient_id)["PatientOrderUuid"] for _ in range(3)]
+    page = cli.run("order", "search", "--patient-id", patient_id, "--limit", "2")
+    assert "2 of 3 orders; more with --offset 2" in page.stdout
+    rest = cli.json("order", "search", "--patient-id", patient_id, "--limit", "2", "--offset", "2")
+    assert len(rest) == 1
+
+    group = add_group(server, account, f"Radiology {patient_id}")
+    cli.run("order", "assign-user", "--order", orders[0], "--user-uuid", account.user_uuid)
+    cli.run("order", "assign-group", "--order", orders[1], "--group-uuid", group)
+    mine = cli.json("order", "search", "--patient-id", patient_id, "--assigned-to", account.email)
+    assert [o["PatientOrderUuid"] for o in mine] == [orders[0]]
+    theirs = cli.json(
+        "order", "search", "--patient-id", patient_id, "--assigned-to", f"radiology {patient_id}"
+    )
+    assert [o["PatientOrderUuid"] for o in theirs] == [orders[1]]
+    by_uuid = cli.json("order", "search", "--patient-id", patient_id, "--assigned-to", group)
+    assert [o["PatientOrderUuid"] for o in by_uuid] == [orders[1]]
+    one_line_error(
+        cli.run("order", "search", "--assigned-to", "nobody@example.org", check=None),
+        2,
+        "--assigned-to: no user with the e-mail or group named 'nobody@example.org'",
+    )
+
+
+def test_order_get_shows_folders_modalities_and_assignee_names(
+    cli: Cli, server: ServerProcess, account: TestAccount, study: dict[str, bytes]
+) -> None:
+    first = dataset_of(next(iter(study.values())))
+    [order] = cli.json("order", "search", "--patient-id", str(first.PatientID))
+    folder = cli.json("folder", "create", "--name", f"Board {uuid.uuid4().hex[:6]}")
+    add_to_folder(cli, order["PatientOrderUuid"], folder["FolderUuid"])
+    group = add_group(server, account, f"Neuro {uuid.uuid4().hex[:6]}")
+    cli.run(
+        "order",
+        "assign-user",
+        "--order",
+        order["PatientOrderUuid"],
+        "--user-uuid",
+        account.user_uuid,
+    )
+    cli.run("order", "assign-group", "--order", order["PatientOrderUuid"], "--group-uuid", group)
+    shown = cli.run(
+        "order",
+        "get",
+        "--institution",
+        order["PatientOrderInstitutionUuid"],
+        "--order",
+        order["PatientOrderUuid"],
+    ).stdout
+    assert "Modalities:" in shown and "CT, MR" in shown
+    assert f"{account.email}" in shown and f"({account.user_uuid})" in shown
+    assert "Neuro" in shown and f"({group})" in shown
+    assert f"{folder['FolderName']} ({folder['FolderUuid']})" in shown
+    assert "2 series:" in shown
+
+
 def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, bytes]) -> None:
     first = dataset_of(next(iter(study.values())))
     [order] = cli.json("order", "search", "--patient-id", str(first.PatientID))
@@ -290,14 +465,10 @@ def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, byt
     done = cli.run("folder", "create", "--name", name, "--json", check=None)
     assert_served(done)
     folder = json.loads(done.stdout)
-    cli.run(
-        "folder",
-        "add-order",
-        "--order",
-        order["PatientOrderUuid"],
-        "--folders",
-        folder["FolderUuid"],
-    )
+    clash = cli.run("folder", "create", "--name", name.upper(), check=None)
+    one_line_error(clash, 1, f"a folder at the top is already named {name!r}")
+    assert folder["FolderUuid"] in clash.stderr
+    add_to_folder(cli, order["PatientOrderUuid"], folder["FolderUuid"])
     listed = cli.json("folder", "search", "--name", name, "--get-orders-in-folder")
     assert [f["FolderUuid"] for f in listed] == [folder["FolderUuid"]]
 
@@ -318,7 +489,31 @@ def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, byt
     )
     shares = cli.json("shares")
     assert {link["ShareUuid"], by_url["ShareUuid"]} <= {s["ShareUuid"] for s in shares}
-    cli.run("share", "delete", "--share", link["ShareUuid"])
+    one_line_error(cli.run("share", "delete", "--share", link["ShareUuid"], check=None), 2, "--yes")
+    cli.run("share", "delete", "--share", link["ShareUuid"], "--yes")
+
+
+def test_share_password_is_asked_not_typed_on_the_command_line(
+    cli: Cli, study: dict[str, bytes]
+) -> None:
+    folder = cli.json("folder", "create", "--name", f"Pw {uuid.uuid4().hex[:6]}")
+    done = cli.run(
+        "share",
+        "folder",
+        "--folder",
+        folder["FolderUuid"],
+        "--share-title",
+        "Review",
+        "--share-password",
+        "--json",
+        stdin="a secret phrase\n",
+    )
+    assert json.loads(done.stdout)["PasswordProtected"] is True
+    assert "a secret phrase" not in done.stdout + done.stderr
+    empty = cli.run(
+        "share", "folder", "--folder", folder["FolderUuid"], "--share-password", check=None
+    )
+    one_line_error(empty, 2, "no share password given")
 
 
 def test_assign(cli: Cli, account: TestAccount, study: dict[str, bytes]) -> None:
@@ -363,8 +558,7 @@ def test_menu_through_stdin(cli: Cli, account: TestAccount, study: dict[str, byt
         first.SOPInstanceUID,
         "menu-out",  # retrieve one instance
         "17",  # list institutions
-        "12",
-        account.institution_uuid,
+        "12",  # create an order: the one institution is taken without asking
         "Menu^Test",
         patient_id,
         "01-02-1990",
@@ -379,7 +573,6 @@ def test_menu_through_stdin(cli: Cli, account: TestAccount, study: dict[str, byt
         patient_id,
         *[""] * 7,  # search orders by PatientId
         "13",
-        account.institution_uuid,
         missing,  # an order that does not exist
         "99",  # not an option
         "0",
@@ -393,7 +586,7 @@ def test_menu_through_stdin(cli: Cli, account: TestAccount, study: dict[str, byt
     assert "optional, Enter to skip" in out
     assert "Unknown option '99'" in out
     assert "Scheduled" in out and "1 order" in out  # created, then found
-    assert [p.read_bytes() for p in (cli.cwd / "menu-out").iterdir()] == [
+    assert [p.read_bytes() for p in files_under(cli.cwd / "menu-out")] == [
         study[first.SOPInstanceUID]
     ]
     # The missing order is reported on stderr, and the menu went on to the end.

@@ -91,7 +91,10 @@ def test_upload_corpus_reports_every_file(client: PacsClient, corpus_dir: Path) 
         corpus_dir, batch_size=8, concurrency=3, progress=lambda *a: progress.append(a)
     )
     files = {f.path.name: f for f in result.files}
-    assert len(files) == 40
+    assert len(result.files) == len([p for p in corpus_dir.rglob("*") if p.is_file()])
+    skipped = {f.path.name for f in result.skipped}
+    assert skipped >= {"README.md", "MANIFEST.tsv", "pydicom__dicomdirtests_DICOMDIR.dcm"}
+    assert all(name.endswith((".txt", ".md", ".tsv", "DICOMDIR.dcm")) for name in skipped)
     corrupt = corrupt_files()
     assert corrupt >= {"pydicom__MR_truncated.dcm", "pydicom__badVR.dcm", "pydicom__no_meta.dcm"}
     for name in corrupt:

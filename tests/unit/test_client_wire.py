@@ -723,7 +723,7 @@ def _stow_ok(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"00081199": {"vr": "SQ", "Value": items}})
 
 
-def test_upload_streams_batches_of_dcm_files(tmp_path: Path) -> None:
+def test_upload_streams_batches_of_dicom_files(tmp_path: Path) -> None:
     folder = _corpus(tmp_path, 7, dup=True)
     rec = Recorder(_stow_ok)
     progress: list[tuple[int, int, int, int]] = []
@@ -743,26 +743,58 @@ def test_upload_streams_batches_of_dcm_files(tmp_path: Path) -> None:
         for request, body in zip(rec.requests, rec.bodies, strict=True)
         for part in _parse_stow(request, body)
     ]
-    sources = sorted(p for p in folder.rglob("*.dcm") if p.name != "junk.dcm")
-    assert sorted(sent) == sorted(p.read_bytes() for p in sources)
+    sources = [p for p in folder.rglob("*") if p.suffix == ".dcm" and p.name != "junk.dcm"]
+    assert sorted(sent) == sorted(p.read_bytes() for p in [*sources, folder / "noext"])
     for request, body in zip(rec.requests, rec.bodies, strict=True):
         uids = [_uid_of(p) for p in _parse_stow(request, body)]
         assert 1 <= len(uids) <= 3 and len(set(uids)) == len(uids)  # never a UID twice
     by_name = {f.path.name: f for f in result.files}
-    assert "noext" not in by_name and "notes.txt" not in by_name
+    assert by_name["noext"].status == "stored"  # recognised by its DICM prefix
+    assert by_name["notes.txt"].status == "skipped" and not by_name["notes.txt"].sent
     assert by_name["junk.dcm"].status == "failed" and not by_name["junk.dcm"].sent
-    assert len(result.stored) == 8 and len(result.failed) == 1
-    assert progress[-1][0] == progress[-1][1] == 9
-    assert progress[-1][2] == progress[-1][3] == sum(f.size for f in result.files)
+    # copy.dcm comes first (sorted), so img000.dcm with the same UID is the second copy.
+    assert by_name["copy.dcm"].status == "stored"
+    assert by_name["img000.dcm"].status == "already_stored"
+    assert "copy.dcm" in by_name["img000.dcm"].reason
+    assert repr(result) == "UploadResult(stored=8, already_stored=1, failed=1, skipped=1)"
+    assert progress[-1][0] == progress[-1][1] == 10  # the skipped file is not in the bar
+    sent_sizes = sum(f.size for f in result.files if f.status != "skipped")
+    assert progress[-1][2] == progress[-1][3] == sent_sizes
 
 
-def test_upload_any_file_uses_the_dicm_magic(tmp_path: Path) -> None:
+def test_upload_says_why_a_file_is_not_dicom(tmp_path: Path) -> None:
+    folder = tmp_path / "cd"
+    (folder / "IMAGES").mkdir(parents=True)
+    (folder / "IMAGES" / "IM00001").write_bytes(_dicom_bytes("1.8.1"))
+    (folder / "empty.dcm").write_bytes(b"")
+    (folder / "text.dcm").write_text("PatientName: Doe\n" * 20)
+    (folder / "random.dcm").write_bytes(bytes(range(256)) * 4)
+    (folder / "viewer.exe").write_bytes(b"MZ" + bytes(300))
+    (folder / "DICOMDIR").write_bytes(_dicom_bytes("1.8.2"))
+    with make_client(Recorder(_stow_ok)) as client:
+        result = client.upload_directory(folder)
+    by_name = {f.path.name: f for f in result.files}
+    assert by_name["IM00001"].status == "stored"
+    assert by_name["empty.dcm"].reason == "the file is empty"
+    assert by_name["text.dcm"].reason == "a text file, not DICOM"
+    assert "no 'DICM' marker" in by_name["random.dcm"].reason
+    assert {by_name[n].status for n in ("empty.dcm", "text.dcm", "random.dcm")} == {"failed"}
+    assert by_name["viewer.exe"].status == "skipped"
+    assert by_name["DICOMDIR"].status == "skipped" and "DICOMDIR" in by_name["DICOMDIR"].reason
+
+
+def test_upload_recognises_dicom_by_content_not_name(tmp_path: Path) -> None:
     folder = _corpus(tmp_path, 2)
     rec = Recorder(_stow_ok)
     with make_client(rec) as client:
-        result = client.upload_directory(folder, any_file=True, recursive=False)
-    names = sorted(f.path.name for f in result.files)
-    assert names == ["img000.dcm", "junk.dcm", "noext"]  # not sub/, not notes.txt
+        result = client.upload_directory(folder, recursive=False)
+    statuses = {f.path.name: f.status for f in result.files}
+    assert statuses == {  # not sub/
+        "img000.dcm": "stored",
+        "junk.dcm": "failed",
+        "noext": "stored",
+        "notes.txt": "skipped",
+    }
 
 
 def test_upload_maps_failures_to_files(tmp_path: Path) -> None:
@@ -810,11 +842,11 @@ def test_upload_retries_5xx_and_connection_errors(tmp_path: Path) -> None:
     rec = Recorder(flaky)
     with make_client(rec, retries=3) as client:
         result = client.upload_directory(folder, batch_size=10)
-    assert len(result.stored) == 3 and result.requests == 2  # two got an HTTP answer
-    # Every attempt sent the whole batch again.
+    assert len(result.stored) == 4 and result.requests == 2  # two got an HTTP answer
+    # Every attempt sent the whole batch again (3 *.dcm files and "noext").
     assert len(rec.requests) == 3
     assert [len(_parse_stow(r, b)) for r, b in zip(rec.requests, rec.bodies, strict=True)] == [
-        3
+        4
     ] * 3
 
 
@@ -838,8 +870,8 @@ def test_upload_splits_a_refused_batch(tmp_path: Path) -> None:
     rec = Recorder(answer)
     with make_client(rec) as client:
         result = client.upload_directory(folder, batch_size=10)
-    assert len(result.stored) == 3
-    assert len(rec.requests) == 1 + 3
+    assert len(result.stored) == 4
+    assert len(rec.requests) == 1 + 4
 
 
 def test_upload_stops_on_401(tmp_path: Path) -> None:
@@ -916,7 +948,7 @@ async def test_async_client_sends_the_same_requests(tmp_path: Path) -> None:
         assert left.headers.get("CreateFolderParameters") == right.headers.get(
             "CreateFolderParameters"
         )
-    assert len(result.stored) == 5 and len(result.failed) == 1
+    assert (len(result.stored), len(result.failed), len(result.skipped)) == (6, 1, 1)
     assert [p.read_bytes() for p in got.files] == [_dicom_bytes("1.9.1"), _dicom_bytes("1.9.2")]
 
 

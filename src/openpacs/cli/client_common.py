@@ -1,4 +1,4 @@
-"""Shared by the client commands: connection options, credentials, errors -> exit codes.
+"""Shared by the client commands: credentials, the client, errors -> exit codes.
 
 Exit codes: 0 everything succeeded; 1 a failure (server error, some files failed);
 2 a usage error (bad or missing argument, bad date format).
@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from openpacs.client import PacsClient
+from openpacs.client.defaults import DEFAULT_TIMEOUT
 from openpacs.client.errors import (
     AuthenticationError,
     ConnectionFailed,
@@ -24,6 +24,7 @@ from openpacs.client.errors import (
     PacsError,
     PermissionDenied,
 )
+from openpacs.client.sync import PacsClient
 
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -32,38 +33,6 @@ ClientHandler = Callable[[PacsClient, argparse.Namespace], int]
 
 class UsageError(Exception):
     """A problem with the command line itself (exit code 2)."""
-
-
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection")
-    group.add_argument(
-        "--url",
-        default=None,
-        help="DICOMweb root, e.g. http://localhost:8042/dicomweb (env OPENPACS_URL)",
-    )
-    group.add_argument("--user", default=None, help="user name / e-mail (env OPENPACS_USER)")
-    group.add_argument(
-        "--password",
-        default=None,
-        help="password (env OPENPACS_PASSWORD; prefer the environment or the prompt: "
-        "a flag is visible in the process list)",
-    )
-    group.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds per network operation (120)"
-    )
-    group.add_argument(
-        "--insecure", action="store_true", help="do not verify the server's TLS certificate"
-    )
-    parser.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
-    )
-
-
-def _prompt_line(label: str) -> str:
-    if sys.stdin.isatty():
-        return input(label)
-    line = sys.stdin.readline()
-    return line.rstrip("\r\n")
 
 
 def credentials(args: argparse.Namespace) -> tuple[str, str, str]:
@@ -81,23 +50,34 @@ def credentials(args: argparse.Namespace) -> tuple[str, str, str]:
             raise UsageError("no user name given")
     password = args.password or os.environ.get("OPENPACS_PASSWORD")
     if password is None:
-        if sys.stdin.isatty():
-            password = getpass.getpass(f"Password for {user}: ")
-        else:  # a pipe: the first line is the password (never echoed anywhere)
-            password = sys.stdin.readline().rstrip("\r\n")
+        password = read_secret(f"Password for {user}: ")
         if not password:
             raise UsageError("no password: use OPENPACS_PASSWORD, --password or the prompt")
     return url, user, password
 
 
+def read_secret(label: str, *, repeat: bool = False) -> str:
+    """A secret from the terminal (never echoed; asked twice with ``repeat``), or the
+    next line of standard input when it is a pipe."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass(label)
+    if repeat and first and getpass.getpass("Repeat it: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
 def open_client(args: argparse.Namespace) -> PacsClient:
     url, user, password = credentials(args)
+    # A plain http:// root never uses TLS (redirects are not followed): skip loading the
+    # certificate store, a noticeable part of the start-up.
+    tls = url.startswith("https://")
     return PacsClient(
         url,
         user,
         password,
-        timeout=float(getattr(args, "timeout", 120.0)),
-        verify=not getattr(args, "insecure", False),
+        timeout=float(getattr(args, "timeout", DEFAULT_TIMEOUT)),
+        verify=tls and not getattr(args, "insecure", False),
     )
 
 
@@ -113,11 +93,7 @@ def describe(exc: BaseException, url: str = "") -> tuple[str, int]:
     if isinstance(exc, ConnectionFailed):
         return f"server unreachable: {exc}", FAILED
     if isinstance(exc, AuthenticationError):
-        return (
-            "login refused (401): wrong user name or password"
-            + (f" ({exc.reason})" if exc.reason and "Unauthorized" not in exc.reason else ""),
-            FAILED,
-        )
+        return f"login refused (401): {_login_reason(exc.reason)}", FAILED
     if isinstance(exc, PermissionDenied):
         return f"permission denied (403): {exc.reason}", FAILED
     if isinstance(exc, NotFoundError):
@@ -139,6 +115,15 @@ def describe(exc: BaseException, url: str = "") -> tuple[str, int]:
     if isinstance(exc, OSError):
         return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), FAILED
     return f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", FAILED
+
+
+def _login_reason(reason: str) -> str:
+    """The server's reason when it says more than the usual words (said once, not twice)."""
+    usual = "wrong user name or password"
+    text = reason.strip().rstrip(".")
+    if not text or text == "Unauthorized" or usual in text.lower():
+        return usual
+    return text
 
 
 def run_guarded(args: argparse.Namespace, body: Callable[[], int]) -> int:

@@ -1,37 +1,39 @@
-"""How the client commands print results: rich tables for people, ``--json`` for scripts."""
+"""How the client commands print results: tables for people (:mod:`.tables`), ``--json``
+for scripts. Sizes and rates are decimal everywhere (``kB``, ``MB``, ``MB/s``), as the
+progress bars print them."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console
+from rich.filesize import decimal
 from rich.markup import escape
-from rich.table import Table
 
+from openpacs.cli.tables import Column, identifier, number, render, stdout_console, vertical
 from openpacs.client.results import (
     Acknowledgement,
     DicomRecord,
     DicomTagContent,
     Equipment,
+    FileResult,
     Folder,
     Institution,
+    OrderList,
     PatientOrder,
+    RecordList,
     RetrieveResult,
     Share,
     UploadResult,
     User,
     UserGroup,
 )
-
-
-def stdout_console() -> Console:
-    """Tables on stdout; wide when not a terminal, so UIDs are never wrapped in pipes."""
-    tty = sys.stdout.isatty()
-    return Console(highlight=False, width=None if tty else 250, soft_wrap=not tty)
 
 
 def stderr_console() -> Console:
@@ -44,50 +46,69 @@ def print_json(value: Any) -> None:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
+    """``1.2 MB``: the same units as the progress bar (decimal)."""
+    return str(decimal(int(n)))
+
+
+_SAME_IN_PLURAL = ("series", "equipment")
 
 
 def plural(noun: str, count: int) -> str:
-    """``"files"`` for many, ``"file"`` for one."""
-    return noun[:-1] if count == 1 and noun.endswith("s") else noun
+    """``"files"`` for many, ``"file"`` for one (``"series"`` for both)."""
+    if count != 1 or noun.endswith(_SAME_IN_PLURAL) or not noun.endswith("s"):
+        return noun
+    return noun[:-1]
 
 
-def _table(*columns: str, title: str | None = None) -> Table:
-    table = Table(
-        box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False
-    )
-    for name in columns:
-        uid_like = name.endswith(("UID", "Uuid", "URL", "Url")) or name in ("Path", "File")
-        table.add_column(name, no_wrap=uid_like, overflow="fold")
-    return table
+def counted(count: int, noun: str) -> str:
+    return f"{count} {plural(noun, count)}"
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    return escape(str(value))
+    return str(value)
 
 
-def _row(table: Table, *values: Any) -> None:
-    table.add_row(*(_cell(v) for v in values))
+def _show_pairs(console: Console, pairs: Sequence[tuple[Column, Any]]) -> None:
+    """One record as ``key: value`` lines."""
+    columns = [column for column, _ in pairs]
+    text = vertical(columns, [[_text(value) for _, value in pairs]], console.width)
+    console.print(text, end="", soft_wrap=True, markup=False, highlight=False)
 
 
-def _key_values(raw: dict[str, Any], title: str | None = None) -> Table:
-    table = _table("Key", "Value", title=title)
-    for key, value in raw.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            _row(table, key, f"({len(value)} items)")
-        else:
-            _row(table, key, value)
-    return table
+def _is_identifier(key: str) -> bool:
+    return key.endswith(("UID", "Uid", "Uuid", "URL", "Url", "UuidList")) or key in (
+        "Path",
+        "File",
+    )
+
+
+def _key_column(key: str) -> Column:
+    return identifier(key) if _is_identifier(key) else Column(key)
+
+
+def _scalars(raw: dict[str, Any]) -> list[tuple[Column, Any]]:
+    """The fields of an answer, lists of plain values included (comma separated); nested
+    objects are left to ``--json``."""
+    return [
+        (_key_column(k), v)
+        for k, v in raw.items()
+        if not isinstance(v, dict)
+        and not (isinstance(v, list) and any(isinstance(i, dict | list) for i in v))
+    ]
+
+
+def more_hint(shown: int, offset: int, total: int | None = None) -> str:
+    """``"; more with --offset 120"`` when results are left, else ``""``."""
+    following = offset + shown
+    if total is not None and total <= following:
+        return ""
+    return f"; more with --offset {following}"
 
 
 # --------------------------------------------------------------------------- DICOMweb
@@ -99,22 +120,21 @@ def _dicom_date(value: str) -> str:
     )
 
 
-def records_table(records: Sequence[DicomRecord]) -> Table:
-    level = records[0].level if records else "study"
+def _records_table(records: Sequence[DicomRecord]) -> tuple[list[Column], list[list[Any]]]:
+    level = records[0].level
     if level == "study":
-        table = _table(
-            "PatientID",
-            "PatientName",
-            "StudyDate",
-            "Modalities",
-            "Description",
-            "Series",
-            "Instances",
-            "StudyInstanceUID",
-        )
-        for r in records:
-            _row(
-                table,
+        columns = [
+            identifier("PatientID"),
+            Column("PatientName"),
+            Column("StudyDate"),
+            Column("Modalities"),
+            Column("Description"),
+            number("Series"),
+            number("Instances"),
+            identifier("StudyInstanceUID"),
+        ]
+        rows = [
+            [
                 r.patient_id,
                 r.patient_name,
                 _dicom_date(r.study_date),
@@ -123,64 +143,66 @@ def records_table(records: Sequence[DicomRecord]) -> Table:
                 r.number_of_study_related_series,
                 r.number_of_study_related_instances,
                 r.study_instance_uid,
-            )
+            ]
+            for r in records
+        ]
     elif level == "series":
-        table = _table(
-            "PatientID",
-            "Modality",
-            "Number",
-            "Description",
-            "Instances",
-            "SeriesInstanceUID",
-            "StudyInstanceUID",
-        )
-        for r in records:
-            _row(
-                table,
-                r.patient_id,
-                r.modality,
+        columns = [
+            number("Number"),
+            Column("Modality"),
+            Column("Description"),
+            number("Instances"),
+            identifier("SeriesInstanceUID"),
+        ]
+        rows = [
+            [
                 r.series_number,
+                r.modality,
                 r.series_description,
                 r.number_of_series_related_instances,
                 r.series_instance_uid,
-                r.study_instance_uid,
-            )
+            ]
+            for r in records
+        ]
     else:
-        table = _table("Number", "Frames", "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID")
-        for r in records:
-            _row(
-                table,
-                r.instance_number,
-                r.number_of_frames,
-                r.sop_class_uid,
-                r.sop_instance_uid,
-                r.series_instance_uid,
-            )
-    return table
+        columns = [number("Number"), number("Frames"), identifier("SOPInstanceUID")]
+        rows = [[r.instance_number, r.number_of_frames, r.sop_instance_uid] for r in records]
+    return columns, rows
 
 
 _LEVEL_WORDS = {"study": "studies", "series": "series", "instance": "instances"}
 
 
-def show_records(records: Sequence[DicomRecord], level: str, as_json: bool) -> None:
+def show_records(
+    records: Sequence[DicomRecord], level: str, as_json: bool, offset: int = 0
+) -> None:
     if as_json:
         print_json([r.raw for r in records])
         return
     console = stdout_console()
+    words = _LEVEL_WORDS.get(level, level)
     if not records:
-        console.print(f"No {_LEVEL_WORDS.get(level, level)} found.")
+        console.print(f"No {words} found." if not offset else f"No more {words} (offset {offset}).")
         return
-    console.print(records_table(records))
+    columns, rows = _records_table(records)
+    render(console, columns, [[_text(v) for v in row] for row in rows])
     count = len(records)
-    word = level if count == 1 else _LEVEL_WORDS.get(level, level)
-    console.print(f"{count} {word}")
+    word = level if count == 1 and level != "series" else words
+    more = isinstance(records, RecordList) and records.more
+    console.print(f"{count} {word}" + (more_hint(count, offset) if more else ""))
+
+
+# --------------------------------------------------------------------------- upload
 
 
 def upload_json(result: UploadResult) -> dict[str, Any]:
     return {
         "Stored": len(result.stored),
+        "AlreadyStored": len(result.already_stored),
         "Failed": len(result.failed),
+        "Skipped": len(result.skipped),
         "Bytes": result.bytes_total,
+        "BytesSent": result.bytes_sent,
         "Seconds": round(result.elapsed, 3),
         "Requests": result.requests,
         "Files": [
@@ -199,33 +221,84 @@ def upload_json(result: UploadResult) -> dict[str, Any]:
     }
 
 
+def _shown_path(path: Path) -> str:
+    """A path relative to the current folder when it is inside it (shorter to read)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def upload_summary(result: UploadResult) -> list[str]:
+    parts = [f"Stored {counted(len(result.stored), 'files')} ({human_bytes(result.bytes_stored)})"]
+    if result.already_stored:
+        parts.append(f"{len(result.already_stored)} already stored")
+    if result.failed:
+        parts.append(f"{len(result.failed)} failed")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped (not DICOM)")
+    sent = [f for f in result.files if f.sent]
+    transfer = (
+        f"Sent {counted(len(sent), 'files')} ({human_bytes(result.bytes_sent)}) "
+        f"in {result.elapsed:.1f} s"
+        + (f", {human_bytes(result.rate)}/s" if sent and result.elapsed > 0 else "")
+        + f", {counted(result.requests, 'requests')}."
+    )
+    return ["; ".join(parts) + ".", transfer]
+
+
+def _file_table(console: Console, title: str, files: Sequence[FileResult]) -> None:
+    console.print(title)
+    render(
+        console,
+        [identifier("File"), Column("Reason")],
+        [[_shown_path(f.path), f.reason] for f in files],
+    )
+
+
+def skipped_summary(files: Sequence[FileResult]) -> str:
+    """``Skipped 10 files: a text file, not DICOM (9); ...`` (by reason)."""
+    reasons = Counter(f.reason for f in files)
+    parts = "; ".join(f"{reason} ({count})" for reason, count in reasons.most_common())
+    return f"Skipped {counted(len(files), 'files')}: {parts}. --json lists them."
+
+
 def show_upload(result: UploadResult, as_json: bool) -> None:
+    """Failures first, the summary last (where the prompt comes back)."""
     if as_json:
         print_json(upload_json(result))
         return
     console = stdout_console()
-    total = len(result.files)
-    rate = len(result.stored) / result.elapsed if result.elapsed > 0 else 0.0
-    console.print(
-        f"Stored {len(result.stored)} of {total} files "
-        f"({human_bytes(result.bytes_stored)}) in {result.elapsed:.1f} s"
-        + (f", {rate:.1f} files/s" if result.stored else "")
-    )
     if result.failed:
-        table = _table("File", "Reason", title=f"{len(result.failed)} failed:")
-        for f in result.failed:
-            _row(table, str(f.path), f.reason)
-        console.print(table)
+        _file_table(console, f"{counted(len(result.failed), 'files')} failed:", result.failed)
+    if result.skipped:
+        console.print(escape(skipped_summary(result.skipped)))
+    for line in upload_summary(result):
+        console.print(escape(line))
+
+
+# --------------------------------------------------------------------------- retrieve
 
 
 def retrieve_json(result: RetrieveResult) -> dict[str, Any]:
     return {
         "Level": result.level,
         "UID": result.uid,
+        "Layout": result.layout,
         "Directory": str(result.directory),
         "Files": [str(p) for p in result.files],
+        "AlreadyThere": [str(p) for p in result.already_there],
+        "Renamed": [str(p) for p in result.renamed],
         "Bytes": result.bytes,
     }
+
+
+def _where(result: RetrieveResult) -> str:
+    """The folder that holds the files: the deepest one they share."""
+    if not result.files:
+        return _shown_path(result.directory)
+    common = Path(os.path.commonpath([str(p.parent) for p in result.files]))
+    return _shown_path(common)
 
 
 def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
@@ -236,117 +309,145 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
     if not result.files:
         console.print(f"Nothing retrieved for {result.level} {escape(result.uid)}.")
         return
+    written = len(result.files) - len(result.already_there)
     console.print(
-        f"Retrieved {len(result.files)} {plural('files', len(result.files))} "
-        f"({human_bytes(result.bytes)}) "
-        f"into {escape(str(result.directory))}"
+        escape(
+            f"Retrieved {counted(len(result.files), 'files')} ({human_bytes(result.bytes)}) "
+            f"into {_where(result)}/ (layout {result.layout})."
+        )
     )
+    if result.already_there:
+        there = len(result.already_there)
+        console.print(
+            f"{counted(there, 'files')} {'was' if there == 1 else 'were'} already there "
+            f"with the same content (left alone); {written} written."
+        )
+    if result.renamed:
+        names = ", ".join(_shown_path(p) for p in result.renamed[:5])
+        console.print(
+            escape(
+                f"{counted(len(result.renamed), 'files')} got a new name because a "
+                f"different file had theirs: {names}" + (" ..." if len(result.renamed) > 5 else "")
+            )
+        )
 
 
 # --------------------------------------------------------------------------- custom API
 
 
-def share_table(shares: Sequence[Share]) -> Table:
-    # A listed share has no URL: the server keeps only a hash of the link's token.
-    table = _table("ShareUuid", "Kind", "Title", "ExpireDate", "Downloadable", "Password")
-    for s in shares:
-        _row(
-            table,
-            s.share_uuid,
-            s.kind,
-            s.title,
-            s.expire_date,
-            s.downloadable,
-            s.password_protected,
+def _list_view(items: Sequence[Any]) -> tuple[list[Column], list[list[Any]]]:
+    first = items[0]
+    if isinstance(first, Share):
+        # A listed share has no URL: the server keeps only a hash of the link's token.
+        return (
+            [
+                identifier("ShareUuid"),
+                Column("Kind"),
+                Column("Title"),
+                Column("ExpireDate"),
+                Column("Download"),
+                Column("Password"),
+            ],
+            [
+                [s.share_uuid, s.kind, s.title, s.expire_date, s.downloadable, s.password_protected]
+                for s in items
+            ],
         )
-    return table
-
-
-def folder_table(folders: Sequence[Folder]) -> Table:
-    table = _table("FolderUuid", "FolderName", "FolderDescription", "ParentFolderUuid", "Orders")
-    for f in folders:
-        orders = ", ".join(o.patient_order_uuid for o in f.orders)
-        _row(
-            table, f.folder_uuid, f.folder_name, f.folder_description, f.parent_folder_uuid, orders
+    if isinstance(first, Folder):
+        return (
+            [
+                identifier("FolderUuid"),
+                Column("FolderName"),
+                Column("Description"),
+                identifier("ParentFolderUuid"),
+                number("Orders"),
+            ],
+            [
+                [
+                    f.folder_uuid,
+                    f.folder_name,
+                    f.folder_description,
+                    f.parent_folder_uuid,
+                    _orders_of(f),
+                ]
+                for f in items
+            ],
         )
-    return table
+    if isinstance(first, PatientOrder):
+        return _orders_view(items)
+    if isinstance(first, Institution):
+        return [identifier("InstitutionUuid"), Column("Name")], [
+            [i.institution_uuid, i.name] for i in items
+        ]
+    if isinstance(first, User):
+        return [identifier("UserUuid"), identifier("Email"), Column("Name"), Column("Role")], [
+            [u.user_uuid, u.email, u.name, u.role] for u in items
+        ]
+    if isinstance(first, UserGroup):
+        return [identifier("UserGroupUuid"), Column("Name"), number("Members")], [
+            [g.user_group_uuid, g.name, len(g.user_uuids)] for g in items
+        ]
+    if isinstance(first, Equipment):
+        return (
+            [
+                identifier("EquipmentUuid"),
+                Column("Name"),
+                Column("Modality"),
+                Column("AETitle"),
+                identifier("InstitutionUuid"),
+            ],
+            [[e.equipment_uuid, e.name, e.modality, e.ae_title, e.institution_uuid] for e in items],
+        )
+    return [Column("Value")], [[getattr(item, "raw", item)] for item in items]
 
 
-def order_table(orders: Sequence[PatientOrder]) -> Table:
-    table = _table(
-        "PatientOrderUuid",
-        "PatientName",
-        "PatientId",
-        "Modality",
-        "StudyDate",
-        "Status",
-        "Instances",
-        "InstitutionUuid",
-    )
-    for o in orders:
-        _row(
-            table,
+def _orders_of(folder: Folder) -> Any:
+    count = folder.raw.get("NumberOfOrders")
+    return count if isinstance(count, int) else len(folder.orders)
+
+
+def _orders_view(orders: Sequence[PatientOrder]) -> tuple[list[Column], list[list[Any]]]:
+    columns = [
+        identifier("PatientOrderUuid"),
+        Column("PatientName"),
+        identifier("PatientId"),
+        Column("Modality"),
+        Column("StudyDate"),
+        Column("Status"),
+        number("Images"),
+    ]
+    rows = [
+        [
             o.patient_order_uuid,
             o.patient_name,
             o.patient_id,
-            o.modality,
-            o.study_date,
+            ", ".join(o.modalities) or o.modality,
+            _dicom_date(o.study_date),
             o.status,
             o.number_of_instances,
-            o.institution_uuid,
-        )
-    return table
+        ]
+        for o in orders
+    ]
+    institutions = {o.institution_uuid for o in orders}
+    if len(institutions) > 1:
+        columns.append(identifier("InstitutionUuid"))
+        for row, order in zip(rows, orders, strict=True):
+            row.append(order.institution_uuid)
+    return columns, rows
 
 
-def order_detail(order: PatientOrder) -> list[Table]:
-    scalars = {k: v for k, v in order.raw.items() if not isinstance(v, list | dict)}
-    tables = [_key_values(scalars or {"PatientOrderUuid": order.patient_order_uuid})]
-    if order.series:
-        series = _table(
-            "PatientSeriesUuid", "SeriesInstanceUID", "Modality", "Description", "Instances"
-        )
-        for s in order.series:
-            _row(
-                series,
-                s.patient_series_uuid,
-                s.series_instance_uid,
-                s.modality,
-                s.series_description,
-                s.number_of_instances,
-            )
-        tables.append(series)
-    return tables
-
-
-def tags_table(content: DicomTagContent) -> Table:
-    table = _table("Tag", "Keyword", "VR", "Value", "PatientSeriesUuid", "SOPInstanceUID")
-    for t in content.tags:
-        _row(table, t.tag, t.keyword, t.vr, t.text, t.patient_series_uuid, t.sop_instance_uid)
-    return table
-
-
-def simple_table(items: Sequence[Any]) -> Table:
-    if items and isinstance(items[0], Institution):
-        table = _table("InstitutionUuid", "Name")
-        for i in items:
-            _row(table, i.institution_uuid, i.name)
-    elif items and isinstance(items[0], User):
-        table = _table("UserUuid", "Email", "Name", "Role")
-        for u in items:
-            _row(table, u.user_uuid, u.email, u.name, u.role)
-    elif items and isinstance(items[0], UserGroup):
-        table = _table("UserGroupUuid", "Name", "Members")
-        for g in items:
-            _row(table, g.user_group_uuid, g.name, len(g.user_uuids))
-    elif items and isinstance(items[0], Equipment):
-        table = _table("EquipmentUuid", "Name", "Modality", "AETitle", "InstitutionUuid")
-        for e in items:
-            _row(table, e.equipment_uuid, e.name, e.modality, e.ae_title, e.institution_uuid)
-    else:
-        table = _table("Value")
-        for item in items:
-            _row(table, getattr(item, "raw", item))
-    return table
+def _list_footer(value: Sequence[Any], noun: str) -> str:
+    count = len(value)
+    if isinstance(value, OrderList):
+        total = value.total_count
+        text = f"{count} of {total} {noun}" if total > count else counted(count, noun)
+        if value and total > value.offset + count:
+            text += more_hint(count, value.offset, total)
+        institutions = {o.institution_uuid for o in value}
+        if len(institutions) == 1:
+            text += f"\nAll in institution {institutions.pop()}"
+        return text
+    return counted(count, noun)
 
 
 def _raw(value: Any) -> Any:
@@ -365,36 +466,113 @@ def show_api_result(value: Any, as_json: bool, *, noun: str = "items") -> None:
         if not value:
             console.print(f"No {noun} found.")
             return
-        first = value[0]
-        if isinstance(first, Share):
-            console.print(share_table(value))
-        elif isinstance(first, Folder):
-            console.print(folder_table(value))
-        elif isinstance(first, PatientOrder):
-            console.print(order_table(value))
-        else:
-            console.print(simple_table(value))
-        total = getattr(value, "total_count", None)
-        more = f" (of {total})" if isinstance(total, int) and total > len(value) else ""
-        console.print(f"{len(value)} {plural(noun, len(value))}{more}")
+        columns, rows = _list_view(value)
+        render(console, columns, [[_text(v) for v in row] for row in rows])
+        console.print(escape(_list_footer(value, noun)))
         return
     if isinstance(value, Share):
-        console.print(_key_values(value.raw or {"ShareUrl": value.share_url}))
-        if value.share_url:
-            console.print(f"Share URL: {value.share_url}", soft_wrap=True)
+        _show_pairs(console, _scalars(value.raw or {"ShareUrl": value.share_url}))
     elif isinstance(value, Folder):
-        console.print(folder_table([value]))
+        _show_pairs(console, _scalars(value.raw))
     elif isinstance(value, PatientOrder):
-        for table in order_detail(value):
-            console.print(table)
+        show_order(value, False)
     elif isinstance(value, DicomTagContent):
-        if value.tags:
-            console.print(tags_table(value))
-        else:
-            print_json(value.raw)
+        show_tags(console, value)
     elif isinstance(value, Acknowledgement):
         if value.raw:
-            console.print(_key_values(value.raw))
+            _show_pairs(console, _scalars(value.raw))
         console.print(value.message or "Done.")
     else:
         print_json(_raw(value))
+
+
+# --------------------------------------------------------------------------- one order
+
+
+def show_order(
+    order: PatientOrder,
+    as_json: bool,
+    *,
+    user_names: dict[str, str] | None = None,
+    group_names: dict[str, str] | None = None,
+) -> None:
+    """Every field of an order, with its folders, modalities and the names of the user
+    and group it is assigned to (when known), then its series."""
+    if as_json:
+        print_json(order.raw)
+        return
+    console = stdout_console()
+    pairs = _scalars(order.raw or {"PatientOrderUuid": order.patient_order_uuid})
+    pairs = [
+        (c, v) for c, v in pairs if c.header not in ("AssignedUserUuid", "AssignedUserGroupUuid")
+    ]
+    pairs.append((Column("Modalities"), ", ".join(order.modalities)))
+    pairs.append((Column("AssignedUser"), _named(order.assigned_user_uuid, user_names)))
+    pairs.append((Column("AssignedGroup"), _named(order.assigned_user_group_uuid, group_names)))
+    folders = ", ".join(
+        f"{f.folder_name} ({f.folder_uuid})" if f.folder_name else f.folder_uuid
+        for f in order.folders
+    )
+    pairs.append((Column("Folders"), folders or "none"))
+    _show_pairs(console, pairs)
+    if order.series:
+        console.print()
+        console.print(f"{counted(len(order.series), 'series')}:")
+        render(
+            console,
+            [
+                number("Number"),
+                Column("Modality"),
+                Column("Description"),
+                number("Images"),
+                identifier("PatientSeriesUuid"),
+                identifier("SeriesInstanceUID"),
+            ],
+            [
+                [
+                    _text(s.series_number),
+                    s.modality,
+                    s.series_description,
+                    _text(s.number_of_instances),
+                    s.patient_series_uuid,
+                    s.series_instance_uid,
+                ]
+                for s in order.series
+            ],
+        )
+
+
+def _named(uuid: str, names: dict[str, str] | None) -> str:
+    if not uuid:
+        return "nobody"
+    name = (names or {}).get(uuid)
+    return f"{name} ({uuid})" if name else uuid
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def show_tags(console: Console, content: DicomTagContent) -> None:
+    """The values per image: a heading with the image's UIDs, then its tags."""
+    if not content.tags:
+        series = content.raw.get("SeriesList")
+        if isinstance(series, list) and not series:
+            console.print("No tag values: the order has no images (yet).")
+        else:
+            print_json(content.raw)
+        return
+    by_image: dict[tuple[str, str], list[Any]] = {}
+    for tag in content.tags:
+        by_image.setdefault((tag.patient_series_uuid, tag.sop_instance_uid), []).append(tag)
+    for n, ((series, sop), tags) in enumerate(by_image.items()):
+        if n:
+            console.print()
+        _show_pairs(
+            console,
+            [(identifier("SOPInstanceUID"), sop), (identifier("PatientSeriesUuid"), series)],
+        )
+        render(
+            console,
+            [Column("Tag"), Column("Keyword"), Column("VR"), Column("Value")],
+            [[t.tag, t.keyword, t.vr, t.text] for t in tags],
+        )

@@ -1,50 +1,76 @@
-"""The ``openpacs`` command: server, administration, and (with a URL) the client functions."""
+"""The ``openpacs`` command: server, administration, and (with a URL) the client functions.
+
+Only the argument parsers load at start; a command's module (and with it the server,
+SQLAlchemy, httpx or rich) is imported when that command runs, so ``--help`` and the
+client commands start at once.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
-from openpacs.cli import admin, serve
+from openpacs.cli import client_parsers, server_parsers
 from openpacs.settings import SettingsError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("openpacs")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        print(f"openpacs {number}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="openpacs",
         description="openpacs: a self-hostable PACS with DICOMweb, an order API, SDK and CLI.",
+        epilog="Run `openpacs COMMAND --help` for the options of a command.",
     )
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    serve.register(commands)
-    admin.register(commands)
-    _register_client_commands(commands)
+    server_parsers.register(commands)
+    client_parsers.register(commands)
     return parser
 
 
-def _register_client_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> None:
-    try:
-        from openpacs.cli import client_commands
-    except ImportError:  # the client side is optional for a server-only install
-        return
-    client_commands.register(commands)
+def resolve(handler: str | Handler) -> Handler:
+    """A handler given as ``"module:function"`` is imported now, when its command runs."""
+    if callable(handler):
+        return handler
+    module, _, name = handler.partition(":")
+    found: Handler = getattr(importlib.import_module(module), name)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
+    handler: str | Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
     try:
-        return handler(args)
+        return resolve(handler)(args)
     except SettingsError as exc:
+        if args.debug:
+            raise
         print(f"openpacs: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,6 +3,11 @@
 Each function asks for its parameters one by one, with the guide's hints (date formats,
 optional fields: Enter to skip), then calls the SDK. Input comes from stdin, so the menu
 also runs from a pipe (``printf '6\\nScans\\n\\n\\n0\\n' | openpacs menu``).
+
+On a terminal the menu fits 80x24 (two columns), waits for Enter after each result (so
+the menu does not push the result off the screen), and Ctrl-C at any question goes back
+to the menu. An institution is picked from a list, or taken when there is only one.
+Deleting asks for a "y" first, in a pipe too.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from typing import Any, TextIO
 from openpacs.cli.client_common import FAILED, OK, describe
 from openpacs.cli.client_output import show_api_result, show_records, show_retrieve, show_upload
 from openpacs.cli.client_progress import progress_bar
-from openpacs.client import PacsClient
 from openpacs.client.requests import format_date, format_datetime, split_list, split_tag_ids
+from openpacs.client.sync import PacsClient
+
+COLUMN_WIDTH = 39  # two columns of the menu in 80 characters
 
 HINTS = {
     "date": "YYYY-MM-DD",
@@ -36,7 +43,7 @@ class Field:
 
     key: str
     arg: str
-    kind: str = "text"  # text, secret, date, datetime, bool, list, tags, path
+    kind: str = "text"  # text, secret, date, datetime, bool, list, tags, path, institution
     required: bool = False
     hint: str = ""
 
@@ -165,9 +172,9 @@ def _search(client: PacsClient, p: Prompter) -> None:
 
 def _retrieve(client: PacsClient, p: Prompter) -> None:
     target = ask_retrieve_target(p)
-    output = p.ask(Field("OutputFolder", "output_dir", "path", hint="default: a new folder here"))
+    output = p.ask(Field("OutputFolder", "output_dir", "path", hint="default: here"))
     with progress_bar("Retrieving", 0) as bar:
-        result = client.retrieve(**target, output_dir=output, progress=bar)
+        result = client.retrieve(**target, output_dir=output, layout="human", progress=bar)
     show_retrieve(result, False)
 
 
@@ -182,12 +189,13 @@ class Function:
     fields: tuple[Field, ...] = ()
     noun: str = "items"
     custom: Callable[[PacsClient, Prompter], None] | None = None
+    confirm: str = ""  # a destructive function asks this first
 
 
 _EXPIRE = Field("ExpireDate", "expire_date", "date", True)
 _ORDER = Field("PatientOrderUuid", "patient_order_uuid", required=True)
 _ORDER_INSTITUTION = Field(
-    "PatientOrderInstitutionUuid", "patient_order_institution_uuid", required=True
+    "PatientOrderInstitutionUuid", "patient_order_institution_uuid", "institution", True
 )
 
 FUNCTIONS: list[Function] = [
@@ -270,7 +278,7 @@ FUNCTIONS: list[Function] = [
         "Create patient order",
         "create_patient_order",
         (
-            Field("InstitutionUuid", "institution_uuid", required=True),
+            Field("InstitutionUuid", "institution_uuid", "institution", True),
             Field("PatientName", "patient_name", required=True),
             Field("PatientId", "patient_id", required=True),
             Field("PatientBirthdate", "patient_birthdate", "date", True),
@@ -306,7 +314,12 @@ FUNCTIONS: list[Function] = [
         ),
         noun="orders",
     ),
-    Function("Delete patient order", "delete_patient_order", (_ORDER_INSTITUTION, _ORDER)),
+    Function(
+        "Delete patient order",
+        "delete_patient_order",
+        (_ORDER_INSTITUTION, _ORDER),
+        confirm="Delete this order and all its images?",
+    ),
     Function(
         "Get DICOM tag content",
         "get_dicom_tag_content",
@@ -322,18 +335,63 @@ FUNCTIONS: list[Function] = [
     Function("List user groups", "list_user_groups", noun="user groups"),
     Function("List equipment", "list_equipment", noun="equipment"),
     Function("List shares", "list_shares", noun="shares"),
-    Function("Delete share", "delete_share", (Field("ShareUuid", "share_uuid", required=True),)),
+    Function(
+        "Delete share",
+        "delete_share",
+        (Field("ShareUuid", "share_uuid", required=True),),
+        confirm="Delete this share link? Its URL stops working at once.",
+    ),
 ]
+
+
+def choose_institution(client: PacsClient, p: Prompter, field: Field) -> str:
+    """The only institution, or one picked from the list (typed when there is none)."""
+    found = client.list_institutions()
+    if len(found) == 1:
+        only = found[0]
+        p.say(f"{field.key}: {only.name} ({only.institution_uuid})")
+        return only.institution_uuid
+    if not found:
+        return str(p.ask(field))
+    p.say(f"{field.key}:")
+    labels = [f"{i.name} ({i.institution_uuid})" for i in found]
+    return found[p.choose("Choose the institution", labels) - 1].institution_uuid
+
+
+class _NotConfirmed(Exception):
+    pass
 
 
 def run_function(client: PacsClient, prompter: Prompter, function: Function) -> None:
     if function.custom is not None:
         function.custom(client, prompter)
         return
-    kwargs = {field.arg: prompter.ask(field) for field in function.fields}
+    kwargs: dict[str, Any] = {}
+    for field in function.fields:
+        if field.kind == "institution":
+            kwargs[field.arg] = choose_institution(client, prompter, field)
+        else:
+            kwargs[field.arg] = prompter.ask(field)
+    if function.confirm:
+        answer = prompter.line(f"{function.confirm} (y/N): ").strip().lower()
+        if answer not in ("y", "yes"):
+            raise _NotConfirmed("not deleted")
     kwargs = {key: value for key, value in kwargs.items() if value is not None}
     result = getattr(client, function.method)(**kwargs)
     show_api_result(result, False, noun=function.noun)
+
+
+def menu_lines(functions: list[Function] = FUNCTIONS) -> list[str]:
+    """The menu in two columns of at most 39 characters: it fits 80x24."""
+    cells = [f"{n:>3}. {f.title}" for n, f in enumerate(functions, 1)]
+    rows = (len(cells) + 1) // 2
+    lines = ["openpacs - DICOMweb functions"]
+    for row in range(rows):
+        left = cells[row]
+        right = cells[row + rows] if row + rows < len(cells) else ""
+        lines.append(f"{left:<{COLUMN_WIDTH}} {right}".rstrip())
+    lines.append("  0. Exit")
+    return lines
 
 
 def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | None = None) -> int:
@@ -342,13 +400,12 @@ def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | 
     failures = 0
     while True:
         p.say()
-        p.say("openpacs - DICOMweb functions")
-        for number, function in enumerate(FUNCTIONS, 1):
-            p.say(f"  {number:2d}. {function.title}")
-        p.say("   0. Exit")
+        for line in menu_lines():
+            p.say(line)
         try:
             text = p.line("Select an option: ").strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):
+            p.say()
             break
         if text in ("0", "q", "quit", "exit"):
             break
@@ -362,7 +419,11 @@ def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | 
         except EOFError:
             failures += 1
             break
-        except _PartialFailure as exc:
+        except KeyboardInterrupt:
+            p.say()
+            p.say("  Cancelled.")
+            continue
+        except (_PartialFailure, _NotConfirmed) as exc:
             failures += 1
             print(f"openpacs: {exc}", file=sys.stderr)
         except Exception as exc:
@@ -373,4 +434,18 @@ def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | 
                 traceback.print_exc()
             message, _ = describe(exc, getattr(client, "web_address", ""))
             print(f"openpacs: {message}", file=sys.stderr)
+        if not _pause(p):
+            break
     return OK if failures == 0 else FAILED
+
+
+def _pause(p: Prompter) -> bool:
+    """On a terminal, wait for Enter before the menu comes back; False on Ctrl-D."""
+    if not p.tty:
+        return True
+    try:
+        p.line("Press Enter for the menu ")
+    except (EOFError, KeyboardInterrupt):
+        p.say()
+        return False
+    return True

@@ -20,38 +20,31 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import async_operation
+from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
     IncompleteResponse,
-    NoDicomFilesError,
     PacsError,
     error_for_response,
 )
+from openpacs.client.layout import Layout
+from openpacs.client.local_files import Candidate, LocalFile, candidates, inspect_file
 from openpacs.client.requests import USER_AGENT, ApiRequest, Call, Reply, join_url
 from openpacs.client.results import FileResult, RetrieveResult, UploadResult
-from openpacs.client.retrieve import (
-    PartWriter,
-    RetrieveProgress,
-    make_output_dir,
-    remove_if_empty,
-)
+from openpacs.client.retrieve import PartWriter, RetrieveProgress, open_writer, retrieve_result
 from openpacs.client.sync import connection_error
 from openpacs.client.upload import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
     Attempt,
     BatchPlanner,
-    LocalFile,
     Progress,
     ProgressCounter,
+    UploadPlan,
     UploadState,
     aiter_body,
     batch_failed,
-    file_size,
-    find_files,
     finish_upload,
-    inspect_file,
     judge,
+    plan_upload,
     retry_delay,
     stow_content_type,
     unsent,
@@ -123,12 +116,15 @@ class AsyncPacsClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (the ``async with`` block does it on leaving)."""
         await self._http.aclose()
 
     def url_for(self, path: str) -> str:
+        """The full URL of a path relative to the DICOMweb root."""
         return join_url(self.web_address, path)
 
     async def send(self, request: ApiRequest, content: AsyncIterable[bytes] | None = None) -> Reply:
+        """Send one request; any HTTP answer comes back, no answer is ConnectionFailed."""
         url = self.url_for(request.path)
         body: Any = content if content is not None else request.body
         try:
@@ -144,6 +140,7 @@ class AsyncPacsClient:
         return await _reply_of(response)
 
     async def call(self, call: Call[T]) -> T:
+        """Send a prepared call and parse its answer; errors become PacsError subclasses."""
         return call.parse(_check(await self.send(call.request)))
 
     # -- the guide's custom functions ----------------------------------------------------
@@ -184,6 +181,7 @@ class AsyncPacsClient:
         sop_instance_uid: str | None = None,
         output_dir: Path | str | None = None,
         *,
+        layout: Layout = "flat",
         progress: RetrieveProgress | None = None,
     ) -> RetrieveResult:
         """See :meth:`PacsClient.retrieve`."""
@@ -192,18 +190,20 @@ class AsyncPacsClient:
         )
         url = self.url_for(request.path)
         writer: PartWriter | None = None
-        directory: Path | None = None
         try:
             async with self._http.stream(request.method, url, headers=request.headers) as response:
                 if not 200 <= response.status_code < 300:
                     _check(await _reply_of(response))
-                directory = await anyio.to_thread.run_sync(make_output_dir, output_dir, level)
-                writer = PartWriter(
-                    directory,
-                    response.headers.get("content-type", ""),
-                    url=url,
-                    bytes_total=int(response.headers.get("content-length") or 0),
-                    progress=progress,
+                writer = await anyio.to_thread.run_sync(
+                    lambda: open_writer(
+                        output_dir,
+                        level,
+                        layout,
+                        response.headers.get("content-type", ""),
+                        url=url,
+                        bytes_total=int(response.headers.get("content-length") or 0),
+                        progress=progress,
+                    )
                 )
                 async for chunk in response.aiter_bytes():
                     await anyio.to_thread.run_sync(writer.feed, chunk)
@@ -215,20 +215,14 @@ class AsyncPacsClient:
             raise IncompleteResponse(
                 f"the connection broke after {len(writer.files)} files: {exc}",
                 url=url,
-                files=writer.files,
+                files=writer.destination.placement.files,
             ) from exc
-        except PacsError:
-            if writer is None and directory is not None:
-                remove_if_empty(directory)
-            raise
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
-        assert directory is not None and writer is not None
-        if not files:
-            remove_if_empty(directory)
-        return RetrieveResult(level, uid, directory, files, writer.bytes)
+        assert writer is not None
+        return retrieve_result(level, uid, writer, files)
 
     # -- STOW-RS -------------------------------------------------------------------------
 
@@ -240,18 +234,32 @@ class AsyncPacsClient:
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: Progress | None = None,
-        any_file: bool = False,
+        any_file: bool = True,
     ) -> UploadResult:
         """See :meth:`PacsClient.upload_directory`."""
-        paths = await anyio.to_thread.run_sync(
-            lambda: find_files(directory_path, recursive=recursive, any_file=any_file)
+        return await self.upload_paths(
+            [directory_path],
+            recursive=recursive,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            progress=progress,
         )
-        if not paths:
-            kind = "DICOM" if any_file else ".dcm"
-            raise NoDicomFilesError(f"no {kind} files in {directory_path}")
-        return await self.store_instances(
-            paths, batch_size=batch_size, concurrency=concurrency, progress=progress
+
+    async def upload_paths(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        recursive: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: Progress | None = None,
+    ) -> UploadResult:
+        """See :meth:`PacsClient.upload_paths`."""
+        where = ", ".join(str(p) for p in paths)
+        plan = await anyio.to_thread.run_sync(
+            lambda: plan_upload(candidates(paths, recursive=recursive), where)
         )
+        return await self._upload(plan, batch_size, concurrency, progress)
 
     async def store_instances(
         self,
@@ -262,11 +270,17 @@ class AsyncPacsClient:
         progress: Progress | None = None,
     ) -> UploadResult:
         """See :meth:`PacsClient.store_instances`."""
-        files = [Path(p) for p in paths]
+        plan = await anyio.to_thread.run_sync(
+            lambda: plan_upload([Candidate(Path(p), True) for p in paths])
+        )
+        return await self._upload(plan, batch_size, concurrency, progress)
+
+    async def _upload(
+        self, plan: UploadPlan, batch_size: int, concurrency: int, progress: Progress | None
+    ) -> UploadResult:
         started = time.monotonic()
-        slots: list[FileResult | None] = [None] * len(files)
-        total_bytes = await anyio.to_thread.run_sync(lambda: sum(file_size(p) for p in files))
-        counter = ProgressCounter(len(files), total_bytes, progress)
+        total_bytes = await anyio.to_thread.run_sync(lambda: plan.bytes_to_send)
+        counter = ProgressCounter(len(plan.to_send), total_bytes, progress)
         planner = BatchPlanner(batch_size)
         state = UploadState()
         limiter = anyio.Semaphore(max(1, concurrency))
@@ -274,30 +288,26 @@ class AsyncPacsClient:
         async def run(batch: list[LocalFile]) -> None:
             try:
                 for index, result in await self._stow_batch(batch, counter, state):
-                    slots[index] = result
+                    plan.slots[index] = result
             finally:
                 limiter.release()
 
         try:
             async with anyio.create_task_group() as group:
-                async for batch in self._batches(files, planner, slots, counter):
+                async for batch in self._batches(plan, planner, counter):
                     await limiter.acquire()
                     group.start_soon(run, batch)
         except BaseExceptionGroup as group_error:
             raise _first_leaf(group_error) from None
-        return finish_upload(slots, state, started, files)
+        return finish_upload(plan, state, started)
 
     async def _batches(
-        self,
-        files: list[Path],
-        planner: BatchPlanner,
-        slots: list[FileResult | None],
-        counter: ProgressCounter,
+        self, plan: UploadPlan, planner: BatchPlanner, counter: ProgressCounter
     ) -> AsyncIterator[list[LocalFile]]:
-        for index, path in enumerate(files):
-            inspected = await anyio.to_thread.run_sync(inspect_file, index, path)
+        for index in plan.to_send:
+            inspected = await anyio.to_thread.run_sync(inspect_file, index, plan.paths[index])
             if isinstance(inspected, FileResult):
-                slots[index] = inspected
+                plan.slots[index] = inspected
                 counter.add(files=1, nbytes=inspected.size)
                 continue
             for batch in planner.add(inspected):

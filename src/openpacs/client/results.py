@@ -25,10 +25,12 @@ __all__ = [
     "OrderList",
     "OrderSeries",
     "PatientOrder",
+    "RecordList",
     "RetrieveResult",
     "Share",
     "TagValue",
     "UploadResult",
+    "UploadStatus",
     "User",
     "UserGroup",
 ]
@@ -290,16 +292,31 @@ class DicomRecord:
         return self._str("RetrieveURL")
 
 
+class RecordList(list[DicomRecord]):
+    """QIDO results (a list), and whether the server has more: a ``Warning`` header
+    (PS3.18 8.3.4.4) says so when a limit cut the results."""
+
+    def __init__(self, records: list[DicomRecord], *, more: bool = False) -> None:
+        super().__init__(records)
+        self.more = more
+
+
+UploadStatus = Literal["stored", "already_stored", "failed", "skipped"]
+
+
 @dataclass(frozen=True)
 class FileResult:
     """What happened to one file of an upload.
 
-    ``status`` is ``"stored"`` (also when the instance was already stored: STOW answers
-    the same) or ``"failed"``; ``sent`` is False for files rejected before sending.
+    ``status``: ``"stored"``; ``"already_stored"`` when the server already had this SOP
+    Instance (an earlier upload, or another file of this one with the same SOP Instance
+    UID: the server keeps the first copy); ``"failed"`` with the ``reason``; or
+    ``"skipped"`` for a file found in a folder that is not DICOM (never sent). ``sent``
+    is False for files refused or skipped before sending.
     """
 
     path: Path
-    status: Literal["stored", "failed"]
+    status: UploadStatus
     sop_instance_uid: str = ""
     size: int = 0
     reason: str = ""
@@ -309,48 +326,95 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "stored"
+        """False only for a failure (a skipped file is not one)."""
+        return self.status != "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class UploadResult:
-    """Per-file outcomes of an upload, in the order the files were found."""
+    """Per-file outcomes of an upload, in the order the files were found.
+
+    ``repr`` shows the counts: ``UploadResult(stored=30, already_stored=5, failed=8,
+    skipped=2)``.
+    """
 
     files: list[FileResult]
     elapsed: float = 0.0
     requests: int = 0
 
+    def _with(self, status: UploadStatus) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
     @property
     def stored(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "stored"]
+        """Files stored by this upload."""
+        return self._with("stored")
+
+    @property
+    def already_stored(self) -> list[FileResult]:
+        """Files whose SOP Instance the server already had."""
+        return self._with("already_stored")
 
     @property
     def failed(self) -> list[FileResult]:
-        return [f for f in self.files if f.status == "failed"]
+        return self._with("failed")
+
+    @property
+    def skipped(self) -> list[FileResult]:
+        """Files found in a folder that are not DICOM (never sent)."""
+        return self._with("skipped")
 
     @property
     def ok(self) -> bool:
-        """True when every file was stored."""
-        return all(f.ok for f in self.files)
+        """True when no file failed."""
+        return not self.failed
 
     @property
     def bytes_total(self) -> int:
+        """Bytes of every file looked at (skipped ones too)."""
         return sum(f.size for f in self.files)
 
     @property
     def bytes_stored(self) -> int:
-        return sum(f.size for f in self.files if f.ok)
+        """Bytes of the files stored by this upload."""
+        return sum(f.size for f in self.stored)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes of the files sent to the server (what the transfer rate is made of)."""
+        return sum(f.size for f in self.files if f.sent)
+
+    @property
+    def rate(self) -> float:
+        """Bytes sent per second (0 when nothing was sent)."""
+        return self.bytes_sent / self.elapsed if self.elapsed > 0 else 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"UploadResult(stored={len(self.stored)}, already_stored="
+            f"{len(self.already_stored)}, failed={len(self.failed)}, "
+            f"skipped={len(self.skipped)})"
+        )
 
 
 @dataclass(frozen=True)
 class RetrieveResult:
-    """Files written by a retrieve: one ``.dcm`` per part, in a folder made for them."""
+    """Files of a retrieve, one per instance, where the layout put them.
+
+    ``directory`` is the folder of the retrieve; ``files`` every file of it (including
+    the ``already_there`` ones: a file with the same name and the same bytes was there
+    before, and was left alone); ``renamed`` the files written under another name
+    (``-2``...) because a different file had the name.
+    """
 
     level: Literal["study", "series", "instance"]
     uid: str
     directory: Path
     files: list[Path]
     bytes: int = 0
+    layout: str = "flat"
+    already_there: list[Path] = field(default_factory=list)
+    renamed: list[Path] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Path]:
         return iter(self.files)

@@ -14,37 +14,29 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import operation
+from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
     IncompleteResponse,
-    NoDicomFilesError,
-    PacsError,
     error_for_response,
 )
+from openpacs.client.layout import Layout
+from openpacs.client.local_files import Candidate, LocalFile, candidates, inspect_file
 from openpacs.client.requests import USER_AGENT, ApiRequest, Call, Reply, join_url
 from openpacs.client.results import FileResult, RetrieveResult, UploadResult
-from openpacs.client.retrieve import (
-    PartWriter,
-    RetrieveProgress,
-    make_output_dir,
-    remove_if_empty,
-)
+from openpacs.client.retrieve import PartWriter, RetrieveProgress, open_writer, retrieve_result
 from openpacs.client.upload import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
     Attempt,
     BatchPlanner,
-    LocalFile,
     Progress,
     ProgressCounter,
+    UploadPlan,
     UploadState,
     batch_failed,
-    file_size,
-    find_files,
     finish_upload,
-    inspect_file,
     iter_body,
     judge,
+    plan_upload,
     retry_delay,
     stow_content_type,
     unsent,
@@ -129,9 +121,11 @@ class PacsClient:
         self.close()
 
     def close(self) -> None:
+        """Close the connections (the ``with`` block does it on leaving)."""
         self._http.close()
 
     def url_for(self, path: str) -> str:
+        """The full URL of a path relative to the DICOMweb root."""
         return join_url(self.web_address, path)
 
     def send(self, request: ApiRequest, content: Iterable[bytes] | None = None) -> Reply:
@@ -192,6 +186,7 @@ class PacsClient:
         sop_instance_uid: str | None = None,
         output_dir: Path | str | None = None,
         *,
+        layout: Layout = "flat",
         progress: RetrieveProgress | None = None,
     ) -> RetrieveResult:
         """Retrieve a study, a series or one instance (exactly one UID) into a new folder,
@@ -202,15 +197,15 @@ class PacsClient:
         )
         url = self.url_for(request.path)
         writer: PartWriter | None = None
-        directory: Path | None = None
         try:
             with self._http.stream(request.method, url, headers=request.headers) as response:
                 if not 200 <= response.status_code < 300:
                     response.read()
                     _check(reply_of(response))
-                directory = make_output_dir(output_dir, level)
-                writer = PartWriter(
-                    directory,
+                writer = open_writer(
+                    output_dir,
+                    level,
+                    layout,
                     response.headers.get("content-type", ""),
                     url=url,
                     bytes_total=int(response.headers.get("content-length") or 0),
@@ -226,20 +221,14 @@ class PacsClient:
             raise IncompleteResponse(
                 f"the connection broke after {len(writer.files)} files: {exc}",
                 url=url,
-                files=writer.files,
+                files=writer.destination.placement.files,
             ) from exc
-        except PacsError:
-            if writer is None and directory is not None:
-                remove_if_empty(directory)
-            raise
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
-        assert directory is not None and writer is not None
-        if not files:
-            remove_if_empty(directory)
-        return RetrieveResult(level, uid, directory, files, writer.bytes)
+        assert writer is not None
+        return retrieve_result(level, uid, writer, files)
 
     # -- STOW-RS ---------------------------------------------------------------------------
 
@@ -251,22 +240,40 @@ class PacsClient:
         batch_size: int = DEFAULT_BATCH_SIZE,
         concurrency: int = DEFAULT_CONCURRENCY,
         progress: Progress | None = None,
-        any_file: bool = False,
+        any_file: bool = True,
     ) -> UploadResult:
-        """Upload every ``.dcm`` file of a folder (``any_file``: every DICOM file, whatever
-        its name), ``batch_size`` files per request, ``concurrency`` requests at a time.
+        """Upload the DICOM files of a folder: ``*.dcm`` and every file that starts like
+        DICOM (a CD's ``IMAGES/IM00001``); other files are skipped and counted.
+        ``batch_size`` files per request, ``concurrency`` requests at a time.
 
         Files are streamed from disk. A file that fails does not stop the others; the
-        result lists every file as stored or failed with the reason. Raises
-        :class:`~openpacs.client.errors.NoDicomFilesError` when the folder holds none.
+        result lists every file as stored, already stored, failed (with the reason) or
+        skipped. Raises :class:`~openpacs.client.errors.NoDicomFilesError` when the
+        folder holds no DICOM file. ``any_file`` is kept for compatibility (always on).
         """
-        paths = find_files(directory_path, recursive=recursive, any_file=any_file)
-        if not paths:
-            kind = "DICOM" if any_file else ".dcm"
-            raise NoDicomFilesError(f"no {kind} files in {directory_path}")
-        return self.store_instances(
-            paths, batch_size=batch_size, concurrency=concurrency, progress=progress
+        return self.upload_paths(
+            [directory_path],
+            recursive=recursive,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            progress=progress,
         )
+
+    def upload_paths(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        recursive: bool = True,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        progress: Progress | None = None,
+    ) -> UploadResult:
+        """Upload files and folders (as :meth:`upload_directory` does for each folder; a
+        file named here is always tried). FileNotFoundError for a path that is missing."""
+        found = candidates(paths, recursive=recursive)
+        where = ", ".join(str(p) for p in paths)
+        plan = plan_upload(found, where)
+        return self._upload(plan, batch_size, concurrency, progress)
 
     def store_instances(
         self,
@@ -277,10 +284,14 @@ class PacsClient:
         progress: Progress | None = None,
     ) -> UploadResult:
         """Upload the given files (STOW-RS); see :meth:`upload_directory`."""
-        files = [Path(p) for p in paths]
+        plan = plan_upload([Candidate(Path(p), True) for p in paths])
+        return self._upload(plan, batch_size, concurrency, progress)
+
+    def _upload(
+        self, plan: UploadPlan, batch_size: int, concurrency: int, progress: Progress | None
+    ) -> UploadResult:
         started = time.monotonic()
-        slots: list[FileResult | None] = [None] * len(files)
-        counter = ProgressCounter(len(files), sum(file_size(p) for p in files), progress)
+        counter = ProgressCounter(len(plan.to_send), plan.bytes_to_send, progress)
         planner = BatchPlanner(batch_size)
         state = UploadState()
         workers = max(1, concurrency)
@@ -289,11 +300,11 @@ class PacsClient:
         def collect(done: Iterable[Future[list[tuple[int, FileResult]]]]) -> None:
             for future in done:
                 for index, result in future.result():
-                    slots[index] = result
+                    plan.slots[index] = result
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="openpacs-stow") as pool:
             try:
-                for batch in self._batches(files, planner, slots, counter):
+                for batch in self._batches(plan, planner, counter):
                     while len(pending) >= 2 * workers:
                         done, _ = wait(pending, return_when=FIRST_COMPLETED)
                         pending.difference_update(done)
@@ -307,19 +318,15 @@ class PacsClient:
                 for future in pending:
                     future.cancel()
                 raise
-        return finish_upload(slots, state, started, files)
+        return finish_upload(plan, state, started)
 
     def _batches(
-        self,
-        files: list[Path],
-        planner: BatchPlanner,
-        slots: list[FileResult | None],
-        counter: ProgressCounter,
+        self, plan: UploadPlan, planner: BatchPlanner, counter: ProgressCounter
     ) -> Iterator[list[LocalFile]]:
-        for index, path in enumerate(files):
-            inspected = inspect_file(index, path)
+        for index in plan.to_send:
+            inspected = inspect_file(index, plan.paths[index])
             if isinstance(inspected, FileResult):
-                slots[index] = inspected
+                plan.slots[index] = inspected
                 counter.add(files=1, nbytes=inspected.size)
                 continue
             yield from planner.add(inspected)

@@ -1,22 +1,21 @@
 """Upload building blocks shared by the sync and async clients (no HTTP here).
 
-- find the files (``*.dcm``, or every file with the ``DICM`` magic);
-- read each file's SOP Instance UID from its header (never the whole file);
+- plan: which files are sent and which skipped (:mod:`.local_files` decides);
 - group files into batches with no UID twice in a batch (several files of the test
   corpus are the same instance in different encodings: the answer names instances by
   UID, so two of them in one request could not be told apart);
 - stream a batch as a multipart/related body, chunk by chunk from the open files;
-- map the STOW-RS answer (ReferencedSOPSequence / FailedSOPSequence) back to the files;
-- count progress, thread-safely, and decide what to retry.
+- map the STOW-RS answer back to the files (:mod:`.stow_answer`);
+- count progress, thread-safely, and decide what to retry;
+- finish: a second file of a SOP Instance already stored counts as already stored.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,160 +23,58 @@ import anyio.to_thread
 
 from openpacs.client.errors import (
     ConnectionFailed,
+    NoDicomFilesError,
     PacsError,
     error_for_response,
     reason_from_response,
 )
+from openpacs.client.local_files import Candidate, LocalFile, file_size, skip_reason
 from openpacs.client.requests import Reply
 from openpacs.client.results import FileResult, UploadResult
+from openpacs.client.stow_answer import results_from_answer
 from openpacs.protocol.multipart import aencode_parts, encode_parts, multipart_content_type
-from openpacs.protocol.stow_response import (
-    ERROR_COMMENT,
-    FAILED_SOP_SEQUENCE,
-    FAILURE_REASON,
-    REFERENCED_SOP_INSTANCE_UID,
-    REFERENCED_SOP_SEQUENCE,
-    WARNING_REASON,
-)
 
 CHUNK_SIZE = 256 * 1024
-DEFAULT_BATCH_SIZE = 20
-DEFAULT_CONCURRENCY = 4
 # A batch stops growing past this many bytes, so a few huge files travel alone.
 MAX_BATCH_BYTES = 64 * 1024 * 1024
-DICM_OFFSET = 128
 
 Progress = Callable[[int, int, int, int], None]
 """``progress(files_done, files_total, bytes_done, bytes_total)``."""
 
-# PS3.4 Annex B / PS3.18 failure reasons, for readable messages.
-FAILURE_TEXT = {
-    0x0110: "processing failure",
-    0x0122: "SOP class not supported",
-    0x0124: "not authorised",
-    0xA700: "out of resources",
-    0xA770: "out of resources",
-    0xA900: "data set does not match SOP class",
-    0xB000: "coercion of data elements",
-    0xB006: "elements discarded",
-    0xB007: "data set does not match SOP class (warning)",
-    0xC000: "cannot understand",
-    0xC122: "referenced transfer syntax not supported",
-    0xC409: "study instance UID mismatch",
-}
+# --------------------------------------------------------------------------- plan
 
 
-class NotDicom(ValueError):
-    """The file cannot be read as DICOM (reported as failed, never sent)."""
+@dataclass
+class UploadPlan:
+    """The files of an upload: ``slots`` holds the outcome of each (the skipped ones are
+    known at once), ``to_send`` the indexes of the files to read and send."""
+
+    paths: list[Path]
+    slots: list[FileResult | None]
+    to_send: list[int]
+
+    @property
+    def bytes_to_send(self) -> int:
+        return sum(file_size(self.paths[i]) for i in self.to_send)
 
 
-@dataclass(frozen=True)
-class LocalFile:
-    """A file to send: its place in the result list, size and SOP Instance UID."""
-
-    index: int
-    path: Path
-    size: int
-    sop_instance_uid: str
-
-
-# --------------------------------------------------------------------------- finding files
-
-
-def has_dicm_magic(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(DICM_OFFSET)
-            return fh.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def find_files(
-    directory: Path | str, *, recursive: bool = True, any_file: bool = False
-) -> list[Path]:
-    """The files to upload from a folder, sorted.
-
-    Every ``*.dcm`` file (any case); with ``any_file`` also every other file that starts
-    like a DICOM Part-10 file (``DICM`` at offset 128), whatever its name. Hidden
-    files and folders (``.name``) are skipped.
-    """
-    root = Path(directory).expanduser()
-    if not root.exists():
-        raise FileNotFoundError(f"no such folder: {root}")
-    if not root.is_dir():
-        raise NotADirectoryError(f"not a folder: {root}")
-    found: list[Path] = []
-    if recursive:
-        walker: Iterable[tuple[str, list[str], list[str]]] = os.walk(root)
-    else:
-        walker = [(str(root), [], [e.name for e in os.scandir(root) if e.is_file()])]
-    for folder, dirs, names in walker:
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in names:
-            if name.startswith("."):
-                continue
-            path = Path(folder, name)
-            if not path.is_file():
-                continue
-            if name.lower().endswith(".dcm") or (any_file and has_dicm_magic(path)):
-                found.append(path)
-    return sorted(found)
-
-
-def read_sop_instance_uid(path: Path) -> str:
-    """The SOP Instance UID from the header (dataset, else file meta); NotDicom if none."""
-    from pydicom import dcmread
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        ds = dcmread(
-            path,
-            stop_before_pixels=True,
-            specific_tags=["SOPInstanceUID"],
-            force=True,
-        )
-    except InvalidDicomError as exc:
-        raise NotDicom(f"not a DICOM file: {exc}") from exc
-    except Exception as exc:  # pydicom raises many kinds of errors on garbage input
-        raise NotDicom(f"not a readable DICOM file: {type(exc).__name__}: {exc}") from exc
-    uid = _uid_text(ds.get("SOPInstanceUID"))
-    if not uid:
-        meta = getattr(ds, "file_meta", None)
-        uid = _uid_text(meta.get("MediaStorageSOPInstanceUID") if meta is not None else None)
-    if not uid:
-        raise NotDicom("not a DICOM instance: no SOP Instance UID in its header")
-    return uid
-
-
-def _uid_text(element: Any) -> str:
-    value = getattr(element, "value", element)
-    if value is None or isinstance(value, bytes | list):
-        return ""
-    return str(value).strip("\x00 ")
-
-
-def inspect_file(index: int, path: Path) -> LocalFile | FileResult:
-    """A :class:`LocalFile` ready to send, or the failed :class:`FileResult` of a file
-    that cannot be sent (missing, unreadable, not DICOM)."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return FileResult(
-            path, "failed", reason=f"cannot read the file: {exc.strerror}", sent=False
-        )
-    try:
-        uid = read_sop_instance_uid(path)
-    except NotDicom as exc:
-        return FileResult(path, "failed", size=size, reason=str(exc), sent=False)
-    return LocalFile(index, path, size, uid)
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+def plan_upload(found: Sequence[Candidate], where: str = "") -> UploadPlan:
+    """Skip what is not DICOM; NoDicomFilesError when a folder upload (``where`` names
+    the folders) leaves nothing to send."""
+    paths = [c.path for c in found]
+    slots: list[FileResult | None] = [None] * len(found)
+    to_send: list[int] = []
+    for index, candidate in enumerate(found):
+        reason = skip_reason(candidate)
+        if reason is None:
+            to_send.append(index)
+        else:
+            size = file_size(candidate.path)
+            slots[index] = FileResult(candidate.path, "skipped", "", size, reason, sent=False)
+    if where and not to_send:
+        skipped = f" ({len(found)} other files skipped)" if found else ""
+        raise NoDicomFilesError(f"no DICOM files in {where}{skipped}")
+    return UploadPlan(paths, slots, to_send)
 
 
 # --------------------------------------------------------------------------- batches
@@ -276,88 +173,6 @@ def aiter_body(
 
 
 # --------------------------------------------------------------------------- answers
-
-
-def _first(item: dict[str, Any], tag: str) -> Any:
-    element = item.get(tag)
-    if isinstance(element, dict):
-        values = element.get("Value")
-        if isinstance(values, list) and values:
-            return values[0]
-    return None
-
-
-def _items(data: dict[str, Any], tag: str) -> list[dict[str, Any]]:
-    element = data.get(tag)
-    if isinstance(element, dict) and isinstance(element.get("Value"), list):
-        return [item for item in element["Value"] if isinstance(item, dict)]
-    return []
-
-
-def failure_text(code: int | None, comment: str) -> str:
-    known = FAILURE_TEXT.get(code, "") if code is not None else ""
-    label = f"0x{code:04X}" + (f" {known}" if known else "") if code is not None else ""
-    comment = " ".join(comment.split())
-    if comment and label:
-        return f"{comment} ({label})"
-    return comment or label or "failed (no reason given)"
-
-
-def results_from_answer(
-    batch: Sequence[LocalFile], data: Any, fallback_reason: str
-) -> list[FileResult]:
-    """Per-file results from a STOW-RS response dataset (DICOM JSON).
-
-    Items are matched by SOP Instance UID. A failed item without a UID (the server could
-    not read the part) goes to a file the answer does not otherwise mention; files that
-    are still unaccounted for are failed with ``fallback_reason``.
-    """
-    data = data if isinstance(data, dict) else {}
-    by_uid = {item.sop_instance_uid: item for item in batch}
-    results: dict[str, FileResult] = {}
-    anonymous: list[FileResult] = []
-    for item in _items(data, REFERENCED_SOP_SEQUENCE):
-        uid = str(_first(item, REFERENCED_SOP_INSTANCE_UID) or "")
-        warning = _first(item, WARNING_REASON)
-        local = by_uid.get(uid)
-        if local is not None and uid not in results:
-            results[uid] = FileResult(
-                local.path,
-                "stored",
-                uid,
-                local.size,
-                warning_code=warning if isinstance(warning, int) else None,
-            )
-    for item in _items(data, FAILED_SOP_SEQUENCE):
-        uid = str(_first(item, REFERENCED_SOP_INSTANCE_UID) or "")
-        code = _first(item, FAILURE_REASON)
-        code = code if isinstance(code, int) else None
-        comment = str(_first(item, ERROR_COMMENT) or "")
-        reason = failure_text(code, comment)
-        local = by_uid.get(uid)
-        if local is not None and uid not in results:
-            results[uid] = FileResult(local.path, "failed", uid, local.size, reason, code)
-        elif local is None:
-            anonymous.append(FileResult(Path(), "failed", uid, 0, reason, code))
-    out: list[FileResult] = []
-    for local in batch:
-        found = results.get(local.sop_instance_uid)
-        if found is None and anonymous:
-            guess = anonymous.pop(0)
-            found = FileResult(
-                local.path,
-                "failed",
-                local.sop_instance_uid,
-                local.size,
-                guess.reason,
-                guess.failure_code,
-            )
-        if found is None:
-            found = FileResult(
-                local.path, "failed", local.sop_instance_uid, local.size, fallback_reason
-            )
-        out.append(found)
-    return out
 
 
 def batch_failed(batch: Sequence[LocalFile], reason: str, *, sent: bool = True) -> list[FileResult]:
@@ -505,17 +320,37 @@ def unsent(batch: Sequence[LocalFile], state: UploadState) -> list[FileResult]:
     return batch_failed(batch, f"not sent: {state.stop_reason}", sent=False)
 
 
-def finish_upload(
-    slots: Sequence[FileResult | None], state: UploadState, started: float, paths: Sequence[Path]
-) -> UploadResult:
+def finish_upload(plan: UploadPlan, state: UploadState, started: float) -> UploadResult:
     """The final result; raises ConnectionFailed if the server was never reachable."""
     files = [
-        slot if slot is not None else FileResult(paths[i], "failed", reason="not sent", sent=False)
-        for i, slot in enumerate(slots)
+        slot
+        if slot is not None
+        else FileResult(plan.paths[i], "failed", reason="not sent", sent=False)
+        for i, slot in enumerate(plan.slots)
     ]
-    if state.connection_lost and not any(f.ok for f in files):
+    if state.connection_lost and not any(f.sent and f.ok for f in files):
         raise ConnectionFailed(state.stop_reason)
+    files = mark_second_copies(files)
     return UploadResult(files=files, elapsed=time.monotonic() - started, requests=state.requests)
+
+
+def mark_second_copies(files: Sequence[FileResult]) -> list[FileResult]:
+    """A file reported stored whose SOP Instance UID an earlier file of the upload
+    already brought is ``already_stored``: the server keeps one copy per instance."""
+    first: dict[str, Path] = {}
+    out: list[FileResult] = []
+    for result in files:
+        uid = result.sop_instance_uid
+        if result.status in ("stored", "already_stored") and uid:
+            earlier = first.setdefault(uid, result.path)
+            if result.status == "stored" and earlier != result.path:
+                result = replace(
+                    result,
+                    status="already_stored",
+                    reason=f"same SOP Instance UID as {earlier.name}: the server keeps one copy",
+                )
+        out.append(result)
+    return out
 
 
 def retry_delay(attempt: int, backoff: float) -> float:

@@ -68,6 +68,26 @@ def account_by_uuid(session: Session, account_uuid: str) -> Account:
     return account
 
 
+def find_account(session: Session, name_or_uuid: str) -> Account:
+    """The account with this AccountUuid, else the one account with this name (names
+    compared ignoring case and surrounding spaces); NotFound or Conflict otherwise."""
+    wanted = name_or_uuid.strip()
+    account = session.scalar(select(Account).where(Account.uuid == wanted.lower()))
+    if account is not None:
+        return account
+    named = session.scalars(
+        select(Account).where(func.lower(func.trim(Account.name)) == wanted.lower()).limit(10)
+    ).all()
+    if not named:
+        raise NotFound(f"no account named or with the AccountUuid {wanted!r}")
+    if len(named) > 1:
+        uuids = ", ".join(a.uuid for a in named)
+        raise Conflict(
+            f"{len(named)} accounts are named {wanted!r}: give the AccountUuid ({uuids})"
+        )
+    return named[0]
+
+
 def add_user(
     session: Session,
     account: Account,

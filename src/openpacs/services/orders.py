@@ -15,13 +15,14 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydicom.uid import generate_uid
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from openpacs.dicom.modalities import MODALITIES
 from openpacs.dicom.names import normalise_person_name
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
@@ -267,6 +268,32 @@ def _id_by_uuid(
     return int(found)
 
 
+# -- validation --------------------------------------------------------------------------
+
+OLDEST_PATIENT_YEARS = 150
+
+
+def checked_modality(value: str) -> str:
+    """The modality code in capitals; BadRequest unless DICOM defines it (PS3.3)."""
+    modality = value.strip().upper()
+    if not _MODALITY.match(modality) or modality not in MODALITIES:
+        raise BadRequest(
+            f"Modality: {value.strip()!r} is not a DICOM modality code (CT, MR, US, DX, ...)"
+        )
+    return modality
+
+
+def check_birthdate(born: date, today: date | None = None) -> None:
+    """BadRequest for a birth date that cannot be a living patient's."""
+    today = today or datetime.now(UTC).date()
+    if born > today + timedelta(days=1):  # a day of slack for time zones ahead of UTC
+        raise BadRequest(f"PatientBirthdate: {born.isoformat()} is in the future")
+    if born.year < today.year - OLDEST_PATIENT_YEARS:
+        raise BadRequest(
+            f"PatientBirthdate: {born.isoformat()} is more than {OLDEST_PATIENT_YEARS} years ago"
+        )
+
+
 # -- create ------------------------------------------------------------------------------
 
 
@@ -277,9 +304,8 @@ def create_order(session: Session, account_id: int, new: NewOrder) -> PatientOrd
         equipment_id = _id_by_uuid(
             session, Equipment, account_id, new.scheduled_equipment_uuid, "equipment"
         )
-    modality = new.modality.strip().upper()
-    if not _MODALITY.match(modality):
-        raise BadRequest(f"Modality: not a DICOM modality code (CT, MR, US, ...): {modality!r}")
+    modality = checked_modality(new.modality)
+    check_birthdate(new.patient_birthdate)
     study_uid = new.study_instance_uid or generate_uid(prefix=None)
     clash = session.scalar(
         select(PatientOrder.uuid).where(

@@ -320,16 +320,36 @@ def _single_order(reply: Reply) -> PatientOrder:
     return PatientOrder.from_json(raw)
 
 
-def get_patient_order(
-    patient_order_institution_uuid: str, patient_order_uuid: str
-) -> Call[PatientOrder]:
-    """All properties of one patient order, with its series (``/getpatientorderproperties``)."""
-    params = {
-        "PatientOrderInstitutionUuid": _required(
-            patient_order_institution_uuid, "PatientOrderInstitutionUuid"
-        ),
+def _order_key(
+    patient_order_institution_uuid: str | None,
+    institution_uuid: str | None,
+    patient_order_uuid: str | None,
+) -> dict[str, str]:
+    """The two keys of one order; the institution by either of its names (the guide calls
+    it ``PatientOrderInstitutionUuid`` here and ``InstitutionUuid`` when creating)."""
+    given = {v.strip() for v in (patient_order_institution_uuid, institution_uuid) if v}
+    given.discard("")
+    if len(given) > 1:
+        raise ValueError("give institution_uuid or patient_order_institution_uuid, not both")
+    institution = given.pop() if given else None
+    return {
+        "PatientOrderInstitutionUuid": _required(institution, "PatientOrderInstitutionUuid"),
         "PatientOrderUuid": _required(patient_order_uuid, "PatientOrderUuid"),
     }
+
+
+def get_patient_order(
+    patient_order_institution_uuid: str | None = None,
+    patient_order_uuid: str | None = None,
+    *,
+    institution_uuid: str | None = None,
+) -> Call[PatientOrder]:
+    """All properties of one patient order, with its series (``/getpatientorderproperties``).
+
+    The institution may be passed as ``institution_uuid`` (as for
+    :func:`create_patient_order`) or by the guide's name.
+    """
+    params = _order_key(patient_order_institution_uuid, institution_uuid, patient_order_uuid)
     return Call(
         custom_request("getpatientorderproperties", "GetPatientOrderPropertiesParameters", params),
         _single_order,
@@ -384,34 +404,33 @@ def search_patient_orders(
 
 
 def delete_patient_order(
-    patient_order_institution_uuid: str, patient_order_uuid: str
+    patient_order_institution_uuid: str | None = None,
+    patient_order_uuid: str | None = None,
+    *,
+    institution_uuid: str | None = None,
 ) -> Call[Acknowledgement]:
-    """Delete a patient order with its images (``/deleteorder``)."""
-    params = {
-        "PatientOrderInstitutionUuid": _required(
-            patient_order_institution_uuid, "PatientOrderInstitutionUuid"
-        ),
-        "PatientOrderUuid": _required(patient_order_uuid, "PatientOrderUuid"),
-    }
+    """Delete a patient order with its images (``/deleteorder``); the institution as in
+    :func:`get_patient_order`."""
+    params = _order_key(patient_order_institution_uuid, institution_uuid, patient_order_uuid)
     return Call(custom_request("deleteorder", "DeleteOrderParameters", params), _ack)
 
 
 def get_dicom_tag_content(
-    patient_order_institution_uuid: str,
-    patient_order_uuid: str,
+    patient_order_institution_uuid: str | None = None,
+    patient_order_uuid: str | None = None,
     patient_series_uuid: str | None = None,
     dicom_tag_id_list: StrList | None = None,
+    *,
+    institution_uuid: str | None = None,
 ) -> Call[DicomTagContent]:
-    """Values of DICOM tags in an order's images (``/getdicomtagcontent``).
+    """Values of DICOM tags in an order's images (``/getdicomtagcontent``); the
+    institution as in :func:`get_patient_order`.
 
     Tag ids as ``00100010``, ``(0010,0010)``, ``0010,0010`` or keywords. A string is
     split on ``;`` or whitespace when it holds several ``(gggg,eeee)`` ids, else on ``,``.
     """
     params = {
-        "PatientOrderInstitutionUuid": _required(
-            patient_order_institution_uuid, "PatientOrderInstitutionUuid"
-        ),
-        "PatientOrderUuid": _required(patient_order_uuid, "PatientOrderUuid"),
+        **_order_key(patient_order_institution_uuid, institution_uuid, patient_order_uuid),
         "PatientSeriesUuid": _optional(patient_series_uuid),
         "DicomTagIdList": _list(split_tag_ids(dicom_tag_id_list)),
     }

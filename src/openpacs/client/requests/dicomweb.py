@@ -19,7 +19,7 @@ from openpacs.client.requests._core import (
     check_uid,
     uid_segment,
 )
-from openpacs.client.results import DicomRecord
+from openpacs.client.results import DicomRecord, RecordList
 
 _QIDO_CONTROL = {"limit", "offset", "fuzzymatching", "includefield", "orderby"}
 _KEYWORDS: dict[str, str] | None = None
@@ -74,10 +74,13 @@ def qido_params(filters: Mapping[str, QidoValue | None]) -> list[tuple[str, str]
     ]
 
 
-def _records(level: Level) -> Callable[[Reply], list[DicomRecord]]:
-    def parse(reply: Reply) -> list[DicomRecord]:
+MORE_RESULTS = "additional results"
+
+
+def _records(level: Level) -> Callable[[Reply], RecordList]:
+    def parse(reply: Reply) -> RecordList:
         if reply.status == 204 or not reply.body.strip():
-            return []
+            return RecordList([])
         data = reply.json()
         if not isinstance(data, list):
             raise PacsError(
@@ -85,12 +88,15 @@ def _records(level: Level) -> Callable[[Reply], list[DicomRecord]]:
                 status=reply.status,
                 url=reply.url,
             )
-        return [DicomRecord(level, item) for item in data if isinstance(item, dict)]
+        more = MORE_RESULTS in reply.header("warning").lower()
+        return RecordList(
+            [DicomRecord(level, item) for item in data if isinstance(item, dict)], more=more
+        )
 
     return parse
 
 
-def qido(path: str, level: Level, params: list[tuple[str, str]]) -> Call[list[DicomRecord]]:
+def qido(path: str, level: Level, params: list[tuple[str, str]]) -> Call[RecordList]:
     request = ApiRequest("GET", path, headers={"Accept": DICOM_JSON}, params=params)
     return Call(request, _records(level))
 
@@ -100,7 +106,7 @@ def search(
     study_instance_uid: str | None = None,
     series_instance_uid: str | None = None,
     **qido_filters: QidoValue | None,
-) -> Call[list[DicomRecord]]:
+) -> Call[RecordList]:
     """The guide's search, in PostDICOM's URL forms.
 
     - ``series_instance_uid``: the instances of a series
@@ -128,14 +134,14 @@ def search(
     return qido("studies", "study", params + extra)
 
 
-def search_studies(**filters: QidoValue | None) -> Call[list[DicomRecord]]:
+def search_studies(**filters: QidoValue | None) -> Call[RecordList]:
     """QIDO-RS ``GET studies`` with any matching keys and controls."""
     return qido("studies", "study", qido_params(filters))
 
 
 def search_series(
     study_instance_uid: str | None = None, **filters: QidoValue | None
-) -> Call[list[DicomRecord]]:
+) -> Call[RecordList]:
     """QIDO-RS ``GET studies/{study}/series`` (or ``GET series`` across all studies)."""
     if study_instance_uid:
         path = f"studies/{uid_segment(study_instance_uid, 'StudyInstanceUID')}/series"
@@ -148,7 +154,7 @@ def search_instances(
     study_instance_uid: str | None = None,
     series_instance_uid: str | None = None,
     **filters: QidoValue | None,
-) -> Call[list[DicomRecord]]:
+) -> Call[RecordList]:
     """QIDO-RS instances of a series, of a study, or across everything."""
     params = qido_params(filters)
     if study_instance_uid and series_instance_uid:

@@ -1,0 +1,134 @@
+"""Checks of the server settings before ``serve`` or ``admin`` touch anything.
+
+Each check raises :class:`~openpacs.settings.SettingsError` with one line that names the
+setting (flag and environment variable) and what is wrong with it; ``openpacs`` prints
+that line and exits with code 2. Nothing here starts the server or changes the data.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from openpacs.settings import SettingsError
+
+DATA_DIR = "--data-dir or OPENPACS_DATA_DIR"
+DATABASE_URL = "--database-url or OPENPACS_DATABASE_URL"
+STORAGE_URL = "--storage-url or OPENPACS_STORAGE_URL"
+PORT = "--port or OPENPACS_PORT"
+HOST = "--host or OPENPACS_HOST"
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+STORAGE_SCHEMES = ("", "file", "s3")
+
+
+def check_port(port: int) -> None:
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"port {port} is outside 1-65535 ({PORT})")
+
+
+def _check_scheme(url: str, kind: str, known: tuple[str, ...], forms: str, setting: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in known:
+        raise SettingsError(f"unsupported {kind} {scheme or url!r}: use {forms} ({setting})")
+
+
+def check_database_scheme(url: str) -> None:
+    forms = "sqlite:///PATH or postgresql://USER@HOST/DB"
+    _check_scheme(url, "database", DATABASE_SCHEMES, forms, DATABASE_URL)
+
+
+def check_storage_scheme(url: str) -> None:
+    forms = "file:///PATH or s3://BUCKET/PREFIX"
+    _check_scheme(url, "storage", STORAGE_SCHEMES, forms, STORAGE_URL)
+
+
+def writable_directory(path: Path, setting: str = DATA_DIR) -> Path:
+    """Create ``path`` if needed and prove that files can be written in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise SettingsError(
+            f"cannot write to the data directory {path}: {exc.strerror or exc} ({setting})"
+        ) from None
+    return path
+
+
+def existing_directory(path: Path, setting: str = DATA_DIR) -> Path:
+    """``admin`` works on a server's data: a missing directory is a mistake, not a new one."""
+    if not path.is_dir():
+        what = "is not a directory" if path.exists() else "does not exist"
+        raise SettingsError(
+            f"the data directory {path} {what} ({setting}); give the server's data "
+            "directory, or start `openpacs serve` once to create it"
+        )
+    return path
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and ``:memory:``)."""
+    if not url.lower().startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def existing_database(url: str) -> None:
+    """A SQLite index must already exist for ``admin`` (it never creates an empty one)."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise SettingsError(
+            f"no openpacs database at {path} ({DATABASE_URL} or {DATA_DIR}); "
+            "start `openpacs serve` once to create it"
+        )
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The listening socket of the server, bound now so that a busy port is told at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SettingsError(_bind_error(host, port, exc)) from None
+    except (UnicodeError, ValueError) as exc:
+        sock.close()
+        raise SettingsError(f"cannot listen on {host}:{port}: {exc} ({HOST})") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def check_port_free(host: str, port: int) -> None:
+    listen_socket(host, port).close()
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return f"port {port} is already in use by another program ({PORT})"
+    if exc.errno == errno.EACCES:
+        return f"no permission to listen on port {port} ({PORT}); ports below 1024 need privileges"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {host}: {exc.strerror or exc} ({HOST})"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc} ({HOST}, {PORT})"
+
+
+def database_error(url: str, exc: BaseException) -> SettingsError:
+    """One line for a database that cannot be opened or reached (password hidden)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    return SettingsError(f"cannot open the database {hide_password(url)}: {first} ({DATABASE_URL})")
+
+
+def hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()

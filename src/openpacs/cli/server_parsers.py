@@ -1,0 +1,135 @@
+"""Arguments of ``openpacs serve`` and ``openpacs admin ...`` (the server side).
+
+Parsers only: the commands themselves live in :mod:`openpacs.cli.serve` and
+:mod:`openpacs.cli.admin`, imported when they run (they load the server and SQLAlchemy).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TypeAlias
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+ACCOUNT_HELP = "the account's name or AccountUuid"
+
+
+def register(commands: SubParsers) -> None:
+    _register_serve(commands)
+    _register_admin(commands)
+
+
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="data directory (env OPENPACS_DATA_DIR)"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="index database URL, e.g. postgresql://host/db (env OPENPACS_DATABASE_URL; "
+        "default SQLite in the data directory)",
+    )
+    parser.add_argument(
+        "--storage-url",
+        default=None,
+        help="blob store URL (env OPENPACS_STORAGE_URL; default file://DATA_DIR/blobs)",
+    )
+
+
+def _register_serve(commands: SubParsers) -> None:
+    parser = commands.add_parser("serve", help="run the server", description="Run the server.")
+    parser.add_argument("--host", default=None, help="listen address (env OPENPACS_HOST)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port, 1-65535 (env OPENPACS_PORT; default 8080)"
+    )
+    parser.add_argument(
+        "--public-url", default=None, help="base URL clients use (env OPENPACS_PUBLIC_URL)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server processes (env OPENPACS_WORKERS)"
+    )
+    add_database_options(parser)
+    parser.set_defaults(handler="openpacs.cli.serve:run")
+
+
+def _register_admin(commands: SubParsers) -> None:
+    admin = commands.add_parser(
+        "admin",
+        help="administer accounts and users (server side)",
+        description="Accounts, users, groups, institutions and equipment, written straight "
+        "into the server's database (run it where the server runs).",
+    )
+    sub = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        add_database_options(parser)
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.set_defaults(handler="openpacs.cli.admin:run", action=name.replace("-", "_"))
+        return parser
+
+    p = action("create-account", "create an account with its admin user")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="prompted for when not given")
+    p.add_argument("--institution", default="", help="name of the default institution")
+
+    p = action("add-user", "add a user to an account")
+    p.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="prompted for when not given")
+    p.add_argument("--name", default="", help="display name")
+    p.add_argument("--role", choices=["admin", "member"], default="member")
+
+    p = action("add-group", "add a user group to an account")
+    p.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    p.add_argument("--name", required=True)
+
+    p = action("add-to-group", "put a user into a group")
+    p.add_argument("--group", required=True, help="UserGroupUuid")
+    p.add_argument("--email", required=True)
+
+    p = action("add-institution", "add an institution to an account")
+    p.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    p.add_argument("--name", required=True)
+
+    p = action("add-equipment", "add a modality device to an institution")
+    p.add_argument("--institution", required=True, help="InstitutionUuid")
+    p.add_argument("--name", required=True)
+    p.add_argument("--modality", default="")
+    p.add_argument("--ae-title", default="")
+
+    p = action("set-password", "change a user's password")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", help="prompted for when not given")
+
+    p = action("gc", "remove leftovers of interrupted uploads and deletes")
+    p.add_argument("--grace-seconds", type=float, default=3600, help="only what is older than this")
+    p.add_argument("--scan-store", action="store_true", help="also look for orphan blobs")
+
+    p = action(
+        "migrate-storage",
+        "copy every stored file to another blob store (resumable; the server may run)",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="URL", help="source store")
+    p.add_argument(
+        "--to",
+        dest="destination",
+        required=True,
+        metavar="URL",
+        help="destination store, e.g. s3://bucket/prefix or file:///srv/blobs",
+    )
+    p.add_argument(
+        "--delete-source",
+        action="store_true",
+        help="remove each source blob once copied (only when no server reads the source)",
+    )
+    p.add_argument("--workers", type=int, default=4, help="parallel copies (default 4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = action("set-dicomweb", "switch DICOMweb access on or off for an account")
+    p.add_argument("--account", required=True, help=ACCOUNT_HELP)
+    state = p.add_mutually_exclusive_group(required=True)
+    state.add_argument("--enable", dest="enabled", action="store_true")
+    state.add_argument("--disable", dest="enabled", action="store_false")
