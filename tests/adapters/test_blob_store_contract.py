@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pydicom
 import pytest
 
-from openpacs.storage.base import BlobNotFound, BlobStore, local_copy, new_blob_key
+from openpacs.storage.base import BlobNotFound, BlobStore, new_blob_key
 from openpacs.storage.factory import open_blob_store
 from openpacs.storage.filesystem import FilesystemBlobStore
 from openpacs.storage.s3 import S3BlobStore
@@ -227,8 +227,6 @@ def test_delete_and_missing_keys(case: Case) -> None:
             case.store.read_range(absent, 0, 4)
         with pytest.raises(BlobNotFound):
             b"".join(case.store.iter_chunks(absent))
-        with pytest.raises(BlobNotFound), local_copy(case.store, absent):
-            pass
 
 
 @pytest.mark.parametrize("key", INVALID_KEYS)
@@ -258,18 +256,6 @@ def test_iter_keys_lists_blobs_only(case: Case) -> None:
     gone = sorted(keys)[0]
     case.store.delete(gone)
     assert set(case.store.iter_keys()) == keys - {gone}
-
-
-def test_local_copy_gives_a_real_path_and_cleans_up(case: Case) -> None:
-    data = sample(200_000, seed=3)
-    key = put(case.store, data)
-    with local_copy(case.store, key) as path:
-        assert path.read_bytes() == data
-    if case.kind == "filesystem":
-        assert path == case.store.local_path(key) and path.exists()
-    else:
-        assert not path.exists()
-        assert list(case.store.staging_dir().iterdir()) == []
 
 
 def test_concurrent_readers(case: Case) -> None:

@@ -82,7 +82,7 @@ def add_group(server: ServerProcess, account: TestAccount, name: str) -> str:
     db = Database(server.database_url)
     try:
         with db.session() as session:
-            owner = accounts.account_by_uuid(session, account.account_uuid)
+            owner = accounts.find_account(session, account.account_uuid)
             return accounts.add_group(session, owner, name).uuid
     finally:
         db.dispose()
@@ -222,13 +222,12 @@ def test_retrieve_each_level(cli: Cli, study: dict[str, bytes], tmp_path: Path) 
 
 
 def test_retrieve_a_patient_cd(cli: Cli, study: dict[str, bytes], tmp_path: Path) -> None:
-    from pydicom import dcmread
-    from pydicom.fileset import FileSet
+    from tests.support.fileset import read_file_set
 
     first = dataset_of(next(iter(study.values())))
     cli.run("retrieve", "--study", first.StudyInstanceUID, "-o", "cd", "--layout", "cd")
-    fs = FileSet(dcmread(tmp_path / "cd" / "DICOMDIR"))
-    assert {i.SOPInstanceUID for i in fs} == set(study)
+    with read_file_set(tmp_path / "cd" / "DICOMDIR") as fs:
+        assert {i.SOPInstanceUID for i in fs} == set(study)
 
 
 def test_retrieve_interactive(cli: Cli, study: dict[str, bytes], tmp_path: Path) -> None:

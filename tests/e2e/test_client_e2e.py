@@ -345,7 +345,7 @@ def test_assignment(
     try:
         with db.session() as session:
             group = accounts.add_group(
-                session, accounts.account_by_uuid(session, account.account_uuid), "Radiology"
+                session, accounts.find_account(session, account.account_uuid), "Radiology"
             )
             group_uuid = group.uuid
     finally:

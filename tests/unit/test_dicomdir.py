@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
-from pydicom.fileset import FileSet
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEG2000Lossless
 
 from openpacs.dicom.dicomdir import DicomdirInstance, build_dicomdir, plan_file_set
+from tests.support.fileset import read_file_set
 
 
 def instances() -> list[DicomdirInstance]:
@@ -60,12 +60,12 @@ def test_a_reader_finds_every_instance_through_the_dicomdir(tmp_path: Path) -> N
         target = tmp_path.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(b"")
-    fs = FileSet(dcmread(tmp_path / "DICOMDIR"))
-    assert len(fs) == 24
-    found = fs.find(SOPInstanceUID="1.2.0.1.1.2")
-    assert len(found) == 1 and found[0].path.endswith("DICOM/PAT00002/STU00002/SER00002/IMG00002")
-    assert found[0].TransferSyntaxUID == JPEG2000Lossless
-    patients = {(i.PatientID, str(i.PatientName)) for i in fs}
+    with read_file_set(tmp_path / "DICOMDIR") as fs:
+        assert len(fs) == 24
+        found = fs.find(SOPInstanceUID="1.2.0.1.1.2")
+        assert found[0].path.endswith("DICOM/PAT00002/STU00002/SER00002/IMG00002")
+        assert len(found) == 1 and found[0].TransferSyntaxUID == JPEG2000Lossless
+        patients = {(i.PatientID, str(i.PatientName)) for i in fs}
     assert patients == {("P1", "Doe^Jane"), ("P2", "Müller^Jörg")}
 
 

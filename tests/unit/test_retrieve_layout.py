@@ -16,6 +16,7 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 from openpacs.client import PacsClient
 from openpacs.client.layout import Header, human_path, safe_component, uid_path
 from openpacs.protocol.multipart import encode_parts
+from tests.support.fileset import read_file_set
 
 ROOT = "http://pacs.test/dicomweb"
 
@@ -99,15 +100,13 @@ def test_retrieving_again_leaves_identical_files_and_renames_different_ones(
 
 
 def test_cd_layout_writes_a_dicomdir_for_a_new_folder(tmp_path: Path) -> None:
-    from pydicom.fileset import FileSet
-
     with client(PARTS) as pacs:
         got = pacs.retrieve(study_instance_uid="1.2.3", output_dir=tmp_path / "cd", layout="cd")
     assert got.directory == tmp_path / "cd"
-    fs = FileSet(dcmread(tmp_path / "cd" / "DICOMDIR"))
-    assert len(fs) == 3
-    for item in fs:
-        assert dcmread(item.path).SOPInstanceUID == item.SOPInstanceUID
+    with read_file_set(tmp_path / "cd" / "DICOMDIR") as fs:
+        assert len(fs) == 3
+        for item in fs:
+            assert dcmread(item.path).SOPInstanceUID == item.SOPInstanceUID
 
 
 def test_flat_layout_is_the_sdk_default(tmp_path: Path) -> None:

@@ -105,10 +105,6 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def check_port_free(host: str, port: int) -> None:
-    listen_socket(host, port).close()
-
-
 def _bind_error(host: str, port: int, exc: OSError) -> str:
     if exc.errno == errno.EADDRINUSE:
         return f"port {port} is already in use by another program ({PORT})"

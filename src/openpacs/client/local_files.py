@@ -84,17 +84,6 @@ def candidates(paths: Sequence[Path | str], *, recursive: bool = True) -> list[C
     return out
 
 
-def find_files(
-    directory: Path | str, *, recursive: bool = True, any_file: bool = True
-) -> list[Path]:
-    """The DICOM files of a folder (``*.dcm`` and files with the ``DICM`` prefix), sorted.
-
-    ``any_file`` is accepted for compatibility: files without ``.dcm`` are always
-    recognised by their content now.
-    """
-    return [c.path for c in candidates([directory], recursive=recursive) if skip_reason(c) is None]
-
-
 def is_dicom_name(path: Path) -> bool:
     return path.suffix.lower() in (".dcm", ".dicom")
 
@@ -102,13 +91,6 @@ def is_dicom_name(path: Path) -> bool:
 def _head(path: Path) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(_SNIFF_BYTES)
-
-
-def has_dicm_magic(path: Path) -> bool:
-    try:
-        return _head(path)[DICM_OFFSET : DICM_OFFSET + 4] == b"DICM"
-    except OSError:
-        return False
 
 
 def looks_like_text(head: bytes) -> bool:

@@ -58,7 +58,7 @@ def NormText(length: int) -> String:
     Prefix searches use ``>= 'ABC' AND < 'ABD'`` on a B-tree index; that is only exact
     under a bytewise collation, which SQLite has by default and PostgreSQL gets as "C".
     """
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def attribute_column_types(attr: Attribute) -> dict[str, TypeEngine[Any]]:

@@ -254,9 +254,6 @@ class QidoQuery:
     def matching_tags(self) -> frozenset[int]:
         return frozenset(f.tag for f in self.filters)
 
-    def filter_for(self, tag: int) -> Filter | None:
-        return next((f for f in self.filters if f.tag == tag), None)
-
 
 # ----------------------------------------------------------------------------- parsing
 

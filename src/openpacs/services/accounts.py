@@ -61,13 +61,6 @@ def create_account(
     return CreatedAccount(account.uuid, user.uuid, institution.uuid, email)
 
 
-def account_by_uuid(session: Session, account_uuid: str) -> Account:
-    account = session.scalar(select(Account).where(Account.uuid == account_uuid))
-    if account is None:
-        raise NotFound(f"no account {account_uuid}")
-    return account
-
-
 def find_account(session: Session, name_or_uuid: str) -> Account:
     """The account with this AccountUuid, else the one account with this name (names
     compared ignoring case and surrounding spaces); NotFound or Conflict otherwise."""

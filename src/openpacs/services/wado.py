@@ -118,9 +118,9 @@ def _transcode_to_temp(blobs: BlobStore, ref: InstanceRef, target: str) -> Binar
     out = tempfile.TemporaryFile(dir=blobs.staging_dir())  # noqa: SIM115 - the caller closes it
     try:
         with blobs.open(ref.blob_key) as src:
-            transcode(src, out, target)  # type: ignore[arg-type]
+            transcode(src, out, target)
         out.seek(0)
-        return out  # type: ignore[return-value]
+        return out
     except BaseException:
         out.close()
         raise

@@ -7,7 +7,6 @@ import re
 import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -94,7 +93,6 @@ class BlobStore(Protocol):
         """Every key in the store (for garbage collection and migration)."""
 
 
-@contextmanager
 def local_copy(blobs: BlobStore, key: str) -> Iterator[Path]:
     """A real filesystem path holding the blob, for code that cannot take a file object.
 
