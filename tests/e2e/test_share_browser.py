@@ -142,7 +142,7 @@ def test_recipient_scenario(scenario: Scenario, tmp_path: Path) -> None:
         (archive,) = wait_for(lambda: downloaded(downloads, ".zip"), what="the ZIP download")
         assert archive.name == f"{scenario.xss_study}.zip"
         with zipfile.ZipFile(archive) as opened:
-            assert len(opened.namelist()) == 10
+            assert len(opened.namelist()) == 10 + 1  # and the DICOMDIR
 
         # -- the viewer: next/previous, keys, presets
         cards[0].find_element(By.CLASS_NAME, "series-link").click()

@@ -211,7 +211,7 @@ def test_retrieve_only_when_downloadable(server: ServerProcess, data: Data) -> N
     archive = get(study_url(base, spec), params={"accept": "application/zip"})
     assert archive.headers["content-type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(archive.content)) as opened:
-        assert len(opened.namelist()) == 4
+        assert len(opened.namelist()) == 4 + 1  # and the DICOMDIR
     with database(server) as session:
         share_id = session.scalar(
             select(Share.id).where(Share.token_hash == token_hash(token_of(url)))

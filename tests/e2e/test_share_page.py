@@ -226,7 +226,7 @@ def test_download_when_allowed(server: ServerProcess, data: Data) -> None:
     assert response.headers["content-type"] == "application/zip"
     assert f'filename="{data.xss_study}.zip"' in response.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-        assert len(archive.namelist()) == 4
+        assert len(archive.namelist()) == 4 + 1  # and the DICOMDIR
     assert ("share.download", data.xss_study) in audit_actions(server, url)
 
 

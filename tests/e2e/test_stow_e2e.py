@@ -159,6 +159,39 @@ def test_storing_the_same_instance_twice_is_idempotent(
     assert copies() == before + 1
 
 
+def test_a_resent_instance_is_marked_already_stored(
+    server: ServerProcess, corpus_dir: Path
+) -> None:
+    """The first copy is kept and reported as stored; copies after it say so (private
+    element (0009,1002) ALREADY_STORED under creator OPENPACS), still 200."""
+    account = server.create_account()
+    data = (corpus_dir / "pydicom__CT_small.dcm").read_bytes()
+    first = stow(server.dicomweb, account.auth, [data])
+    again = stow(server.dicomweb, account.auth, [data, data])
+    assert first.status_code == 200 and again.status_code == 200
+    [new] = first.json()["00081199"]["Value"]
+    assert "00091002" not in new
+    for item in again.json()["00081199"]["Value"]:
+        assert item["00090010"]["Value"] == ["OPENPACS"]
+        assert item["00091002"]["Value"] == ["ALREADY_STORED"]
+
+
+def test_the_whole_failure_reason_travels_beside_the_error_comment(
+    server: ServerProcess, account: TestAccount, corpus_dir: Path
+) -> None:
+    response = stow(
+        server.dicomweb, account.auth, [(corpus_dir / "pydicom__badVR.dcm").read_bytes()]
+    )
+    [failed] = failed_items(response.json())
+    comment = failed["00000902"]["Value"][0]  # type: ignore[index]
+    full = failed["00091001"]["Value"][0]  # type: ignore[index]
+    assert failed["00090010"]["Value"] == ["OPENPACS"]  # type: ignore[index]
+    assert failed["00091001"]["vr"] == "UT"  # type: ignore[index]
+    assert len(comment) <= 64 and "Number of Frames" in full
+    assert len(full) > 64, full
+    assert full.startswith(comment.removesuffix("..."))
+
+
 def test_study_uid_in_the_url_must_match(
     server: ServerProcess, account: TestAccount, corpus_dir: Path
 ) -> None:

@@ -4,6 +4,7 @@ rendered images, negotiation, transcoding and ZIP, driven by dicomweb-client and
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.e2e.wado_support import (
     stored_compressed_frames,
 )
 from tests.support.dicom_xml import comparable, xml_datasets
+from tests.support.fileset import read_file_set
 from tests.support.server import ServerProcess
 
 JPEG_LS_LOSSLESS = "pydicom__MR_small_jpeg_ls_lossless.dcm"
@@ -393,8 +395,16 @@ def test_transcoding(server: ServerProcess, by_name: dict[str, Stored], http: ht
     assert lossy.sop in rle.headers["x-error-reason"]
 
 
+def file_set_entries(root: Path, listed: dict[str, str]) -> list[bool]:
+    return [
+        pydicom.dcmread(Path(path), stop_before_pixels=True).SOPInstanceUID == sop
+        and Path(path).is_relative_to(root)
+        for sop, path in listed.items()
+    ]
+
+
 def test_zip_download_of_a_study_and_a_series(
-    server: ServerProcess, corpus: list[Stored], http: httpx.Client
+    server: ServerProcess, corpus: list[Stored], http: httpx.Client, tmp_path: Path
 ) -> None:
     item = max(
         corpus, key=lambda i: sum(j.account == i.account and j.study == i.study for j in corpus)
@@ -407,8 +417,16 @@ def test_zip_download_of_a_study_and_a_series(
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert archive.testzip() is None
     names = archive.namelist()
-    assert all(n.startswith(item.study + "/") and n.endswith(".dcm") for n in names)
-    assert sorted(archive.read(n) for n in names) == sorted(i.data for i in same_study)
+    assert names[-1] == "DICOMDIR"  # a patient-CD file set: every file listed there
+    files = names[:-1]
+    assert all(re.fullmatch(r"DICOM/PAT\d{5}/STU\d{5}/SER\d{5}/IMG\d{5}", n) for n in files)
+    assert sorted(archive.read(n) for n in files) == sorted(i.data for i in same_study)
+    archive.extractall(tmp_path)
+    with read_file_set(tmp_path / "DICOMDIR") as file_set:
+        listed = {i.SOPInstanceUID: i.path for i in file_set}
+    assert set(listed) == {i.sop for i in same_study}
+    for entry in file_set_entries(tmp_path, listed):
+        assert entry  # each referenced file exists and is the instance it claims
     series = get(
         http,
         item,
@@ -417,5 +435,5 @@ def test_zip_download_of_a_study_and_a_series(
     )
     assert series.status_code == 200
     members = zipfile.ZipFile(io.BytesIO(series.content)).namelist()
-    assert len(members) == sum(i.series == item.series for i in same_study)
+    assert len(members) == sum(i.series == item.series for i in same_study) + 1  # DICOMDIR
     assert get(http, item, item.url(server), Accept="application/zip").status_code == 406

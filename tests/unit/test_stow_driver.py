@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from openpacs.dicom import status
 from openpacs.index.models import AuditEvent
-from openpacs.protocol.stow_response import StowResult
+from openpacs.protocol.stow_response import StowResult, error_comment
 from openpacs.services.audit import AuditTrail
 from openpacs.services.errors import BadRequest, Forbidden
 from openpacs.services.principal import Principal
@@ -157,3 +157,21 @@ def test_read_only_access_cannot_store(world: World) -> None:
     assert viewer.read_only
     with pytest.raises(Forbidden):
         world.run(multipart_body([make_instance(small_spec("ro", 1, 1))]), who=viewer)
+
+
+@pytest.mark.parametrize(
+    ("reason", "comment"),
+    [
+        ("short reason", "short reason"),
+        ("x" * 64, "x" * 64),
+        (
+            "Number of Frames (0028,0008) has an invalid value '1A': it must be a whole number",
+            "Number of Frames (0028,0008) has an invalid value '1A': it...",
+        ),
+        ("a" * 100, "a" * 61 + "..."),
+        ("line\nbreaks  and   spaces", "line breaks and spaces"),
+    ],
+)
+def test_the_error_comment_is_an_lo_value_cut_at_a_word(reason: str, comment: str) -> None:
+    assert error_comment(reason) == comment
+    assert len(error_comment(reason)) <= 64

@@ -99,7 +99,10 @@ if TYPE_CHECKING:
         patient_birth_date: Mapped[str]
         patient_sex: Mapped[str]
         study_date: Mapped[str]
+        study_time: Mapped[str]
         study_description: Mapped[str]
+        study_id: Mapped[str]
+        accession_number: Mapped[str]
 
     class _SeriesAttributes:
         modality: Mapped[str]

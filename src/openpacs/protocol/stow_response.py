@@ -1,4 +1,14 @@
-"""The STOW-RS response dataset (PS3.18 10.5.3) and the HTTP status it implies."""
+"""The STOW-RS response dataset (PS3.18 10.5.3) and the HTTP status it implies.
+
+Two things the standard has no element for travel in a private block (creator
+``OPENPACS``, group 0009), so the answer stays valid DICOM JSON that any client reads:
+
+* the whole readable reason of a failure, (0009,1001) UT: the Error Comment (0000,0902)
+  is an LO value of at most 64 characters, cut there at a word boundary;
+* (0009,1002) CS ``ALREADY_STORED`` on an instance that was stored before (a re-send is
+  idempotent and reported as stored; there is no standard warning code for it, and a
+  Warning Reason would turn a harmless re-send into a 202).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,12 @@ FAILURE_REASON = "00081197"
 WARNING_REASON = "00081196"
 # Error Comment: a human-readable reason next to the numeric code (as dcm4chee does).
 ERROR_COMMENT = "00000902"
+ERROR_COMMENT_LENGTH = 64  # LO
+PRIVATE_CREATOR = "OPENPACS"
+_CREATOR_KEY = "00090010"
+FULL_REASON = "00091001"
+STORE_STATE = "00091002"
+ALREADY_STORED = "ALREADY_STORED"
 
 
 @dataclass(frozen=True)
@@ -22,6 +38,8 @@ class StoredInstance:
     sop_instance_uid: str
     retrieve_url: str
     warning_code: int | None = None
+    # The instance was there before this request (the first copy is kept).
+    already_stored: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,13 +102,29 @@ def _stored_item(item: StoredInstance) -> dict[str, Any]:
     }
     if item.warning_code is not None:
         out[WARNING_REASON] = {"vr": "US", "Value": [item.warning_code]}
+    if item.already_stored:
+        out[_CREATOR_KEY] = {"vr": "LO", "Value": [PRIVATE_CREATOR]}
+        out[STORE_STATE] = {"vr": "CS", "Value": [ALREADY_STORED]}
     return dict(sorted(out.items()))
 
 
 def _failed_item(item: FailedInstance) -> dict[str, Any]:
     return {
-        ERROR_COMMENT: {"vr": "LO", "Value": [item.reason[:64]]},
+        ERROR_COMMENT: {"vr": "LO", "Value": [error_comment(item.reason)]},
+        _CREATOR_KEY: {"vr": "LO", "Value": [PRIVATE_CREATOR]},
+        FULL_REASON: {"vr": "UT", "Value": [item.reason]},
         FAILURE_REASON: {"vr": "US", "Value": [item.failure_code]},
         REFERENCED_SOP_CLASS_UID: _uid(item.sop_class_uid),
         REFERENCED_SOP_INSTANCE_UID: _uid(item.sop_instance_uid),
     }
+
+
+def error_comment(reason: str) -> str:
+    """``reason`` as an LO value: whole when it fits, else cut at a word and marked."""
+    text = " ".join(reason.split())
+    if len(text) <= ERROR_COMMENT_LENGTH:
+        return text
+    cut = text[: ERROR_COMMENT_LENGTH - 3]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "..."

@@ -208,12 +208,17 @@ class StoreService:
         self._keys.give_back(key)
 
 
-def _success(parsed: ParsedInstance, base_url: str) -> StoreOutcome:
+def _success(
+    parsed: ParsedInstance, base_url: str, *, already_stored: bool = False
+) -> StoreOutcome:
     url = ResourcePath(
         parsed.study_instance_uid, parsed.series_instance_uid, parsed.sop_instance_uid
     ).url(base_url)
+    stored = StoredInstance(
+        parsed.sop_class_uid, parsed.sop_instance_uid, url, already_stored=already_stored
+    )
     return StoreOutcome(
-        stored=StoredInstance(parsed.sop_class_uid, parsed.sop_instance_uid, url),
+        stored=stored,
         study_instance_uid=parsed.study_instance_uid,
     )
 
@@ -230,7 +235,7 @@ def existing_outcome(
             status.DUPLICATE_SOP_INSTANCE,
             f"this SOP Instance UID is already stored in study {study_uid} series {series_uid}",
         )
-    return _success(parsed, base_url)
+    return _success(parsed, base_url, already_stored=True)
 
 
 def _invalid(exc: InvalidInstance, more: str = "") -> StoreOutcome:

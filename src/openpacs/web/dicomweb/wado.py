@@ -77,7 +77,8 @@ async def retrieve(request: Request) -> Response:
     refs = await load_instances(request, scope)
     choice = choose(request, ranges, retrieve_offers(scope, refs))
     if choice.media_type == ZIP:
-        return await wado_zip.zip_response(ctx.blobs, scope, refs)
+        account_id = principal(request).account_id
+        return await wado_zip.zip_response(ctx.db, ctx.blobs, account_id, scope, refs)
     target = choice.transfer_syntax or "*"
     check_transcodable(refs, target)
     base, blobs = dicomweb_base(request), ctx.blobs

@@ -7,10 +7,11 @@ server fast). A sync generator produces the archive chunk by chunk; Starlette it
 it in worker threads, so the event loop never blocks on file reads and memory stays at
 about one chunk whatever the study size.
 
-Member names are built from positions, never from values on the wire:
-``<StudyInstanceUID>/<series position, 3 digits>/<instance position, 5 digits>.dcm``;
-the study UID is used only when it is a well-formed UID (digits and dots), else
-``study``.
+The archive is a DICOM file set, as on a patient CD: each file is named by its File ID
+(``DICOM/PAT00001/STU00001/SER00001/IMG00001``, from positions, never from values on the
+wire) and a ``DICOMDIR`` that lists them all comes last (see services/file_set.py). A
+level with more than 99,999 entries cannot be a file set; such an archive falls back to
+``<StudyInstanceUID>/<series position>/<instance position>.dcm`` names without DICOMDIR.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from collections.abc import Iterator
 
 from starlette.responses import Response
 
+from openpacs.dicom.dicomdir import build_dicomdir
+from openpacs.index.db import Database
 from openpacs.protocol.media_types import ZIP
+from openpacs.services.file_set import FileSetPlan, file_set_plan
 from openpacs.services.retrieve import InstanceRef, Scope
 from openpacs.services.stored_files import check_stored
 from openpacs.storage.base import BlobNotFound, BlobStore
@@ -77,11 +81,17 @@ def member_names(refs: list[InstanceRef]) -> list[str]:
     return names
 
 
-def zip_chunks(blobs: BlobStore, refs: list[InstanceRef]) -> Iterator[bytes]:
-    """The archive, about :data:`CHUNK_SIZE` bytes per item (blocking: iterate in threads)."""
+def zip_chunks(
+    blobs: BlobStore, refs: list[InstanceRef], plan: FileSetPlan | None = None
+) -> Iterator[bytes]:
+    """The archive, about :data:`CHUNK_SIZE` bytes per item (blocking: iterate in threads).
+
+    With a ``plan`` the members are named by their File IDs and the DICOMDIR comes last.
+    """
     sink = _Sink()
+    names = [plan.path(r.sop_uid) for r in refs] if plan is not None else member_names(refs)
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for ref, name in zip(refs, member_names(refs), strict=True):
+        for ref, name in zip(refs, names, strict=True):
             try:
                 handle = blobs.open(ref.blob_key)
             except (BlobNotFound, FileNotFoundError) as exc:
@@ -106,17 +116,33 @@ def zip_chunks(blobs: BlobStore, refs: list[InstanceRef]) -> Iterator[bytes]:
                     yield sink.drain()
             if data := sink.drain():
                 yield data
+        if plan is not None:
+            with archive.open("DICOMDIR", "w", force_zip64=True) as member:
+                member.write(build_dicomdir(plan))
     if data := sink.drain():
         yield data
 
 
-async def zip_response(blobs: BlobStore, scope: Scope, refs: list[InstanceRef]) -> Response:
+def _plan_or_none(db: Database, account_id: int, refs: list[InstanceRef]) -> FileSetPlan | None:
+    try:
+        plan = file_set_plan(db, account_id, refs)
+    except ValueError as exc:  # more than a file set can number at one level
+        log.warning("zip without DICOMDIR: %s", exc)
+        return None
+    # An instance deleted after the listing has no File ID; its file is gone as well.
+    return plan if all(r.sop_uid in plan.file_ids for r in refs) else None
+
+
+async def zip_response(
+    db: Database, blobs: BlobStore, account_id: int, scope: Scope, refs: list[InstanceRef]
+) -> Response:
     """The ZIP download; a missing first file is still answered with a 500 status."""
     await in_thread(lambda: check_stored(blobs, refs[0]))
+    plan = await in_thread(lambda: _plan_or_none(db, account_id, refs))
     uid = scope.series_uid if scope.level == "series" else scope.study_uid
     name = _safe_uid(uid or "", scope.level)
     return AbortableStreamingResponse(
-        zip_chunks(blobs, refs),
+        zip_chunks(blobs, refs, plan),
         media_type=ZIP,
         headers={"Content-Disposition": f'attachment; filename="{name}.zip"'},
     )

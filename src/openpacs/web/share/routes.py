@@ -212,7 +212,7 @@ async def share_download(request: Request) -> Response:
         refs = await _in_thread(load)
     except NotFound:
         return pages.missing_page("This study")
-    return await wado_zip.zip_response(ctx.blobs, scope, refs)
+    return await wado_zip.zip_response(ctx.db, ctx.blobs, share.account_id, scope, refs)
 
 
 def share_routes() -> list[BaseRoute]:
