@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -18,12 +18,14 @@ from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
 from openpacs.services.store import StoreService
+from openpacs.services.stow import ClientGone
 from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for
 from openpacs.web.api.openapi import openapi_json
 from openpacs.web.api.routes import api_routes
 from openpacs.web.context import AppContext
 from openpacs.web.dicomweb.routes import dicomweb_routes
+from openpacs.web.dicomweb.stow import CLIENT_CLOSED
 from openpacs.web.errors import HttpError, error_response, service_error_response
 from openpacs.web.middleware import (
     AccessLogMiddleware,
@@ -58,8 +60,19 @@ async def _service_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if _client_left(exc):
+        # Not an error of ours: one line, no traceback, and no one to answer.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error; see the server log")
+
+
+def _client_left(exc: BaseException) -> bool:
+    """A disconnect seen while reading the body (alone, or all a task group raised)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_client_left(inner) for inner in exc.exceptions)
+    return isinstance(exc, ClientDisconnect | ClientGone)
 
 
 async def healthz(_request: Request) -> Response:

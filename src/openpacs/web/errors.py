@@ -21,6 +21,7 @@ from openpacs.services.errors import (
     NotFound,
     ServiceError,
     StoredFileError,
+    TooLarge,
 )
 
 
@@ -43,6 +44,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     NotAcceptable: 406,
     Conflict: 409,
     Gone: 410,
+    TooLarge: 413,
     StoredFileError: 500,
     # Stored pixel data no codec can decode: the image cannot be produced, the server
     # is working as it should (never a 500).

@@ -118,6 +118,7 @@ def _worker_main(
 ) -> None:
     """Entry point of one worker process (spawned: it has only what it is given)."""
     from openpacs.web.app import create_app
+    from openpacs.web.http_protocol import http_protocol
 
     log_level = settings.log_level
     logging.basicConfig(
@@ -131,7 +132,13 @@ def _worker_main(
         with open_connections.get_lock():
             open_connections[index] -= 1
 
-    config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        log_level=log_level,
+        lifespan="on",
+        http=http_protocol(settings.max_request_bytes),
+    )
     HandedConnectionsServer(config, channel, closed).run()
 
 
