@@ -17,6 +17,7 @@ from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
+from openpacs.services.gc import Sweeper
 from openpacs.services.store import StoreService
 from openpacs.services.stow import ClientGone
 from openpacs.settings import Settings
@@ -91,9 +92,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
+    sweeper = Sweeper(database, blobs)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sweeper.start()  # what a crash left is released in the background, not at start
         yield
+        sweeper.close()
         ctx.store.close()
         ctx.audit.close()
         database.dispose()
