@@ -102,7 +102,7 @@ def test_gc_looping_during_a_four_client_upload_never_removes_a_committed_file(
 
     def client(number: int) -> list[str]:
         acknowledged = []
-        for n in range(30):
+        for n in range(20):
             spec = small_spec(f"gc-loop-{number}", 1, n)
             answer = stow(server.dicomweb, account.auth, [make_instance(spec)])
             assert answer.status_code in (200, 202, 409), answer.text  # never a 5xx
@@ -116,7 +116,7 @@ def test_gc_looping_during_a_four_client_upload_never_removes_a_committed_file(
         acknowledged = [uid for done in clients for uid in done.result()]
         stop.set()
         assert collector.result() >= 2
-    assert len(acknowledged) > 60, "most uploads get through"
+    assert len(acknowledged) > 40, "most uploads get through"
     with httpx.Client(auth=account.auth, timeout=30) as http:
         for uid in acknowledged:
             answer = http.get(f"{server.dicomweb}/studies/series/instances/{uid}")

@@ -9,6 +9,7 @@ Bounded: small corpus files, a few dozen examples through the application, no de
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from starlette.testclient import TestClient
 
 from openpacs.dicom.ingest import InvalidInstance, parse_instance
 from openpacs.index.db import Database
@@ -27,6 +27,10 @@ from openpacs.services.accounts import create_account
 from openpacs.settings import Settings
 from openpacs.web.app import create_app
 from tests.support.stow import BOUNDARY, multipart_body
+
+with warnings.catch_warnings():  # Starlette would rather its test client used httpx2
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 # pydicom warns about every damaged value it reads past; the Starlette test client about
 # its HTTP library.
