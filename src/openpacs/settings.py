@@ -39,6 +39,10 @@ class Settings:
     qido_max_limit: int = 1000
     # Parts of a STOW body up to this size are kept in memory, bigger ones spooled to disk.
     spool_threshold: int = 4 * 1024 * 1024
+    # One request may not send more than this many bytes (a STOW body, a chunk) or STOW
+    # parts: what a client can make the server write or hold in one go is bounded.
+    max_request_bytes: int = 8 * 1024**3
+    max_parts: int = 10_000
     auth_cache_seconds: float = 60.0
     timezone: str = "UTC"
     workers: int = 1
@@ -175,6 +179,16 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         _whole(0),
         None,
         "bytes of a STOW part kept in memory",
+    ),
+    EnvSetting(
+        "OPENPACS_MAX_REQUEST_BYTES",
+        "max_request_bytes",
+        _whole(1),
+        None,
+        "largest request body in bytes (413 beyond it)",
+    ),
+    EnvSetting(
+        "OPENPACS_MAX_PARTS", "max_parts", _whole(1), None, "most parts in one STOW request"
     ),
     EnvSetting("OPENPACS_CORS_ORIGINS", "cors_origins", _items, None, "allowed CORS origins"),
     EnvSetting(

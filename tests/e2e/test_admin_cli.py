@@ -64,10 +64,12 @@ def test_create_account_with_a_password_on_stdin_and_use_it(fresh_server: Server
         "Clinic A",
         "--email",
         "IT@Clinic-A.example",
-        stdin="s3cret-pw\n",
+        stdin="s3cret-pw-clinic-a\n",
     )
     assert set(created) >= {"AccountUuid", "UserUuid", "InstitutionUuid"}
-    ok = httpx.get(fresh_server.dicomweb + "/studies", auth=("it@clinic-a.example", "s3cret-pw"))
+    ok = httpx.get(
+        fresh_server.dicomweb + "/studies", auth=("it@clinic-a.example", "s3cret-pw-clinic-a")
+    )
     assert ok.status_code == 204
     duplicate = admin(
         fresh_server,
@@ -77,7 +79,7 @@ def test_create_account_with_a_password_on_stdin_and_use_it(fresh_server: Server
         "--email",
         "it@clinic-a.example",
         "--password",
-        "x",
+        "another-s3cret",
     )
     assert duplicate.returncode == 1
     assert "already exists" in duplicate.stderr
@@ -93,7 +95,7 @@ def test_users_groups_institutions_and_equipment(fresh_server: ServerProcess) ->
         "--email",
         "b@b.example",
         "--password",
-        "pw-b",
+        "pw-clinic-b-2024",
     )
     user = admin_json(
         fresh_server,
@@ -103,7 +105,7 @@ def test_users_groups_institutions_and_equipment(fresh_server: ServerProcess) ->
         "--email",
         "dr@b.example",
         "--password",
-        "pw-dr",
+        "pw-doctor-b-2024",
         "--name",
         "Dr B",
     )
@@ -136,11 +138,13 @@ def test_users_groups_institutions_and_equipment(fresh_server: ServerProcess) ->
     )
     assert equipment["Modality"] == "CT"
     changed = admin_json(
-        fresh_server, "set-password", "--email", "dr@b.example", "--password", "new-pw"
+        fresh_server, "set-password", "--email", "dr@b.example", "--password", "new-pw-doctor-b"
     )
     assert changed["UserUuid"] == user["UserUuid"]
     assert (
-        httpx.get(fresh_server.dicomweb + "/studies", auth=("dr@b.example", "new-pw")).status_code
+        httpx.get(
+            fresh_server.dicomweb + "/studies", auth=("dr@b.example", "new-pw-doctor-b")
+        ).status_code
         == 204
     )
 
@@ -164,7 +168,7 @@ def test_account_by_name_or_uuid(fresh_server: ServerProcess) -> None:
             "--email",
             f"twin{n}@t.example",
             "--password",
-            "pw",
+            "pw-twin-clinic",
         )
     twins = admin(fresh_server, "add-group", "--account", "twin", "--name", "G")
     assert twins.returncode == 1
@@ -183,10 +187,12 @@ def test_dicomweb_can_be_switched_off_per_account(fresh_server: ServerProcess) -
         "--email",
         "off@c.example",
         "--password",
-        "pw-off",
+        "pw-clinic-off-1",
     )
     admin_json(fresh_server, "set-dicomweb", "--account", str(account["AccountUuid"]), "--disable")
-    response = httpx.get(fresh_server.dicomweb + "/studies", auth=("off@c.example", "pw-off"))
+    response = httpx.get(
+        fresh_server.dicomweb + "/studies", auth=("off@c.example", "pw-clinic-off-1")
+    )
     assert response.status_code == 403
     assert "disabled" in response.headers["X-Error-Reason"]
 
@@ -223,3 +229,24 @@ def test_cors_preflight_allows_viewers(tmp_path: Path) -> None:
         assert "authorization" in allowed and "accept" in allowed
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short-pw", "the password must have at least 10 characters"),
+        ("password123", "the password is one of the 10,000 most common passwords"),
+        ("QWERTYUIOP", "the password is one of the 10,000 most common passwords"),
+    ],
+)
+def test_a_weak_password_is_refused_in_one_line(
+    fresh_server: ServerProcess, password: str, reason: str
+) -> None:
+    for command in (
+        ["create-account", "--name", "Weak", "--email", "weak@w.example"],
+        ["set-password", "--email", "admin@openpacs.local"],
+    ):
+        result = admin(fresh_server, *command, "--password", password)
+        assert result.returncode == 1, command
+        assert result.stderr.strip() == f"openpacs: {reason}" or reason in result.stderr
+        assert "Traceback" not in result.stderr

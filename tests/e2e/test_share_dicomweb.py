@@ -189,6 +189,20 @@ def test_stow_and_delete_are_refused(server: ServerProcess, data: Data) -> None:
     assert len(get(f"{base}/instances").json()) == 4  # nothing changed
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_every_write_on_the_share_root_is_405_never_a_redirect(
+    server: ServerProcess, data: Data, method: str
+) -> None:
+    base = f"{create_share(server, data.account, [data.shared_order])}/dicomweb"
+    for target in (base, f"{base}/", f"{base}//", f"{base}/studies"):
+        answer = httpx.request(method, target, content=b"x", timeout=60)
+        assert answer.status_code == 405, (method, target)
+        assert answer.headers["allow"] == "GET, HEAD"
+        assert "read-only" in answer.headers["x-error-reason"]
+    # The root itself serves nothing, and says so where it is.
+    assert get(base).status_code == 404
+
+
 def test_retrieve_only_when_downloadable(server: ServerProcess, data: Data) -> None:
     spec = data.shared[0]
     view_only = f"{create_share(server, data.account, [data.shared_order])}/dicomweb"

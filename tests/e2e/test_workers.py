@@ -37,7 +37,7 @@ def worker_processes(server: ServerProcess) -> list[psutil.Process]:
     workers = []
     for child in psutil.Process(server.process.pid).children():
         try:
-            if "spawn_main" in " ".join(child.cmdline()):
+            if "resource_tracker" not in " ".join(child.cmdline()):  # forked workers
                 workers.append(child)
         except psutil.Error:  # ended (a zombie until the parent reaps it)
             continue
@@ -130,6 +130,33 @@ def test_sigterm_stops_the_parent_and_every_worker(two_workers: ServerProcess) -
     assert two_workers.process.wait(30) == 0
     _gone, alive = psutil.wait_procs(workers, timeout=30)
     assert not alive
+
+
+def test_sigterm_to_the_whole_group_starts_no_new_worker(two_workers: ServerProcess) -> None:
+    """systemd and Ctrl-C signal every process: the workers end first, and the parent
+    used to replace them while shutting down."""
+    assert two_workers.process is not None
+    workers = worker_processes(two_workers)
+    os.kill(two_workers.process.pid, signal.SIGTERM)
+    for process in workers:
+        process.send_signal(signal.SIGTERM)
+    assert two_workers.process.wait(30) == 0
+    _gone, alive = psutil.wait_procs(workers, timeout=30)
+    assert not alive
+    log = two_workers.log_path.read_text()
+    assert "starting another" not in log, log
+
+
+def test_a_replaced_worker_answers_within_a_second(two_workers: ServerProcess) -> None:
+    """Forked from the parent, a new worker does not import the server again."""
+    account = two_workers.create_account()
+    for victim in worker_processes(two_workers):
+        victim.kill()
+    started = time.monotonic()
+    wait_for(lambda: len(worker_processes(two_workers)) == 2, seconds=10)
+    with httpx.Client(auth=account.auth, timeout=30) as client:
+        assert client.get(f"{two_workers.dicomweb}/studies").status_code in (200, 204)
+    assert time.monotonic() - started < 3  # about 0.5 s idle; generous for a busy machine
 
 
 @pytest.mark.parametrize(

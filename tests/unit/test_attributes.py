@@ -17,7 +17,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Integer, String, insert, select, text
+from sqlalchemy import Integer, String, create_engine, insert, select, text
 
 from openpacs.dicom.attributes import (
     ATTRIBUTES,
@@ -202,3 +202,12 @@ def test_index_columns_clip_normalise_and_convert() -> None:
     assert (
         index_columns({"00200011": {"vr": "IS", "Value": [7]}}, Level.SERIES)["series_number"] == 7
     )
+
+
+def test_the_cheap_head_revision_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from openpacs.index.migrate import head_revision
+
+    script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
+    assert script.get_heads() == [head_revision()]

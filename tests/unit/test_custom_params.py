@@ -183,12 +183,27 @@ def test_unicode_escapes_and_utf8_bytes_as_latin1() -> None:
     assert parse_header(CREATE, escaped).text("PatientName") == "山田^太郎"
     raw = json.dumps(create_object(PatientName="Müller^Jörg"), ensure_ascii=False)
     as_latin1 = raw.encode("utf-8").decode("latin-1")  # what Starlette hands over
-    decoded = decode_header_value(as_latin1)
+    decoded = decode_header_value(CREATE.header or "", as_latin1)
     assert parse_header(CREATE, decoded).text("PatientName") == "Müller^Jörg"
 
 
-def test_latin1_header_that_is_not_utf8_is_kept() -> None:
-    assert decode_header_value("M\xfcller") == "M\xfcller"
+def test_a_header_that_is_not_utf8_is_refused_naming_the_header() -> None:
+    # "Müller" sent as Latin-1 bytes: never guessed, the client is told.
+    with pytest.raises(ParameterError) as caught:
+        decode_header_value("CreatePatientOrderParameters", '{"PatientName": "M\xfcller"}')
+    assert caught.value.key == "CreatePatientOrderParameters"
+    assert "not UTF-8 (byte 0xFC at position 18)" in caught.value.reason
+
+
+@pytest.mark.parametrize("raw", [{"a": 1}, '{"a": 1}', '  {"PatientOrderUuid": "x"}'])
+def test_an_object_where_a_list_is_expected_is_refused(raw: object) -> None:
+    with pytest.raises(ParameterError, match="ModalityList: must be a list, not an object"):
+        parse_object(LIST, {"ModalityList": raw})
+
+
+def test_a_null_list_item_is_named_in_json_words() -> None:
+    with pytest.raises(ParameterError, match=r"list items must be strings, not null$"):
+        parse_object(LIST, {"ModalityList": [None]})
 
 
 @pytest.mark.parametrize("word", ["True", "true", "TRUE", "1", "yes"])

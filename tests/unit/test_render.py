@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 
 from openpacs.dicom.pixels import DecodedFrame, PixelDataError, number_of_frames, read_frame
 from openpacs.dicom.render import (
+    MAX_VIEWPORT_SIDE,
     RenderError,
     Viewport,
     Window,
@@ -341,3 +342,20 @@ def test_render_errors_for_bad_frames() -> None:
         render_frame(CORPUS / "pydicom__CT_small.dcm", 1)
     with pytest.raises(PixelDataError, match="no pixel data"):
         render_thumbnail(CORPUS / "pydicom__test-SR.dcm")
+
+
+@pytest.mark.parametrize("value", ["100000,100000", "8193,10", "10,8193", "9000,9000,0,0,1,1"])
+def test_a_viewport_beyond_the_bound_is_refused_before_any_work(value: str) -> None:
+    # Unbounded, 100000x100000 on a 64x64 image grew the server past 4 GB.
+    with pytest.raises(ValueError, match=f"at most {MAX_VIEWPORT_SIDE} pixels"):
+        parse_viewport_region(value)
+
+
+def test_the_largest_viewport_is_still_rendered() -> None:
+    data = render_frame(
+        CORPUS / "pydicom__CT_small.dcm",
+        0,
+        media_type="image/png",
+        viewport=(MAX_VIEWPORT_SIDE, 16),
+    )
+    assert decode_image(data).size == (16, 16)

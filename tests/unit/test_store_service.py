@@ -3,9 +3,11 @@ and in the index after good, bad, duplicate and concurrent uploads, in memory or
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from openpacs.dicom import status
 from openpacs.dicom.ingest import parse_instance
 from openpacs.index.instance_rows import index_instances
 from openpacs.index.models import Instance, PendingBlob, Series, Study
+from openpacs.services.gc import SWEEP_GRACE_SECONDS, Sweeper, collect_garbage
 from openpacs.services.index_writer import IndexJob, IndexWriter
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.store import StoreOutcome, StoreService
@@ -180,3 +183,110 @@ def test_a_commit_that_breaks_off_answers_its_uploads_instead_of_leaving_them_wa
     # The other upload of the batch gets an error too, instead of waiting forever.
     assert isinstance(waiting.done.exception(timeout=1), RuntimeError)
     assert h.count(Instance) == 0
+
+
+# -- garbage collection at the worst moment: between writing the blob and committing ----
+
+
+def gc_after_each_write(h: Harness, times: int) -> list[int]:
+    """Make ``h``'s blob store run gc (grace 0) right after writing each blob, ``times``
+    times: the moment a blob is on disk under a reserved key but not yet indexed."""
+    released: list[int] = []
+    put_bytes, put_file = h.blobs.put_bytes, h.blobs.put_file
+
+    def then_gc() -> None:
+        if len(released) < times:
+            released.append(collect_garbage(h.db, h.blobs, grace_seconds=0).reservations_removed)
+
+    def bytes_then_gc(key: str, data: bytes, *, defer_sync: bool = False) -> None:
+        put_bytes(key, data, defer_sync=defer_sync)
+        then_gc()
+
+    def file_then_gc(key: str, path: Path, *, defer_sync: bool = False) -> None:
+        put_file(key, path, defer_sync=defer_sync)
+        then_gc()
+
+    h.blobs.put_bytes = bytes_then_gc  # type: ignore[method-assign]
+    h.blobs.put_file = file_then_gc  # type: ignore[method-assign]
+    return released
+
+
+def assert_every_instance_has_its_file(h: Harness) -> None:
+    with h.db.session() as session:
+        keys = list(session.scalars(select(Instance.blob_key)))
+    for key in keys:
+        assert (h.blobs.root / key).stat().st_size > 0, key
+
+
+def test_gc_between_write_and_commit_never_costs_a_committed_file(h: Harness) -> None:
+    released = gc_after_each_write(h, times=1)
+    outcome = h.store(make_instance(spec("gc-race", 1, 1)))
+    assert released[0] >= 1  # gc claimed the upload's key (and the pool's others)
+    # The first key was not indexed; the upload was written again under a fresh one.
+    assert outcome.stored is not None
+    assert h.count(Instance) == 1
+    assert_every_instance_has_its_file(h)
+
+
+def test_a_staged_upload_whose_key_gc_took_fails_cleanly(h: Harness) -> None:
+    gc_after_each_write(h, times=1)
+    outcome = h.store(make_instance(spec("gc-staged", 1, 1)), staged=True)
+    assert outcome.failed is not None and outcome.stored is None
+    assert outcome.failed.failure_code == status.PROCESSING_FAILURE
+    assert "send it again" in outcome.failed.reason
+    assert h.count(Instance) == 0
+    assert h.blob_files() == []  # nothing stored half
+
+
+def test_gc_after_the_commit_leaves_the_instance_alone(h: Harness) -> None:
+    assert h.store(make_instance(spec("gc-after", 1, 1))).stored is not None
+    report = collect_garbage(h.db, h.blobs, grace_seconds=0, scan_store=True)
+    assert report.orphan_blobs_removed == 0
+    assert h.count(Instance) == 1
+    assert_every_instance_has_its_file(h)
+    # The pool's keys were released; the next upload reserves new ones and works.
+    assert h.store(make_instance(spec("gc-after", 1, 2))).stored is not None
+    assert_every_instance_has_its_file(h)
+
+
+def test_gc_looping_during_concurrent_uploads_never_loses_a_committed_file(h: Harness) -> None:
+    stop = threading.Event()
+
+    def loop_gc() -> int:
+        runs = 0
+        while not stop.is_set():
+            collect_garbage(h.db, h.blobs, grace_seconds=0, scan_store=True)
+            runs += 1
+        return runs
+
+    with ThreadPoolExecutor(5) as pool:
+        collector = pool.submit(loop_gc)
+        outcomes = list(
+            pool.map(h.store, [make_instance(spec("gc-loop", 1, n)) for n in range(80)])
+        )
+        stop.set()
+        assert collector.result() > 1
+    stored = [o.stored.sop_instance_uid for o in outcomes if o.stored is not None]
+    assert stored, "some uploads must get through"
+    for outcome in outcomes:
+        assert outcome.stored is not None or outcome.failed is not None
+    with h.db.session() as session:
+        indexed = set(session.scalars(select(Instance.sop_instance_uid)))
+    assert set(stored) == indexed  # every acknowledged instance is indexed, nothing else
+    assert_every_instance_has_its_file(h)
+
+
+def test_the_servers_sweep_releases_old_reservations_and_keeps_fresh_ones(h: Harness) -> None:
+    old, fresh = new_blob_key(), new_blob_key()
+    for key in (old, fresh):
+        (h.blobs.root / key).parent.mkdir(parents=True, exist_ok=True)
+        (h.blobs.root / key).write_bytes(b"left by a crash")
+    an_hour_ago = datetime.now(UTC) - timedelta(seconds=SWEEP_GRACE_SECONDS + 60)
+    with h.db.session() as session:
+        session.add(PendingBlob(blob_key=old, created_at=an_hour_ago))
+        session.add(PendingBlob(blob_key=fresh))
+    assert Sweeper(h.db, h.blobs).sweep() == (1, 0)
+    assert not (h.blobs.root / old).exists()
+    assert (h.blobs.root / fresh).exists()
+    with h.db.session() as session:
+        assert set(session.scalars(select(PendingBlob.blob_key))) == {fresh}

@@ -12,23 +12,24 @@ from bench.dataset import make_instance
 from sqlalchemy import select
 
 from openpacs.dicom import status
-from openpacs.index.models import AuditEvent
+from openpacs.index.models import AuditEvent, Instance
 from openpacs.protocol.stow_response import StowResult, error_comment
 from openpacs.services.audit import AuditTrail
-from openpacs.services.errors import BadRequest, Forbidden
+from openpacs.services.errors import BadRequest, Forbidden, TooLarge
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
-from openpacs.services.stow import StowDriver, StowRequest
+from openpacs.services.stow import ClientGone, Limits, StowDriver, StowRequest
 from openpacs.storage.filesystem import FilesystemBlobStore
 from tests.support.index import account_index
 from tests.support.specs import small_spec
 from tests.support.stow import BOUNDARY, multipart_body
 
 BASE = "http://pacs.example/dicomweb"
+ROOMY = Limits(max_bytes=1 << 40, max_parts=10_000)
 
 
 class World:
-    def __init__(self, tmp: Path, spool_threshold: int) -> None:
+    def __init__(self, tmp: Path, spool_threshold: int, limits: Limits = ROOMY) -> None:
         self.db, self.who = account_index(tmp)
         self.blobs = FilesystemBlobStore(tmp / "blobs")
         self.store = StoreService(self.db, self.blobs)
@@ -38,6 +39,7 @@ class World:
             self.audit,
             staging=self.blobs.staging_dir(),
             spool_threshold=spool_threshold,
+            limits=limits,
         )
 
     def run(
@@ -47,12 +49,16 @@ class World:
         chunk: int = 1000,
         study: str | None = None,
         who: Principal | None = None,
+        content_length: int | None = None,
+        leave_after: int | None = None,
     ) -> StowResult:
         async def chunks() -> AsyncIterator[bytes]:
             for start in range(0, len(body), chunk):
+                if leave_after is not None and start >= leave_after:
+                    raise ClientGone
                 yield body[start : start + chunk]
 
-        request = StowRequest(who or self.who, BOUNDARY, BASE, study, client="10.0.0.7")
+        request = StowRequest(who or self.who, BOUNDARY, BASE, study, "10.0.0.7", content_length)
         return asyncio.run(self.driver.run(request, chunks()))
 
     def audit_events(self) -> list[tuple[str, str, str, str]]:
@@ -175,3 +181,72 @@ def test_read_only_access_cannot_store(world: World) -> None:
 def test_the_error_comment_is_an_lo_value_cut_at_a_word(reason: str, comment: str) -> None:
     assert error_comment(reason) == comment
     assert len(error_comment(reason)) <= 64
+
+
+# -- limits (OPENPACS_MAX_REQUEST_BYTES, OPENPACS_MAX_PARTS) and clients that leave ------
+
+
+def stored_count(world: World) -> int:
+    with world.db.session() as session:
+        return len(session.execute(select(Instance.id)).all())
+
+
+def test_a_declared_length_beyond_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    world = World(tmp_path, 4 << 20, Limits(max_bytes=1000, max_parts=10))
+    try:
+        with pytest.raises(TooLarge, match="larger than the limit of 1000 bytes"):
+            world.run(b"never read", content_length=1001)
+        assert stored_count(world) == 0
+    finally:
+        world.close()
+
+
+def test_a_body_past_the_byte_limit_stops_there_keeping_the_parts_that_ended(
+    tmp_path: Path,
+) -> None:
+    instances = [make_instance(small_spec("big", 1, n)) for n in (1, 2, 3)]
+    world = World(tmp_path, 0, Limits(max_bytes=len(instances[0]) + 500, max_parts=10))
+    try:
+        result = world.run(multipart_body(instances))  # chunked: no length declared
+        assert result.http_status() == 413
+        assert [s.sop_instance_uid for s in result.stored] == [small_spec("big", 1, 1).sop_uid]
+        assert result.first_failure() == result.over_limit
+        assert f"limit of {len(instances[0]) + 500} bytes" in (result.over_limit or "")
+        assert result.failed[-1].failure_code == status.OUT_OF_RESOURCES
+        assert stored_count(world) == 1  # nothing stored half
+        assert list(world.blobs.staging_dir().iterdir()) == []
+    finally:
+        world.close()
+
+
+def test_a_body_past_the_byte_limit_before_any_part_ended_is_refused(tmp_path: Path) -> None:
+    world = World(tmp_path, 0, Limits(max_bytes=100, max_parts=10))
+    try:
+        with pytest.raises(TooLarge, match="OPENPACS_MAX_REQUEST_BYTES"):
+            world.run(multipart_body([make_instance(small_spec("huge", 1, 1))]))
+        assert list(world.blobs.staging_dir().iterdir()) == []
+    finally:
+        world.close()
+
+
+def test_more_parts_than_the_limit_stop_at_the_first_part_too_many(tmp_path: Path) -> None:
+    world = World(tmp_path, 4 << 20, Limits(max_bytes=1 << 30, max_parts=2))
+    try:
+        result = world.run(
+            multipart_body([make_instance(small_spec("many", 1, n)) for n in range(4)])
+        )
+        assert result.http_status() == 413
+        assert len(result.stored) == 2 and stored_count(world) == 2
+        assert "more than 2 parts" in (result.over_limit or "")
+    finally:
+        world.close()
+
+
+def test_a_client_that_leaves_mid_body_keeps_the_parts_that_ended(world: World) -> None:
+    first = make_instance(small_spec("leave", 1, 1))
+    body = multipart_body([first, make_instance(small_spec("leave", 1, 2))])
+    with pytest.raises(ClientGone):
+        world.run(body, leave_after=len(first) + 200)
+    assert stored_count(world) == 1
+    assert [event[0] for event in world.audit_events()] == ["study.store"]
+    assert list(world.blobs.staging_dir().iterdir()) == []

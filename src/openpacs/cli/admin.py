@@ -21,6 +21,7 @@ from openpacs.services import accounts
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import collect_garbage
 from openpacs.services.migrate_storage import migrate_storage
+from openpacs.services.passwords import check_password_strength
 from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for, open_blob_store
 
@@ -57,6 +58,13 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
 
 
 def _password(args: argparse.Namespace) -> str:
+    """The new password (flag, pipe or prompt), refused when weak (WeakPassword)."""
+    password = _given_password(args)
+    check_password_strength(password)
+    return password
+
+
+def _given_password(args: argparse.Namespace) -> str:
     if args.password:
         return str(args.password)
     if not sys.stdin.isatty():

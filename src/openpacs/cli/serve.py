@@ -24,6 +24,7 @@ from openpacs.index.db import Database
 from openpacs.services.bootstrap import ensure_initial_admin
 from openpacs.settings import Settings, SettingsError
 from openpacs.web.app import create_app
+from openpacs.web.http_protocol import http_protocol
 from openpacs.web.workers import serve_workers
 
 
@@ -71,6 +72,7 @@ def _serve_one(settings: Settings, db: Database, listener: socket.socket) -> int
         port=settings.port,
         access_log=False,
         log_level=settings.log_level,
+        http=http_protocol(settings.max_request_bytes),
     )
     uvicorn.Server(config).run(sockets=[listener])
     return 0

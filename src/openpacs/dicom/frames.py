@@ -38,6 +38,13 @@ _VIDEO_TS: Final = frozenset(_TS + s for s in ("100", "100.1", "101", "101.1", "
     "103", "103.1", "104", "104.1", "105", "105.1", "106", "106.1", "107", "108"))  # fmt: skip
 
 
+# PS3.3 C.7.6.3.1.1-2 (4 samples and ARGB, CMYK, HSV are retired, but stored as they are).
+_SAMPLES_PER_PIXEL: Final = frozenset({1, 3, 4})
+_PHOTOMETRIC: Final = frozenset({"MONOCHROME1", "MONOCHROME2", "PALETTE COLOR", "RGB",
+    "YBR_FULL", "YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420", "YBR_ICT", "YBR_RCT",
+    "XYB", "HSV", "ARGB", "CMYK"})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Image:
     rows: int | None
@@ -155,6 +162,25 @@ def _encapsulated_frames(
     return groups if len(groups) == frames else None
 
 
+def _check_pixel_description(meta: JsonObject) -> None:
+    """Refuse Pixel Data that no decoder can ever turn into an image: a Samples per Pixel
+    other than 1, 3 (or the retired 4) and a Photometric Interpretation that is not one
+    of the standard's terms. Stored, such an instance could only ever answer errors."""
+    samples = element_first_int(meta, "00280002")
+    if samples is not None and samples not in _SAMPLES_PER_PIXEL:
+        raise InvalidInstance(
+            f"Samples per Pixel (0028,0002) is {samples}: an image has 1 or 3 samples per pixel",
+            status.CANNOT_UNDERSTAND,
+        )
+    photometric = element_text(meta, "00280004").strip()
+    if photometric and photometric not in _PHOTOMETRIC:
+        raise InvalidInstance(
+            f"Photometric Interpretation (0028,0004) {photometric[:40]!r} is not a DICOM term "
+            "(MONOCHROME2, RGB, YBR_FULL...)",
+            status.CANNOT_UNDERSTAND,
+        )
+
+
 def frame_ranges(
     file: RawFile, dataset: Dataset, meta: JsonObject, image: Image, ts: str, servable: bool
 ) -> list[list[tuple[int, int]]] | None:
@@ -187,6 +213,8 @@ def frame_ranges(
             "invalid or zero",
             status.DATASET_DOES_NOT_MATCH_SOP_CLASS,
         )
+    if tag == 0x7FE00010:
+        _check_pixel_description(meta)
     if encapsulated:
         frames = image.frames or 1
         return _encapsulated_frames(file, dataset, ts, frames, file.scan(element.value_tell))

@@ -39,8 +39,10 @@ Decisions the caller must know:
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
+import struct
 from dataclasses import dataclass
 from typing import IO, Final
 
@@ -64,6 +66,7 @@ from openpacs.dicom.frames import frame_ranges, read_image
 from openpacs.dicom.json_model import (
     BULK_THRESHOLD,
     PIXEL_TAGS,
+    TOO_DEEP,
     JsonObject,
     Walker,
     element_first_int,
@@ -87,6 +90,8 @@ __all__ = [
     "normalize_name",
     "parse_instance",
 ]
+
+log = logging.getLogger("openpacs.ingest")
 
 BULK_BASE: Final = "@@OPENPACS_BASE@@"
 _UID_RE: Final = re.compile(r"[0-9]+(?:\.[0-9]+)*")
@@ -276,15 +281,31 @@ def parse_instance(
         except InvalidInstance as exc:
             _identify(exc, read)
             raise
+        except RecursionError as exc:  # pydicom reads nested sequences recursively
+            raise _identify(InvalidInstance(TOO_DEEP, status.CANNOT_UNDERSTAND), read) from exc
         except MemoryError as exc:
             failure = InvalidInstance(
                 "out of memory while parsing the file", status.OUT_OF_RESOURCES
             )
             raise _identify(failure, read) from exc
         except Exception as exc:  # pydicom raises many types for malformed input
-            reason = " ".join(f"cannot parse the DICOM file: {type(exc).__name__}: {exc}".split())
-            failure = InvalidInstance(reason[:500], status.CANNOT_UNDERSTAND)
+            failure = InvalidInstance(_unreadable(exc), status.CANNOT_UNDERSTAND)
             raise _identify(failure, read) from exc
+
+
+def _unreadable(exc: Exception) -> str:
+    """The reason for a file pydicom could not read, in words for the uploader: the
+    message of errors that describe the data (a bad value, a file that ends early), never
+    the name of a Python exception or the message of one that describes our code."""
+    detail = ""
+    if isinstance(exc, ValueError | EOFError | InvalidDicomError | struct.error):
+        detail = " ".join(str(exc).split())
+    elif isinstance(exc, OSError):
+        detail = "the file ends early or cannot be read"
+    if not detail:
+        log.info("unreadable upload: %s: %s", type(exc).__name__, exc)
+        detail = "the file is damaged or is not DICOM"
+    return f"cannot parse the DICOM file: {detail}"[:500]
 
 
 def _parse(fp: IO[bytes], size: int, expected_study_uid: str | None, read: _Read) -> ParsedInstance:

@@ -17,12 +17,26 @@ from pydicom.dataset import Dataset
 from pydicom.hooks import hooks
 from pydicom.valuerep import AMBIGUOUS_VR, TEXT_VR_DELIMS
 
+from openpacs.dicom import status
 from openpacs.dicom.names import canonical_person_name
-from openpacs.dicom.rawfile import UNDEFINED_LENGTH, RawFile, raw_value, tag_list
+from openpacs.dicom.rawfile import (
+    UNDEFINED_LENGTH,
+    InvalidInstance,
+    RawFile,
+    raw_value,
+    tag_list,
+)
 
 #: Binary values longer than this many bytes become BulkDataURIs.
 BULK_THRESHOLD: Final = 1024
 PIXEL_TAGS: Final = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel, Float, Double Float
+#: Sequences nested deeper than this are refused. Real files (structured reports
+#: included) stay far below it; the DICOM JSON of a deeper one would exceed what the JSON
+#: encoder writes (254 levels, three per sequence) and what pydicom reads recursively.
+MAX_SEQUENCE_DEPTH: Final = 64
+TOO_DEEP: Final = (
+    f"sequences are nested more than {MAX_SEQUENCE_DEPTH} levels deep; such a file cannot be stored"
+)
 
 _BINARY_VRS: Final = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 _SWAP_SIZE: Final = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
@@ -168,6 +182,7 @@ class Walker:
 
     def __init__(self, file: RawFile, servable: bool, encapsulated: bool, little: bool) -> None:
         self.file = file
+        self._depth = 0  # sequences open around the dataset being walked
         self.servable = servable
         self.encapsulated = encapsulated
         self.little = little
@@ -233,10 +248,16 @@ class Walker:
             # Items of an undefined-length sequence were parsed in-stream; those of a
             # defined-length one from a buffer that starts at the sequence's value.
             items_base = base if element.is_undefined_length else base + (element.file_tell or 0)
-            values = [
-                self.walk(item, items_base, f"{path}/{index}/")
-                for index, item in enumerate(element.value)
-            ]
+            if self._depth >= MAX_SEQUENCE_DEPTH:
+                raise InvalidInstance(TOO_DEEP, status.CANNOT_UNDERSTAND)
+            self._depth += 1
+            try:
+                values = [
+                    self.walk(item, items_base, f"{path}/{index}/")
+                    for index, item in enumerate(element.value)
+                ]
+            finally:
+                self._depth -= 1
             return {"vr": "SQ", "Value": values} if values else {"vr": "SQ"}
         value = element.value
         if element.VR in _BINARY_VRS and isinstance(value, bytes) and len(value) > BULK_THRESHOLD:

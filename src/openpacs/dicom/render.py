@@ -19,7 +19,7 @@ import io
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Final, Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -66,6 +66,12 @@ _FRAME_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
+#: The largest rendered side. The region is scaled to fit the viewport, so without a
+#: bound ``viewport=100000,100000`` on a 64x64 image asks for a 30 GB picture; this one
+#: (larger than any screen or stored image we render) keeps one answer under ~200 MB.
+MAX_VIEWPORT_SIDE: Final = 8192
+
+
 class RenderError(ValueError):
     """The frame cannot be rendered as asked (bad media type, unsupported image...)."""
 
@@ -110,6 +116,10 @@ class Viewport:
     def __post_init__(self) -> None:
         if self.width < 1 or self.height < 1:
             raise ValueError("viewport width and height must be positive integers")
+        if max(self.width, self.height) > MAX_VIEWPORT_SIDE:
+            raise ValueError(
+                f"viewport width and height must be at most {MAX_VIEWPORT_SIDE} pixels"
+            )
         if self.sx < 0 or self.sy < 0:
             raise ValueError("viewport sx and sy must not be negative")
         if self.sw == 0 or self.sh == 0:

@@ -14,14 +14,13 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import ParsedInstance
 from openpacs.index.models import (
     Instance,
-    PendingBlob,
     Series,
     SeriesRequestAttributes,
     Study,
@@ -82,7 +81,6 @@ _SET_MODALITIES = RawStatement(
 _INSERT_STUDY = RowInsert(Study, skip_duplicates_of=("account_id", "study_instance_uid"))
 _INSERT_SERIES = RowInsert(Series, skip_duplicates_of=("account_id", "series_instance_uid"))
 _INSERT_REQUEST_ATTRIBUTES = RowInsert(SeriesRequestAttributes)
-DELETE_PENDING = RawStatement(delete(PendingBlob).where(PendingBlob.blob_key == bindparam("key")))
 # Skips an instance another writer stored meanwhile; returns a row only when inserted.
 _INSERT_INSTANCE = RowInsert(Instance, skip_duplicates_of=("account_id", "sop_instance_uid"))
 

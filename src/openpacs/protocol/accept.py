@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from openpacs.protocol.header_text import header_text
 from openpacs.protocol.multipart import MultipartError, parse_content_type
 
 __all__ = [
@@ -342,8 +343,7 @@ def _shown(text: str) -> str:
 
 def _ascii(text: str, limit: int) -> str:
     # Reasons travel in an HTTP header (X-Error-Reason): one printable ASCII line.
-    flat = " ".join(text.split())
-    flat = flat.encode("ascii", "backslashreplace").decode("ascii")
+    flat = header_text(text, non_ascii="backslashreplace")
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 

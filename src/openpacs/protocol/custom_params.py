@@ -151,12 +151,22 @@ class Params:
 # -- entry points ------------------------------------------------------------------------
 
 
-def decode_header_value(value: str) -> str:
-    """HTTP header bytes arrive decoded as latin-1; re-decode them as UTF-8 when valid."""
+def decode_header_value(header: str, value: str) -> str:
+    """The text of a parameter header, whose bytes arrive decoded as latin-1: they must
+    be UTF-8 (non-ASCII text can also be sent as ``\\uXXXX`` escapes). Anything else is a
+    `ParameterError` naming ``header``: guessing Latin-1 would store a patient name that
+    no search finds again."""
     try:
         return value.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return value
+    except UnicodeEncodeError:
+        return value  # already text (not bytes read as latin-1)
+    except UnicodeDecodeError as exc:
+        byte = ord(value[exc.start])
+        raise ParameterError(
+            header,
+            f"the header is not UTF-8 (byte 0x{byte:02X} at position {exc.start}); "
+            "send UTF-8, or \\uXXXX escapes inside the JSON strings",
+        ) from None
 
 
 def parse_header(spec: EndpointSpec, text: str | None) -> Params:
@@ -340,6 +350,8 @@ def _list_items(key: Key, raw: object) -> list[object]:
     text = raw.strip()
     if not text:
         return []
+    if text.startswith("{"):
+        raise ParameterError(key.name, "must be a list, not an object")
     if text.startswith("["):
         try:
             parsed = orjson.loads(text)
@@ -397,7 +409,9 @@ def _json_type(value: object) -> str:
         return "a list"
     if isinstance(value, dict):
         return "an object"
-    return type(value).__name__
+    if value is None:
+        return "null"
+    return "a string" if isinstance(value, str) else "another JSON value"
 
 
 # -- the endpoints -----------------------------------------------------------------------

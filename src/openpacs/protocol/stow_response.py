@@ -57,9 +57,14 @@ class StowResult:
     study_retrieve_url: str | None = None
     stored: list[StoredInstance] = field(default_factory=list)
     failed: list[FailedInstance] = field(default_factory=list)
+    # The request went past a configured limit and was not read further (why).
+    over_limit: str | None = None
 
     def http_status(self) -> int:
-        """200 all stored; 202 some stored, some failed or warned; 409 none stored."""
+        """200 all stored; 202 some stored, some failed or warned; 409 none stored; 413
+        a limit stopped the request (the dataset still lists what was stored before)."""
+        if self.over_limit is not None:
+            return 413
         if self.failed and not self.stored:
             return 409
         if self.failed or any(s.warning_code is not None for s in self.stored):
@@ -67,6 +72,8 @@ class StowResult:
         return 200
 
     def first_failure(self) -> str | None:
+        if self.over_limit is not None:
+            return self.over_limit
         if not self.failed:
             return None
         first = self.failed[0]

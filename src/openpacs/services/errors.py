@@ -26,6 +26,10 @@ class Conflict(ServiceError):
     """The request contradicts what is stored."""
 
 
+class TooLarge(ServiceError):
+    """The request is larger than a configured limit (bytes, parts); the reason says which."""
+
+
 class Gone(ServiceError):
     """It existed but no longer may be used (an expired share)."""
 

@@ -140,7 +140,7 @@ def _decoded(blobs: BlobStore, ref: InstanceRef, index: int) -> bytes:
         with stored_file(ref), blobs.open(ref.blob_key) as handle:
             return decode_frame(handle, index)
     except PixelDataError as exc:
-        log.error("cannot decode frame %d of instance %s: %s", index + 1, ref.sop_uid, exc)
+        log.warning("cannot decode frame %d of instance %s: %s", index + 1, ref.sop_uid, exc)
         raise CannotDecode(
             f"cannot decode frame {index + 1} of instance {ref.sop_uid}: {exc}"
         ) from None
@@ -224,7 +224,7 @@ def render_image(blobs: BlobStore, job: RenderJob, media_type: str, params: Rend
     except RenderError as exc:
         raise NotAcceptable(f"instance {ref.sop_uid} cannot be rendered: {exc}") from None
     except PixelDataError as exc:
-        log.error("cannot decode frame %d of instance %s: %s", job.index + 1, ref.sop_uid, exc)
+        log.warning("cannot decode frame %d of instance %s: %s", job.index + 1, ref.sop_uid, exc)
         raise CannotDecode(
             f"cannot decode frame {job.index + 1} of instance {ref.sop_uid}: {exc}"
         ) from None

@@ -1,23 +1,41 @@
 """Garbage collection: leftovers of crashed or interrupted writes and deletes.
 
 - a blob reservation (``pending_blob``) older than the grace period belongs to an upload
-  that died between reserving and committing: its blob (if any) and the row go;
+  that died between reserving and committing: the reservation is claimed (its row
+  deleted, see index/reservations.py) and only then is its blob removed, so a commit
+  that claimed it first keeps its blob, and one that comes after finds it gone and
+  fails instead of indexing a file that is no longer there;
 - a staging file older than the grace period is a part whose request died;
-- with ``scan_store``: a blob no instance row and no reservation points at (a delete that
+- with ``scan_store``: a blob no reservation and no instance row points at (a delete that
   crashed after its index commit) goes too, if older than the grace period.
+
+Safe to run at any time, with any grace, from any number of processes: the grace only
+decides how soon leftovers go. The server runs it itself (:class:`Sweeper`) with a grace
+of an hour, so reservations of a process that crashed never pile up.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from openpacs.index.db import Database
-from openpacs.index.models import Instance, PendingBlob
+from openpacs.index.models import Instance
+from openpacs.index.reservations import claim, reserved_among, reserved_before
 from openpacs.storage.base import BlobStore
+
+log = logging.getLogger("openpacs.gc")
+
+_BATCH = 500
+#: The server's own sweep: reservations and staging files older than this are leftovers
+#: (a live upload holds its key for seconds; the key pool renews keys after 10 minutes).
+SWEEP_GRACE_SECONDS = 3600.0
+SWEEP_INTERVAL_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -30,30 +48,41 @@ class GcReport:
 def collect_garbage(
     db: Database, blobs: BlobStore, *, grace_seconds: float = 3600, scan_store: bool = False
 ) -> GcReport:
-    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
-    with db.session() as session:
-        stale = list(
-            session.scalars(select(PendingBlob.blob_key).where(PendingBlob.created_at < cutoff))
-        )
-    for key in stale:
-        blobs.delete(key)
-        with db.session() as session:
-            session.execute(delete(PendingBlob).where(PendingBlob.blob_key == key))
+    reservations = release_stale_reservations(db, blobs, grace_seconds)
+    staging = remove_stale_staging(blobs, grace_seconds)
+    orphans = _remove_orphans(db, blobs, time.time() - grace_seconds) if scan_store else 0
+    return GcReport(reservations, staging, orphans)
 
-    staging_removed = 0
+
+def release_stale_reservations(db: Database, blobs: BlobStore, grace_seconds: float) -> int:
+    """Claim the reservations older than the grace period, then remove their blobs."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
+    removed = 0
+    while True:
+        with db.session() as session:
+            candidates = reserved_before(session, cutoff, _BATCH)
+        if not candidates:
+            return removed
+        with db.write_lock(), db.session() as session:
+            claimed = claim(session, candidates)
+        for key in sorted(claimed):  # ours alone now: no commit can take them any more
+            blobs.delete(key)
+        removed += len(claimed)
+        if len(candidates) < _BATCH:
+            return removed
+
+
+def remove_stale_staging(blobs: BlobStore, grace_seconds: float) -> int:
+    removed = 0
     oldest = time.time() - grace_seconds
     for path in blobs.staging_dir().iterdir():
         try:
             if path.is_file() and path.stat().st_mtime < oldest:
                 path.unlink()
-                staging_removed += 1
+                removed += 1
         except FileNotFoundError:
             continue
-
-    orphans = 0
-    if scan_store:
-        orphans = _remove_orphans(db, blobs, oldest)
-    return GcReport(len(stale), staging_removed, orphans)
+    return removed
 
 
 def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
@@ -61,12 +90,15 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
     batch: list[str] = []
 
     def flush() -> int:
+        # Reservations first, instance rows second: a key only ever moves from one to the
+        # other (in one commit), so whichever moment each look happens at, a key in use
+        # is seen in one of them. (The other order can miss a key committed between the
+        # two looks, on PostgreSQL where each statement sees the latest commits.)
         with db.session() as session:
-            known = set(
-                session.scalars(select(Instance.blob_key).where(Instance.blob_key.in_(batch)))
-            )
+            known = reserved_among(session, batch)
+        with db.session() as session:
             known |= set(
-                session.scalars(select(PendingBlob.blob_key).where(PendingBlob.blob_key.in_(batch)))
+                session.scalars(select(Instance.blob_key).where(Instance.blob_key.in_(batch)))
             )
         count = 0
         for key in batch:
@@ -74,7 +106,7 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
                 continue
             path = blobs.local_path(key)
             if path is not None and path.exists() and path.stat().st_mtime >= oldest:
-                continue  # too young: an upload may be between reserving and committing
+                continue  # young: left to a later run
             blobs.delete(key)
             count += 1
         batch.clear()
@@ -82,8 +114,60 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
 
     for key in blobs.iter_keys():
         batch.append(key)
-        if len(batch) >= 500:
+        if len(batch) >= _BATCH:
             removed += flush()
     if batch:
         removed += flush()
     return removed
+
+
+class Sweeper:
+    """The server's own gc of reservations and staging files (grace: an hour), in a
+    daemon thread: first shortly after the start (what a crash left), then every
+    :data:`SWEEP_INTERVAL_SECONDS`. Several processes may sweep at once (claims)."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        *,
+        first_after: float = 30.0,
+        interval: float = SWEEP_INTERVAL_SECONDS,
+        grace: float = SWEEP_GRACE_SECONDS,
+    ) -> None:
+        self._db = db
+        self._blobs = blobs
+        self._first_after = first_after
+        self._interval = interval
+        self._grace = grace
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="openpacs-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+    def sweep(self) -> tuple[int, int]:
+        """One pass: (reservations released, staging files removed)."""
+        released = release_stale_reservations(self._db, self._blobs, self._grace)
+        staged = remove_stale_staging(self._blobs, self._grace)
+        if released or staged:
+            log.info(
+                "released %d stale blob reservation(s), removed %d staging file(s)",
+                released,
+                staged,
+            )
+        return released, staged
+
+    def _run(self) -> None:
+        wait = self._first_after
+        while not self._stop.wait(wait):
+            try:
+                self.sweep()
+            except Exception:
+                log.warning("sweeping stale reservations failed; trying again later", exc_info=True)
+            wait = self._interval

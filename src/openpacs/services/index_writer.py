@@ -25,11 +25,20 @@ from sqlalchemy.exc import OperationalError
 
 from openpacs.dicom.ingest import ParsedInstance
 from openpacs.index.db import Database
-from openpacs.index.instance_rows import DELETE_PENDING, index_instances
-from openpacs.index.raw import raw_cursor
+from openpacs.index.instance_rows import index_instances
+from openpacs.index.reservations import claim, reserve
 from openpacs.storage.base import BlobStore
 
 log = logging.getLogger("openpacs.index_writer")
+
+
+class ReservationLost(Exception):
+    """The upload's key was no longer reserved at its commit: garbage collection claimed
+    it (and may have removed its blob), so the instance was not indexed."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"blob key {key} is no longer reserved")
+        self.key = key
 
 
 @dataclass
@@ -94,22 +103,19 @@ class IndexWriter:
         try:
             self._blobs.sync_puts(job.blob_key for job in batch)
             with self._db.write_lock(), self._db.session() as session:
+                # Claimed first (see index/reservations.py): a key gc took is not indexed.
+                claimed = claim(session, [job.blob_key for job in batch])
+                live = [job for job in batch if job.blob_key in claimed]
                 results: dict[int, bool] = {}
-                for account_id, jobs in groupby(batch, key=lambda job: job.account_id):
+                for account_id, jobs in groupby(live, key=lambda job: job.account_id):
                     group = list(jobs)
                     items = [(job.parsed, job.blob_key) for job in group]
                     for job, inserted in zip(
                         group, index_instances(session, account_id, items), strict=True
                     ):
                         results[id(job)] = inserted
-                conn = session.connection()
-                cursor = raw_cursor(conn)
-                try:
-                    DELETE_PENDING.executemany(
-                        cursor, conn.dialect, [{"key": job.blob_key} for job in batch]
-                    )
-                finally:
-                    cursor.close()
+                # A duplicate's key stays reserved: the store hands it out again.
+                reserve(session, [job.blob_key for job in live if not results[id(job)]])
         except OperationalError as exc:
             # Deadlock, serialization failure or "database is locked": transient.
             if attempt < MAX_ATTEMPTS:
@@ -123,7 +129,10 @@ class IndexWriter:
             self._fail_or_split(batch, exc)
             return
         for job in batch:
-            job.done.set_result(results[id(job)])
+            if job.blob_key in claimed:
+                job.done.set_result(results[id(job)])
+            else:
+                job.done.set_exception(ReservationLost(job.blob_key))
 
     def _fail_or_split(self, batch: list[IndexJob], exc: Exception) -> None:
         if len(batch) > 1:

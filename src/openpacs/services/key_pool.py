@@ -43,7 +43,8 @@ class BlobKeyPool:
     def take(self) -> str:
         with self._lock:
             now = time.monotonic()
-            # A key too old to use stays reserved; gc removes it with its empty file.
+            # A key too old to use stays reserved; the server's sweep (services/gc.py)
+            # releases it with its empty file within the hour.
             while self._keys and now - self._keys[0][0] > MAX_KEY_AGE_SECONDS:
                 self._keys.popleft()
             if not self._keys:
@@ -61,6 +62,12 @@ class BlobKeyPool:
         reserved and is handed out again, saving a transaction per rejected instance."""
         with self._lock:
             self._keys.appendleft((time.monotonic(), key))
+
+    def clear(self) -> None:
+        """Forget the keys on hand (gc claimed some of them: the rest, if still reserved,
+        are released by the server's sweep); the next take reserves a new batch."""
+        with self._lock:
+            self._keys.clear()
 
     def close(self) -> None:
         """Wait for a reservation in progress (its keys stay reserved for gc)."""

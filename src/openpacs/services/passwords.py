@@ -1,8 +1,12 @@
-"""Slow salted password hashes (argon2id) for users and share links."""
+"""Slow salted password hashes (argon2id) for users and share links, and the strength a
+user's password must have."""
 
 from __future__ import annotations
 
+import functools
+import gzip
 import secrets
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -23,3 +27,30 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def random_password() -> str:
     return secrets.token_urlsafe(15)
+
+
+#: The shortest password a user may set (NIST SP 800-63B asks for at least 8).
+MIN_PASSWORD_LENGTH = 10
+
+
+class WeakPassword(ValueError):
+    """A password a user may not set; the message says why, in words for that user."""
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse a user's new password that is too short or among the 10,000 commonest
+    (``data/common-passwords.txt.gz``, see its README): the first guesses of anyone who
+    tries logins. Raises `WeakPassword`. Random first-start passwords pass by design."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password.strip().lower() in _common_passwords():
+        raise WeakPassword(
+            "the password is one of the 10,000 most common passwords; choose another"
+        )
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    data = resources.files("openpacs.services").joinpath("data/common-passwords.txt.gz")
+    text = gzip.decompress(data.read_bytes()).decode("utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())

@@ -7,9 +7,10 @@ Order of work, so that a failure at any step can be undone (DESIGN point 4):
    key_pool.py; a crash from here on leaves only a reservation that ``gc`` removes) and
    write the file under it and sync it (a small upload, from memory), or rename the
    staged file into place (a large one);
-3. hand the rows to the index writer, which syncs directories where needed, skips
-   instances already stored, inserts study, series, order link, instance and counters,
-   drops the reservation, and commits (many uploads per commit, see index_writer.py).
+3. hand the rows to the index writer, which syncs directories where needed, claims the
+   reservation (if gc claimed it first, the instance is not indexed: see
+   index/reservations.py), skips instances already stored, inserts study, series, order
+   link, instance and counters, and commits (many uploads per commit, index_writer.py).
 A bad, duplicate or unindexed upload has its blob deleted again; its key is reused.
 
 A file refused only because it lacks a Study or Series Instance UID is stored under
@@ -34,7 +35,7 @@ from openpacs.index.db import Database
 from openpacs.index.instance_rows import existing_instance
 from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
-from openpacs.services.index_writer import IndexWriter
+from openpacs.services.index_writer import IndexWriter, ReservationLost
 from openpacs.services.key_pool import BlobKeyPool
 from openpacs.services.principal import Principal
 from openpacs.services.upload import Upload
@@ -42,6 +43,9 @@ from openpacs.storage.base import BlobStore, fsync_path
 
 log = logging.getLogger("openpacs.store")
 
+
+#: How often an upload held in memory is written again when gc claimed its key.
+RESERVATION_ATTEMPTS = 3
 
 #: The UIDs a stored instance may get derived (see dicom/coerce.py).
 COERCIBLE_UIDS = frozenset({"0020000D", "0020000E"})
@@ -114,6 +118,7 @@ class StoreService:
             parsed,
             lambda key: self._blobs.put_bytes(key, data, defer_sync=True),
             base_url,
+            attempts=RESERVATION_ATTEMPTS,
         )
 
     def _store_file(
@@ -167,24 +172,45 @@ class StoreService:
         parsed: ParsedInstance,
         put: Callable[[str], None],
         base_url: str,
+        *,
+        attempts: int = 1,
     ) -> StoreOutcome:
-        """Write the blob under a reserved key, then hand its rows to the index writer."""
-        key = self._keys.take()
-        try:
-            put(key)
-        except OSError as exc:
-            self._discard(key)
-            return _write_failed(parsed, exc)
-        try:
-            inserted = self._writer.submit(principal.account_id, parsed, key)
-        except Exception:
-            self._discard(key)
-            return _failure(
-                parsed.sop_class_uid,
-                parsed.sop_instance_uid,
-                status.PROCESSING_FAILURE,
-                "the index could not be updated; nothing was stored",
-            )
+        """Write the blob under a reserved key, then hand its rows to the index writer.
+
+        A key whose reservation garbage collection claimed meanwhile is not indexed
+        (ReservationLost): an upload still in memory is written again under a fresh key
+        (``attempts``), a renamed staging file is gone with its blob and fails."""
+        for attempt in range(1, attempts + 1):
+            key = self._keys.take()
+            try:
+                put(key)
+            except OSError as exc:
+                self._discard(key)
+                return _write_failed(parsed, exc)
+            try:
+                inserted = self._writer.submit(principal.account_id, parsed, key)
+            except ReservationLost:
+                self._drop(key)
+                self._keys.clear()  # keys reserved with it were most likely claimed too
+                log.warning("gc claimed the key of %s before its commit", parsed.sop_instance_uid)
+                if attempt < attempts:
+                    continue
+                return _failure(
+                    parsed.sop_class_uid,
+                    parsed.sop_instance_uid,
+                    status.PROCESSING_FAILURE,
+                    "garbage collection removed the upload before it was indexed; nothing "
+                    "was stored, send it again",
+                )
+            except Exception:
+                self._discard(key)
+                return _failure(
+                    parsed.sop_class_uid,
+                    parsed.sop_instance_uid,
+                    status.PROCESSING_FAILURE,
+                    "the index could not be updated; nothing was stored",
+                )
+            break
         if not inserted:
             # Stored before (a re-send) or by another request meanwhile: keep that copy.
             self._discard(key)
@@ -196,6 +222,13 @@ class StoreService:
     def _existing(self, account_id: int, parsed: ParsedInstance) -> tuple[str, str] | None:
         with self._db.engine.connect() as conn:
             return existing_instance(conn, account_id, parsed.sop_instance_uid)
+
+    def _drop(self, key: str) -> None:
+        """A key that is no longer reserved: its blob goes and the key is never reused."""
+        try:
+            self._blobs.delete(key)
+        except Exception:
+            log.exception("could not delete blob %s (an orphan for gc --scan-store)", key)
 
     def _discard(self, key: str) -> None:
         """Undo a put: the blob goes, its key stays reserved for the next upload."""

@@ -17,6 +17,14 @@ chunks (``request.stream()``); :class:`StowDriver` does the rest:
 
 A body that is cut off keeps its complete parts (the cut one fails); a body that is not
 multipart at all is a :class:`~openpacs.services.errors.BadRequest`.
+
+Limits (``OPENPACS_MAX_REQUEST_BYTES``, ``OPENPACS_MAX_PARTS``): a declared
+Content-Length beyond the byte limit is refused before anything is read
+(:class:`~openpacs.services.errors.TooLarge`); a body that goes past either limit while
+it streams stops being read there: the parts that ended before are stored as usual, the
+part in progress is dropped, and the result says why (``over_limit``, answered 413). A
+client that goes away mid-body (:class:`ClientGone` from the body) is the same, without
+anyone left to answer.
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_request import part_refusal
 from openpacs.protocol.stow_response import FailedInstance, StowResult
 from openpacs.services.audit import AuditTrail, Event
-from openpacs.services.errors import BadRequest, Forbidden
+from openpacs.services.errors import BadRequest, Forbidden, TooLarge
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreOutcome, StoreService
 from openpacs.services.upload import Upload, UploadSpool
@@ -64,28 +72,67 @@ class StowRequest:
     # The study of ``POST /studies/{study}``: every instance must belong to it.
     study_uid: str | None = None
     client: str = ""  # for the audit trail
+    content_length: int | None = None  # as declared by the client, if it did
+
+
+class ClientGone(Exception):
+    """Raised by a request body whose client closed the connection before its end."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may send (see the module docstring)."""
+
+    max_bytes: int
+    max_parts: int
+
+    def bytes_reason(self) -> str:
+        return (
+            f"the request is larger than the limit of {self.max_bytes} bytes "
+            "(OPENPACS_MAX_REQUEST_BYTES); send the instances in several requests"
+        )
+
+    def parts_reason(self) -> str:
+        return (
+            f"the request has more than {self.max_parts} parts, the limit "
+            "(OPENPACS_MAX_PARTS); send the instances in several requests"
+        )
 
 
 class StowDriver:
     """Runs STOW requests; one per process, beside the store service it feeds."""
 
     def __init__(
-        self, store: StoreService, audit: AuditTrail, *, staging: Path, spool_threshold: int
+        self,
+        store: StoreService,
+        audit: AuditTrail,
+        *,
+        staging: Path,
+        spool_threshold: int,
+        limits: Limits,
     ) -> None:
         self._store = store
         self._audit = audit
         self._staging = staging
         self._spool_threshold = spool_threshold
+        self._limits = limits
 
     async def run(self, request: StowRequest, body: AsyncIterable[bytes]) -> StowResult:
-        """Store every part of ``body``; raises Forbidden / BadRequest for the request as
-        a whole, never for one part."""
+        """Store every part of ``body``; raises Forbidden / BadRequest / TooLarge for the
+        request as a whole, never for one part, and ClientGone when no one is left to
+        answer (after storing the parts that ended)."""
         if request.principal.read_only:
             raise Forbidden("this access is read-only; storing is not allowed")
-        parts = _Parts(self._store, request, self._staging, self._spool_threshold)
+        if (request.content_length or 0) > self._limits.max_bytes:
+            raise TooLarge(self._limits.bytes_reason())
+        parts = _Parts(self._store, request, self._staging, self._spool_threshold, self._limits)
         await parts.receive(body)
-        result = _result(parts.outcomes, parts.malformed, request.base_url)
         self._record(request, parts.outcomes)
+        if parts.client_gone:
+            stored = sum(outcome.stored is not None for outcome in parts.outcomes)
+            log.info("stow: the client disconnected mid-body; %d part(s) stored before", stored)
+            raise ClientGone
+        result = _result(parts.outcomes, parts.malformed, request.base_url, parts.over_limit)
         log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
         return result
 
@@ -121,12 +168,20 @@ class _Parts:
     """The parts of one request body, spooled as they arrive and stored as they end."""
 
     def __init__(
-        self, store: StoreService, request: StowRequest, staging: Path, spool_threshold: int
+        self,
+        store: StoreService,
+        request: StowRequest,
+        staging: Path,
+        spool_threshold: int,
+        limits: Limits,
     ) -> None:
         self._store = store
         self._request = request
         self._staging = staging
         self._spool_threshold = spool_threshold
+        self._limits = limits
+        self._received = 0  # body bytes
+        self._started = 0  # parts
         self._slots = anyio.Semaphore(PARTS_IN_FLIGHT)
         self._spool: UploadSpool | None = None
         self._refusal: str | None = None  # why the current part will not be stored
@@ -134,31 +189,51 @@ class _Parts:
         self.outcomes: list[StoreOutcome] = []
         #: Why the body could not be read to its end, if it could not.
         self.malformed: str | None = None
+        #: Which limit the body went past (reading stopped there), if it did.
+        self.over_limit: str | None = None
+        #: The client closed the connection before the end of the body.
+        self.client_gone = False
 
     async def receive(self, body: AsyncIterable[bytes]) -> None:
         parser = MultipartParser(self._request.boundary)
         async with anyio.create_task_group() as tasks:
             try:
                 async for chunk in body:
-                    for event in parser.feed(chunk):
-                        if isinstance(event, PartData):
-                            if self._spool is not None:
-                                self._spool.write(event.data)
-                        elif isinstance(event, PartStart):
-                            self._spool = UploadSpool(self._staging, self._spool_threshold)
-                            self._refusal = part_refusal(event.headers)
-                        elif isinstance(event, PartEnd):
-                            await self._finish(tasks, event.complete)
+                    allowed = self._limits.max_bytes - self._received
+                    self._received += len(chunk)
+                    # Up to the limit exactly: parts that end within it are stored.
+                    for event in parser.feed(chunk[:allowed]):
+                        if not await self._take(tasks, event):
+                            return
+                    if self._received > self._limits.max_bytes:
+                        self.over_limit = self._limits.bytes_reason()
+                        return
                 for event in parser.close():
-                    if isinstance(event, PartData) and self._spool is not None:
-                        self._spool.write(event.data)
-                    elif isinstance(event, PartEnd):
-                        await self._finish(tasks, event.complete)
+                    await self._take(tasks, event)
             except MultipartError as exc:
                 self.malformed = str(exc)
+            except ClientGone:
+                self.client_gone = True
             finally:
                 if self._spool is not None:
                     self._spool.discard()
+                    self._spool = None
+
+    async def _take(self, tasks: anyio.abc.TaskGroup, event: object) -> bool:
+        """Handle one parser event; False when the body must not be read further."""
+        if isinstance(event, PartData):
+            if self._spool is not None:
+                self._spool.write(event.data)
+        elif isinstance(event, PartStart):
+            self._started += 1
+            if self._started > self._limits.max_parts:
+                self.over_limit = self._limits.parts_reason()
+                return False
+            self._spool = UploadSpool(self._staging, self._spool_threshold)
+            self._refusal = part_refusal(event.headers)
+        elif isinstance(event, PartEnd):
+            await self._finish(tasks, event.complete)
+        return True
 
     async def _finish(self, tasks: anyio.abc.TaskGroup, complete: bool) -> None:
         """The current part ended: fail it, or start storing it (waiting for a slot)."""
@@ -194,9 +269,17 @@ class _Parts:
             self._slots.release()
 
 
-def _result(outcomes: list[StoreOutcome], malformed: str | None, base_url: str) -> StowResult:
-    """The response dataset, in arrival order; BadRequest when there is nothing to say."""
-    result = StowResult()
+def _result(
+    outcomes: list[StoreOutcome], malformed: str | None, base_url: str, over_limit: str | None
+) -> StowResult:
+    """The response dataset, in arrival order; BadRequest when there is nothing to say,
+    TooLarge when a limit stopped the body before any part ended."""
+    if over_limit is not None and not outcomes:
+        raise TooLarge(over_limit)
+    result = StowResult(over_limit=over_limit)
+    if over_limit is not None:
+        # The part in progress when reading stopped (and whatever came after it).
+        outcomes = [*outcomes, _failed(status.OUT_OF_RESOURCES, over_limit)]
     studies: set[str] = set()
     for outcome in outcomes:
         if outcome.stored is not None:

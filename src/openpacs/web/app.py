@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -17,13 +17,16 @@ from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
+from openpacs.services.gc import Sweeper
 from openpacs.services.store import StoreService
+from openpacs.services.stow import ClientGone
 from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for
 from openpacs.web.api.openapi import openapi_json
 from openpacs.web.api.routes import api_routes
 from openpacs.web.context import AppContext
 from openpacs.web.dicomweb.routes import dicomweb_routes
+from openpacs.web.dicomweb.stow import CLIENT_CLOSED
 from openpacs.web.errors import HttpError, error_response, service_error_response
 from openpacs.web.middleware import (
     AccessLogMiddleware,
@@ -58,8 +61,19 @@ async def _service_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    if _client_left(exc):
+        # Not an error of ours: one line, no traceback, and no one to answer.
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal server error; see the server log")
+
+
+def _client_left(exc: BaseException) -> bool:
+    """A disconnect seen while reading the body (alone, or all a task group raised)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_client_left(inner) for inner in exc.exceptions)
+    return isinstance(exc, ClientDisconnect | ClientGone)
 
 
 async def healthz(_request: Request) -> Response:
@@ -78,9 +92,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
+    sweeper = Sweeper(database, blobs)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        sweeper.start()  # what a crash left is released in the background, not at start
         yield
+        sweeper.close()
         ctx.store.close()
         ctx.audit.close()
         database.dispose()

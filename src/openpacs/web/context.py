@@ -10,7 +10,7 @@ from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreService
-from openpacs.services.stow import StowDriver
+from openpacs.services.stow import Limits, StowDriver
 from openpacs.settings import Settings
 from openpacs.storage.base import BlobStore
 
@@ -32,6 +32,7 @@ class AppContext:
             self.audit,
             staging=self.blobs.staging_dir(),
             spool_threshold=self.settings.spool_threshold,
+            limits=Limits(self.settings.max_request_bytes, self.settings.max_parts),
         )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
+from openpacs.protocol.header_text import header_text
 from openpacs.services.errors import (
     BadRequest,
     CannotDecode,
@@ -20,6 +21,7 @@ from openpacs.services.errors import (
     NotFound,
     ServiceError,
     StoredFileError,
+    TooLarge,
 )
 
 
@@ -42,8 +44,11 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     NotAcceptable: 406,
     Conflict: 409,
     Gone: 410,
+    TooLarge: 413,
     StoredFileError: 500,
-    CannotDecode: 500,
+    # Stored pixel data no codec can decode: the image cannot be produced, the server
+    # is working as it should (never a 500).
+    CannotDecode: 422,
 }
 
 
@@ -57,9 +62,9 @@ def status_of(error: ServiceError) -> int:
 
 
 def ascii_reason(reason: str) -> str:
-    """Header-safe: one line, ASCII only."""
-    flat = " ".join(reason.split())
-    return flat.encode("ascii", "replace").decode("ascii")[:500]
+    """Header-safe: one line of printable ASCII (control characters escaped: a NUL in a
+    header would make the server drop the connection instead of answering)."""
+    return header_text(reason, non_ascii="replace")[:500]
 
 
 def error_response(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:

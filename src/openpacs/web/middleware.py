@@ -18,6 +18,7 @@ from openpacs.services.ratelimit import FailureLimiter, retry_after_header
 from openpacs.web.errors import error_response
 
 _SLASHES = re.compile(r"/{2,}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # A share link's token is its secret: logs keep only enough of it to tell links apart.
 _SHARE_TOKEN = re.compile(r"^(/share/[^/]{6})[^/]*")
 access_log = logging.getLogger("openpacs.access")
@@ -28,6 +29,8 @@ class NormalisePathMiddleware:
 
     .NET drops the Authorization header on redirects and turns a POST into a GET, so
     ``{WebAddress}/`` and ``{WebAddress}//studies`` must be answered where they are.
+    A path with control characters (``%00``, ``%0A``...) names nothing that can exist
+    here: it is refused with 400 before anything looks it up.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -35,6 +38,10 @@ class NormalisePathMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if _CONTROL.search(scope["path"]):
+                reason = "the URL path contains control characters (such as %00 or %0A)"
+                await error_response(400, reason)(scope, receive, send)
+                return
             path = _SLASHES.sub("/", scope["path"])
             if len(path) > 1 and path.endswith("/"):
                 path = path.rstrip("/") or "/"

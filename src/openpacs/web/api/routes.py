@@ -101,7 +101,8 @@ async def read_params(request: Request, spec: EndpointSpec) -> Params:
                 spec.header or "parameters",
                 "missing: send the parameters as this header (GET) or as a JSON body (POST)",
             )
-        return parse_header(spec, decode_header_value(raw) if raw is not None else None)
+        text = decode_header_value(spec.header, raw) if spec.header and raw is not None else None
+        return parse_header(spec, text)
     except ParameterError as exc:
         raise HttpError(400, exc.reason) from None
 

@@ -4,7 +4,8 @@ The account's DICOMweb GET handlers, mounted under ``/share/{token}/dicomweb`` b
 :class:`ShareDicomweb`, which opens the share and authenticates the caller:
 
 * unknown or deleted token: 404; expired: 410 (before anything else);
-* methods other than GET/HEAD (STOW, DELETE): 405 with ``Allow: GET, HEAD``;
+* methods other than GET/HEAD (STOW, DELETE, PUT...): 405 with ``Allow: GET, HEAD``,
+  on the root itself too (:class:`ShareDicomwebRoot`: never a redirect);
 * a share with a password: the recipient's session cookie (from the share page), or the
   share password as the HTTP Basic password (any user name); wrong passwords count
   against the rate limit (429 with ``Retry-After``); a share without password needs the
@@ -148,3 +149,19 @@ class ShareDicomweb:
         state["dicomweb_base"] = share_dicomweb_base(ctx.settings, token)
         state["share"] = share
         return None
+
+
+class ShareDicomwebRoot(ShareDicomweb):
+    """``{ShareUrl}/dicomweb`` itself, without a path below it. Nothing is served there,
+    but the root must answer as its children do (404/410 for the link, 405 for STOW and
+    other writes) instead of being redirected to ``.../dicomweb/``: a redirected POST
+    becomes a GET in many clients, and the client would never learn the link is read-only.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._authorise(scope) if scope["type"] == "http" else None
+        if response is None:
+            response = error_response(
+                404, "nothing is served at the DICOMweb root itself; search with /studies"
+            )
+        await response(scope, receive, send)

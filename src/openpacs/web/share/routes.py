@@ -46,7 +46,7 @@ from openpacs.web.share.auth import (
     share_access,
     share_path,
 )
-from openpacs.web.share.dicomweb import ShareDicomweb
+from openpacs.web.share.dicomweb import ShareDicomweb, ShareDicomwebRoot
 from openpacs.web.share.html import h
 
 T = TypeVar("T")
@@ -221,5 +221,6 @@ def share_routes() -> list[BaseRoute]:
         Route("/share/{token}", share_page, methods=["GET", "POST"]),
         Route("/share/{token}/viewer/{series}", share_viewer, methods=["GET"]),
         Route("/share/{token}/download/{study}", share_download, methods=["GET"]),
+        Route("/share/{token}/dicomweb", ShareDicomwebRoot()),
         Mount("/share/{token}/dicomweb", app=ShareDicomweb()),
     ]
