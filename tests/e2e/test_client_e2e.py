@@ -103,10 +103,16 @@ def test_upload_corpus_reports_every_file(client: PacsClient, corpus_dir: Path) 
     assert not files["pydicom__no_meta.dcm"].sent  # unreadable: rejected locally
     for failed in result.failed:
         assert failed.reason and failed.reason != "failed (no reason given)", failed
-    # Good, ordinary images are stored.
+    # Good, ordinary images are stored; of corpus files that are one instance in several
+    # transfer syntaxes (the MR_small family), the copy that arrived first is stored.
     for name in ("pydicom__CT_small.dcm", "pydicom__MR_small.dcm", "nibabel__0.dcm"):
-        assert files[name].status == "stored", (name, files[name].reason)
-    assert len(result.stored) >= 25
+        assert files[name].status in ("stored", "already_stored"), (name, files[name].reason)
+    kept = [f for f in result.files if f.status in ("stored", "already_stored")]
+    by_uid: dict[str, list[str]] = {}
+    for f in kept:
+        by_uid.setdefault(f.sop_instance_uid or "", []).append(f.status)
+    assert all(statuses.count("stored") == 1 for statuses in by_uid.values()), by_uid
+    assert len(result.stored) >= 20
     assert progress[-1][0] == progress[-1][1] == 40
     assert progress[-1][2] == progress[-1][3] == sum(f.stat().st_size for f in files_of(corpus_dir))
 
@@ -115,7 +121,8 @@ def test_upload_corpus_reports_every_file(client: PacsClient, corpus_dir: Path) 
         hits = client.search_instances(SOPInstanceUID=stored.sop_instance_uid)
         assert [h.sop_instance_uid for h in hits] == [stored.sop_instance_uid], stored.path
     again = client.upload_directory(corpus_dir, batch_size=40, concurrency=1)
-    assert [f.status for f in again.files] == [f.status for f in result.files]
+    expected = ["already_stored" if f in kept else f.status for f in result.files]
+    assert [f.status for f in again.files] == expected
 
 
 def files_of(folder: Path) -> list[Path]:

@@ -335,20 +335,23 @@ def finish_upload(plan: UploadPlan, state: UploadState, started: float) -> Uploa
 
 
 def mark_second_copies(files: Sequence[FileResult]) -> list[FileResult]:
-    """A file reported stored whose SOP Instance UID an earlier file of the upload
-    already brought is ``already_stored``: the server keeps one copy per instance."""
-    first: dict[str, Path] = {}
+    """Of files with one SOP Instance UID that were all reported ``stored``, the first
+    stays ``stored`` and the others become ``already_stored``: the server keeps one copy
+    per instance. openpacs marks re-sent copies itself (whichever arrived first is the
+    stored one); a server that does not (PostDICOM) reports every copy as stored."""
+    stored_paths: dict[str, list[Path]] = {}
+    for result in files:
+        if result.status == "stored" and result.sop_instance_uid:
+            stored_paths.setdefault(result.sop_instance_uid, []).append(result.path)
     out: list[FileResult] = []
     for result in files:
-        uid = result.sop_instance_uid
-        if result.status in ("stored", "already_stored") and uid:
-            earlier = first.setdefault(uid, result.path)
-            if result.status == "stored" and earlier != result.path:
-                result = replace(
-                    result,
-                    status="already_stored",
-                    reason=f"same SOP Instance UID as {earlier.name}: the server keeps one copy",
-                )
+        paths = stored_paths.get(result.sop_instance_uid or "", [])
+        if result.status == "stored" and len(paths) > 1 and paths[0] != result.path:
+            result = replace(
+                result,
+                status="already_stored",
+                reason=f"same SOP Instance UID as {paths[0].name}: the server keeps one copy",
+            )
         out.append(result)
     return out
 

@@ -104,8 +104,7 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
         for key in batch:
             if key in known:
                 continue
-            path = blobs.local_path(key)
-            if path is not None and path.exists() and path.stat().st_mtime >= oldest:
+            if _younger_than(blobs, key, oldest):
                 continue  # young: left to a later run
             blobs.delete(key)
             count += 1
@@ -119,6 +118,18 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
     if batch:
         removed += flush()
     return removed
+
+
+def _younger_than(blobs: BlobStore, key: str, oldest: float) -> bool:
+    """Whether a local blob was written after ``oldest`` (its upload may still be going
+    on); a blob that vanished meanwhile (an upload undone) counts as young: skip it."""
+    path = blobs.local_path(key)
+    if path is None:
+        return False
+    try:
+        return path.stat().st_mtime >= oldest
+    except FileNotFoundError:
+        return True
 
 
 class Sweeper:
