@@ -33,10 +33,7 @@ from openpacs.services.principal import Principal
 from openpacs.services.search import (
     SearchResult,
     search,
-    search_instances,
-    search_series,
     search_statement,
-    search_studies,
 )
 from openpacs.services.store import StoreService
 from openpacs.settings import Settings
@@ -558,19 +555,19 @@ def test_instance_matching(
     assert uids(result, SOP_UID) == expected
 
 
-def test_level_specific_entry_points(db: Database, ids: Ids) -> None:
+def test_searches_inside_a_study_and_a_series(db: Database, ids: Ids) -> None:
     who = Principal(ids.accounts["A"])
     with db.session() as session:
-        studies = search_studies(session, who, parse_qido([("PatientID", "P1")], Level.STUDY), BASE)
-        series = search_series(session, who, parse_qido([], Level.SERIES), BASE, study_uid="1.2")
-        instances = search_instances(
+        studies = search(session, who, parse_qido([("PatientID", "P1")], Level.STUDY), BASE)
+        series = search(session, who, parse_qido([], Level.SERIES), BASE, study_uid="1.2")
+        instances = search(
             session, who, parse_qido([], Level.INSTANCE), BASE, study_uid="1.2", series_uid="1.2.1"
         )
         assert len(studies.items) == 1 and len(series.items) == 1 and len(instances.items) == 2
         with pytest.raises(ValueError):
-            search_series(session, who, parse_qido([], Level.STUDY), BASE)
-        with pytest.raises(ValueError):
             search(session, who, parse_qido([], Level.STUDY), BASE, study_uid="1.1")
+        with pytest.raises(ValueError):
+            search(session, who, parse_qido([], Level.INSTANCE), BASE, series_uid="1.2.1")
 
 
 # ----------------------------------------------------------------------------- scoping

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from openpacs.dicom.ingest import normalize_name
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
+from openpacs.index.folder_rows import folders_of_order
 from openpacs.index.models import Folder, FolderOrder, PatientOrder
 from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.orders import (
@@ -316,12 +317,7 @@ def add_order_to_folders(
             detail=f"PatientOrderUuid={order.uuid}; FolderUuid={','.join(added)}",
         )
         session.flush()
-    folders = session.execute(
-        select(Folder.uuid, Folder.name)
-        .join(FolderOrder, FolderOrder.folder_id == Folder.id)
-        .where(FolderOrder.order_id == order.id)
-        .order_by(Folder.name, Folder.id)
-    ).all()
+    folders = folders_of_order(session, order.id)
     return OrderFolders(
         patient_order_uuid=order.uuid,
         added_folder_uuid_list=tuple(added),

@@ -26,9 +26,9 @@ from openpacs.dicom.modalities import MODALITIES
 from openpacs.dicom.names import normalise_person_name
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
+from openpacs.index.folder_rows import folders_of_order
 from openpacs.index.models import (
     Equipment,
-    Folder,
     FolderOrder,
     Instance,
     Institution,
@@ -366,12 +366,7 @@ def order_properties(session: Session, order: PatientOrder) -> OrderProperties:
             )
             or ""
         )
-    folders = session.execute(
-        select(Folder.uuid, Folder.name)
-        .join(FolderOrder, FolderOrder.folder_id == Folder.id)
-        .where(FolderOrder.order_id == order.id)
-        .order_by(Folder.name, Folder.id)
-    ).all()
+    folders = folders_of_order(session, order.id)
     series_rows = session.execute(
         select(Series)
         .join(Study, Study.id == Series.study_id)

@@ -50,10 +50,7 @@ __all__ = [
     "SearchResult",
     "effective_limit",
     "search",
-    "search_instances",
-    "search_series",
     "search_statement",
-    "search_studies",
 ]
 
 Json = dict[str, Any]
@@ -107,67 +104,6 @@ def search(
     return SearchResult(items=items, more=more)
 
 
-def search_studies(
-    session: Session,
-    principal: Principal,
-    query: QidoQuery,
-    base_url: str,
-    *,
-    default_limit: int = 100,
-    max_limit: int = 1000,
-) -> SearchResult:
-    _check_level(query, Level.STUDY)
-    return search(
-        session, principal, query, base_url, default_limit=default_limit, max_limit=max_limit
-    )
-
-
-def search_series(
-    session: Session,
-    principal: Principal,
-    query: QidoQuery,
-    base_url: str,
-    *,
-    study_uid: str | None = None,
-    default_limit: int = 100,
-    max_limit: int = 1000,
-) -> SearchResult:
-    _check_level(query, Level.SERIES)
-    return search(
-        session,
-        principal,
-        query,
-        base_url,
-        study_uid=study_uid,
-        default_limit=default_limit,
-        max_limit=max_limit,
-    )
-
-
-def search_instances(
-    session: Session,
-    principal: Principal,
-    query: QidoQuery,
-    base_url: str,
-    *,
-    study_uid: str | None = None,
-    series_uid: str | None = None,
-    default_limit: int = 100,
-    max_limit: int = 1000,
-) -> SearchResult:
-    _check_level(query, Level.INSTANCE)
-    return search(
-        session,
-        principal,
-        query,
-        base_url,
-        study_uid=study_uid,
-        series_uid=series_uid,
-        default_limit=default_limit,
-        max_limit=max_limit,
-    )
-
-
 def effective_limit(query: QidoQuery, default_limit: int, max_limit: int) -> int:
     """The page size: the requested limit (else the default), at most ``max_limit``."""
     wanted = query.limit if query.limit is not None else default_limit
@@ -194,11 +130,6 @@ def search_statement(
         series_uid=series_uid,
         limit=limit,
     )
-
-
-def _check_level(query: QidoQuery, level: Level) -> None:
-    if query.level is not level:
-        raise ValueError(f"query parsed for {query.level.value}, not {level.value}")
 
 
 # ------------------------------------------------------------------------- values

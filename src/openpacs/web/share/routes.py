@@ -71,6 +71,17 @@ async def _open(request: Request) -> OpenShare | Response:
         return pages.expired_page(exc.reason)
 
 
+async def _open_signed_in(request: Request) -> OpenShare | Response:
+    """The share, when the visitor has passed its password (if any); else the page to show
+    instead (not found, expired, or the password form)."""
+    opened = await _open(request)
+    if isinstance(opened, Response):
+        return opened
+    if not has_session(request, share_access(request.app), opened):
+        return _login_form(request, status=401)
+    return opened
+
+
 def _audit(request: Request, share: OpenShare, action: str, study_uid: str, detail: str) -> None:
     record_share_event(
         context(request).db,
@@ -158,12 +169,10 @@ def _safe_next(value: str, page: str) -> str:
 
 
 async def share_viewer(request: Request) -> Response:
-    opened = await _open(request)
+    opened = await _open_signed_in(request)
     if isinstance(opened, Response):
         return opened
     share, ctx = opened, context(request)
-    if not has_session(request, share_access(request.app), share):
-        return _login_form(request, status=401)
     series_uid = str(request.path_params["series"])
     first_view = "image" not in request.query_params
 
@@ -190,12 +199,10 @@ async def share_viewer(request: Request) -> Response:
 
 
 async def share_download(request: Request) -> Response:
-    opened = await _open(request)
+    opened = await _open_signed_in(request)
     if isinstance(opened, Response):
         return opened
     share, ctx = opened, context(request)
-    if not has_session(request, share_access(request.app), share):
-        return _login_form(request, status=401)
     links = _links(ctx, str(request.path_params["token"]))
     if not share.downloadable:
         return pages.download_refused_page(links.page)
