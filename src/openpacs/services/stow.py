@@ -41,7 +41,8 @@ from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_request import part_refusal
 from openpacs.protocol.stow_response import FailedInstance, StowResult
 from openpacs.services.audit import AuditTrail, Event
-from openpacs.services.errors import BadRequest, Forbidden
+from openpacs.services.errors import BadRequest
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreOutcome, StoreService
 from openpacs.services.upload import Upload, UploadSpool
@@ -80,18 +81,21 @@ class StowDriver:
     async def run(self, request: StowRequest, body: AsyncIterable[bytes]) -> StowResult:
         """Store every part of ``body``; raises Forbidden / BadRequest for the request as
         a whole, never for one part."""
-        if request.principal.read_only:
-            raise Forbidden("this access is read-only; storing is not allowed")
+        require(request.principal, Action.WRITE)
         parts = _Parts(self._store, request, self._staging, self._spool_threshold)
         await parts.receive(body)
         result = _result(parts.outcomes, parts.malformed, request.base_url)
-        self._record(request, parts.outcomes)
+        last = self._record(request, parts.outcomes)
+        if last:
+            # The answer names what was stored: its audit events are on disk first.
+            await anyio.to_thread.run_sync(self._audit.wait_durable, last)
         log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
         return result
 
-    def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> None:
+    def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> int:
         """One ``study.store`` event per study, one ``instance.coerce`` per instance
-        stored under derived UIDs."""
+        stored under derived UIDs; the journal number of the last one (0: none)."""
+        last = 0
         per_study: dict[str, int] = {}
         for outcome in outcomes:
             if outcome.stored is None:
@@ -99,22 +103,20 @@ class StowDriver:
             study = outcome.study_instance_uid
             per_study[study] = per_study.get(study, 0) + 1
             if outcome.coercion is not None:
-                self._event(request, "instance.coerce", study, outcome.coercion.describe())
+                last = self._event(request, "instance.coerce", study, outcome.coercion.describe())
         for study in sorted(per_study):
-            self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+            last = self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+        return last
 
-    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> None:
-        who = request.principal
-        self._audit.record(
-            Event(
-                account_id=who.account_id,
-                action=action,
-                study_instance_uid=study,
-                user_id=who.user_id,
-                detail=detail,
-                client=request.client,
-            )
+    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> int:
+        event = Event.by(
+            request.principal,
+            action,
+            study_instance_uid=study,
+            detail=detail,
+            client=request.client,
         )
+        return self._audit.record(event)
 
 
 class _Parts:
