@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -111,7 +110,7 @@ def audit(client: PacsClient, args: argparse.Namespace) -> int:
     date_from, date_to = args.date_from, args.date_to
     if args.days:
         date_from = (date.today() - timedelta(days=args.days - 1)).isoformat()
-    events = list(_events(client, args, date_from, date_to))
+    events, next_offset = _events(client, args, date_from, date_to)
     if args.json:
         print_json([event.raw for event in events])
     elif args.csv:
@@ -123,13 +122,17 @@ def audit(client: PacsClient, args: argparse.Namespace) -> int:
         stdout_console().print("No audit events.")
     else:
         _audit_table(events)
+    if next_offset is not None and not (args.json or args.csv):
+        stderr_console().print(f"More events: use --offset {next_offset} or --all.")
     return OK
 
 
 def _events(
     client: PacsClient, args: argparse.Namespace, date_from: str | None, date_to: str | None
-) -> Iterator[AuditEvent]:
-    """The matching events: one page of ``--limit``, or with ``--all`` every page."""
+) -> tuple[list[AuditEvent], int | None]:
+    """The matching events (one page of ``--limit``, or with ``--all`` every page), and
+    the offset of the next page when more exist."""
+    events: list[AuditEvent] = []
     offset, wanted = args.offset, None if args.all else args.limit
     while True:
         size = AUDIT_PAGE if wanted is None else min(wanted, AUDIT_PAGE)
@@ -144,14 +147,12 @@ def _events(
             limit=size,
             offset=offset,
         )
-        yield from page
+        events += page
         offset += len(page)
         if wanted is not None:
             wanted -= len(page)
         if not page.more or not page or wanted == 0:
-            if page.more and not args.all and not (args.json or args.csv):
-                stderr_console().print(f"More events: use --offset {offset} or --all.")
-            return
+            return events, offset if page.more else None
 
 
 def _audit_table(events: list[AuditEvent]) -> None:
@@ -163,6 +164,7 @@ def _audit_table(events: list[AuditEvent]) -> None:
         Column("Outcome"),
         identifier("PatientId"),
         identifier("StudyInstanceUID"),
+        Column("Detail"),
     ]
     rows: list[list[Any]] = [
         [
@@ -173,6 +175,7 @@ def _audit_table(events: list[AuditEvent]) -> None:
             e.outcome,
             e.patient_id,
             e.study_instance_uid,
+            e.detail,
         ]
         for e in events
     ]

@@ -26,6 +26,8 @@ from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for, open_blob_store
 
 Result = dict[str, Any] | list[dict[str, Any]]
+# Columns of identifiers (never cut in a table).
+IDENTIFIERS = ("Uuid", "Email", "Institutions")
 Action = Callable[[Session, argparse.Namespace], Result]
 
 
@@ -59,7 +61,7 @@ def _show(result: Result, as_json: bool) -> None:
         _table(result)
         return
     for key, value in result.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_cell(value) if isinstance(value, list) else value}")
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
@@ -70,7 +72,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
         print("(none)")
         return
     names = list(rows[0])
-    columns = [Column(name, identifier=name.endswith(("Uuid", "Email", "s"))) for name in names]
+    columns = [Column(name, identifier=name.endswith(IDENTIFIERS)) for name in names]
     cells = [[_cell(row[name]) for name in names] for row in rows]
     render(stdout_console(), columns, cells)
 
@@ -78,8 +80,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, list):
-        return " ".join(str(item) for item in value)
+    if isinstance(value, list):  # institutions a user is limited to; none: no limit
+        return " ".join(str(item) for item in value) or "all"
     return str(value)
 
 

@@ -5,7 +5,8 @@ not through the API, so they are not subject to the role table: whoever can run 
 read the database anyway. Every change that must end a user's existing logins (password,
 role, institutions, disabling) raises the login epoch in its transaction
 (:func:`openpacs.index.credentials.end_logins`): running servers stop accepting the old
-logins, and the user's API tokens when disabled, within seconds. Those changes are also
+logins within seconds, and a disabled user's API tokens too (a new password revokes
+them). Those changes are also
 recorded in the account's audit trail (client ``openpacs admin``).
 """
 
@@ -15,19 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from openpacs.index.audit import record_event
 from openpacs.index.credentials import end_logins
 from openpacs.index.models import (
     Account,
+    ApiToken,
     Equipment,
     Institution,
     User,
     UserGroup,
     UserGroupMember,
     UserInstitution,
+    utcnow,
 )
 from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.passwords import hash_password
@@ -140,9 +143,17 @@ def user_by_email(session: Session, email: str) -> User:
 
 
 def set_password(session: Session, email: str, password: str) -> User:
+    """A new password; it also revokes the user's API tokens: they are made with the
+    password, so whoever knew the old one may have made some."""
     user = user_by_email(session, email)
     user.password_hash = hash_password(password)
-    _changed(session, user, "user.set_password", "")
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    count = getattr(revoked, "rowcount", 0) or 0
+    _changed(session, user, "user.set_password", f": {count} API token(s) revoked")
     return user
 
 

@@ -94,6 +94,11 @@ class _Queued:
 _STOP = object()
 
 
+@dataclass(frozen=True)
+class _Flush:
+    done: threading.Event
+
+
 class AuditTrail:
     def __init__(self, db: Database, journal_dir: Path | None = None, *, sync: bool = True) -> None:
         self._db = db
@@ -131,6 +136,13 @@ class AuditTrail:
         """:meth:`record` and :meth:`wait_durable` (blocking: from a worker thread)."""
         self.wait_durable(self.record(event))
 
+    def flush(self, timeout: float = 5.0) -> None:
+        """Blocking: return when the events recorded so far by this process are in the
+        database (the readout calls it, so that what was just done is listed)."""
+        done = threading.Event()
+        self._queue.put(_Flush(done))
+        done.wait(timeout)
+
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
@@ -151,9 +163,13 @@ class AuditTrail:
             item = self._queue.get()
             deadline = time.monotonic() + FLUSH_SECONDS
             batch: list[_Queued] = []
+            flushes: list[_Flush] = []
             while True:
                 if item is _STOP:
                     stopping = True
+                    break
+                if isinstance(item, _Flush):
+                    flushes.append(item)
                     break
                 assert isinstance(item, _Queued)
                 batch.append(item)
@@ -164,6 +180,8 @@ class AuditTrail:
                 except queue.Empty:
                     break
             self._write(batch)
+            for flush in flushes:
+                flush.done.set()
 
     def _write(self, batch: list[_Queued]) -> None:
         if not batch:

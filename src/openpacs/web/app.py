@@ -75,7 +75,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         db=database,
         blobs=blobs,
         store=StoreService(database, blobs, coerce_missing_uids=settings.coerce_missing_uids),
-        audit=AuditTrail(database, settings.data_dir / "audit"),
+        audit=AuditTrail(database, settings.data_dir / "audit", sync=settings.audit_sync),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
