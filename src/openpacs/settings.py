@@ -47,9 +47,9 @@ class Settings:
     # Store instances that lack a Study or Series Instance UID under UIDs derived from
     # the instance (see dicom/coerce.py) instead of refusing them.
     coerce_missing_uids: bool = False
-    # Sync each audited request's journal entry to disk before answering (a power cut
-    # then loses no audit event either; a kill never does).
-    audit_sync: bool = True
+    # Sync each audited request's journal entry to disk before answering, so that a power
+    # cut loses no audit event either (a killed process never does; see services/audit.py).
+    audit_sync: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

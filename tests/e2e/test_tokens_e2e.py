@@ -5,8 +5,6 @@ password, each refused within seconds on a server that had the login cached."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +19,7 @@ from openpacs.client import PacsClient
 from openpacs.client.errors import AuthenticationError, PermissionDenied
 from openpacs.index.db import Database
 from openpacs.index.models import ApiToken
+from tests.e2e.test_admin_cli import admin
 from tests.support.access import Staff, User, add_user, api, future, ok, staffed_account
 from tests.support.cli import run_cli
 from tests.support.server import ServerProcess
@@ -57,14 +56,7 @@ def refused_within(check: Callable[[], int], status: int) -> float:
 
 
 def admin_cli(server: ServerProcess, *args: str, stdin: str = "") -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "openpacs", "admin", *args],
-        env=server.env,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        check=False,
-    )
+    done = admin(server, *args, stdin=stdin)
     assert done.returncode == 0, done.stderr
 
 

@@ -16,11 +16,10 @@ from typing import Any
 
 import httpx
 from bench.dataset import make_instance
-from sqlalchemy import select
 
 from openpacs.index.db import Database
-from openpacs.index.models import PatientOrder
 from openpacs.services import accounts
+from tests.support.browser import order_uuid
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.specs import small_spec
 from tests.support.stow import stow
@@ -108,21 +107,8 @@ def upload_study(server: ServerProcess, auth: tuple[str, str], tag: str = "") ->
     response = stow(server.dicomweb, auth, [make_instance(spec)])
     assert response.status_code == 200, response.text
     return Study(
-        spec.study_uid, spec.series_uid, spec.sop_uid, order_of(server, spec.study_uid), patient
+        spec.study_uid, spec.series_uid, spec.sop_uid, order_uuid(server, spec.study_uid), patient
     )
-
-
-def order_of(server: ServerProcess, study_uid: str) -> str:
-    db = Database(server.database_url)
-    try:
-        with db.session() as session:
-            found = session.scalar(
-                select(PatientOrder.uuid).where(PatientOrder.study_instance_uid == study_uid)
-            )
-            assert found is not None
-            return str(found)
-    finally:
-        db.dispose()
 
 
 def api(

@@ -3,9 +3,10 @@
 ``upload``, ``search``, ``retrieve``, ``share orders|link|folder|delete``, ``shares``,
 ``folder create|search|add-order``, ``order create|get|search|delete|assign-user|
 assign-group``, ``tags``, ``institutions``, ``users``, ``groups``, ``equipment`` and
-``menu``. Options are the guide's parameter names in kebab case (``--expire-date``),
-some with a short alias (``--order`` for ``--patient-order-uuid``). Identifiers are
-checked here, before any network call.
+``menu``; ``token create|list|revoke`` and ``audit`` (:mod:`.access_parsers`). Options
+are the guide's parameter names in kebab case (``--expire-date``), some with a short
+alias (``--order`` for ``--patient-order-uuid``). Identifiers are checked here, before
+any network call.
 
 Parsers only (nothing heavy is imported): each command runs a function of
 :mod:`openpacs.cli.client_commands`, named in ``handler``.

@@ -5,10 +5,12 @@ Changes (orders, folders, shares, assignments, deletes) write their audit row in
 own transaction (:func:`openpacs.index.audit.record_event`). Everything else, reads above
 all, comes here: :meth:`AuditTrail.record` appends the event to this process's journal
 (:mod:`openpacs.services.audit_journal`: one ``write``, so a killed process loses
-nothing) and :meth:`AuditTrail.wait_durable` makes it survive a power cut as well (a
-grouped ``fdatasync``) before the caller answers. A background thread copies the events
-into ``audit_event`` in batches, at most about a second later, one transaction per
-batch; journals left by killed processes are replayed when a process starts.
+nothing), and with ``sync`` (``OPENPACS_AUDIT_SYNC``) :meth:`AuditTrail.wait_durable`
+makes it survive a power cut as well (a grouped ``fdatasync``) before the caller
+answers: about a millisecond per request, which is why it is not the default. A
+background thread copies the events into ``audit_event`` in batches, at most about a
+second later, one transaction per batch; journals left by killed processes are replayed
+when a process starts.
 
 The patient of an event that names only its study (a WADO read) is filled in when the
 batch is written, from the index (the study, else its order), so the hot path looks
@@ -100,7 +102,9 @@ class _Flush:
 
 
 class AuditTrail:
-    def __init__(self, db: Database, journal_dir: Path | None = None, *, sync: bool = True) -> None:
+    def __init__(
+        self, db: Database, journal_dir: Path | None = None, *, sync: bool = False
+    ) -> None:
         self._db = db
         self._sync = sync
         self._journal = Journal(journal_dir) if journal_dir is not None else None
@@ -121,6 +125,11 @@ class AuditTrail:
                 log.exception("could not journal an audit event (%s)", event.action)
         self._queue.put(_Queued(row, name, seq))
         return seq
+
+    @property
+    def syncs(self) -> bool:
+        """True when :meth:`wait_durable` has work to do (a journal, synced)."""
+        return self._journal is not None and self._sync
 
     def wait_durable(self, seq: int) -> None:
         """Blocking: return when event ``seq`` is on disk (a no-op without journal or

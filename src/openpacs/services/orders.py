@@ -205,16 +205,7 @@ class OrderService:
         with self._db.session() as session:
             order = find_order(session, who, order_uuid, institution_uuid)
             properties = order_properties(session, order)
-        if self._audit is not None:
-            self._audit.record_durably(
-                Event.by(
-                    who,
-                    "order.read",
-                    study_instance_uid=order.study_instance_uid,
-                    patient_id=order.patient_id,
-                    detail=f"PatientOrderUuid={order.uuid}",
-                )
-            )
+        audit_order_read(self._audit, who, "order.read", order)
         return properties
 
     def search(self, who: Principal, query: OrderQuery) -> OrderPage:
@@ -672,6 +663,22 @@ def delete_order_rows(session: Session, order: PatientOrder) -> tuple[DeletedOrd
     session.delete(order)
     session.flush()
     return DeletedOrder(order.uuid, n_series, len(blob_keys)), blob_keys
+
+
+def audit_order_read(
+    audit: AuditTrail | None, who: Principal, action: str, order: PatientOrder
+) -> None:
+    """Record a read of an order's patient data (no transaction: through the trail)."""
+    if audit is not None:
+        audit.record_durably(
+            Event.by(
+                who,
+                action,
+                study_instance_uid=order.study_instance_uid,
+                patient_id=order.patient_id,
+                detail=f"PatientOrderUuid={order.uuid}",
+            )
+        )
 
 
 def _audit(session: Session, who: Principal, action: str, order: PatientOrder) -> None:

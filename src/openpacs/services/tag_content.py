@@ -17,9 +17,9 @@ from openpacs.dicom.ingest import BULK_BASE
 from openpacs.dicom.tags import InvalidTag, parse_tag, tag_key
 from openpacs.index.db import Database
 from openpacs.index.models import Instance, Series, Study
-from openpacs.services.audit import AuditTrail, Event
+from openpacs.services.audit import AuditTrail
 from openpacs.services.errors import BadRequest, NotFound
-from openpacs.services.orders import find_order
+from openpacs.services.orders import audit_order_read, find_order
 from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
@@ -129,16 +129,7 @@ class TagContentService:
                     for s in series_rows
                 ),
             )
-        if self._audit is not None:
-            self._audit.record_durably(
-                Event.by(
-                    who,
-                    "order.tags",
-                    study_instance_uid=order.study_instance_uid,
-                    patient_id=order.patient_id,
-                    detail=f"PatientOrderUuid={order.uuid}",
-                )
-            )
+        audit_order_read(self._audit, who, "order.tags", order)
         return content
 
 

@@ -3,11 +3,12 @@
 A read of a study (retrieve, metadata, frames, rendered, bulk data) has no transaction of
 its own, so it is recorded here, for the account's DICOMweb root and for share links'
 roots alike: one event when the response starts, success or failure by its status. The
-event is journaled and synced (:meth:`AuditTrail.wait_durable`) *before* the status line
-is sent, so an answered read is never missing from the trail, even when the server is
-killed right after answering. Successful writes are recorded by their services (STOW,
-DELETE); a refused or failed write (403 for a reader's upload, 404 for a delete outside
-the caller's scope) is recorded here as a failure.
+event is journaled (and with ``OPENPACS_AUDIT_SYNC`` synced,
+:meth:`AuditTrail.wait_durable`) *before* the status line is sent, so an answered read
+is never missing from the trail, even when the server is killed right after answering.
+Successful writes are recorded by their services (STOW, DELETE); a refused or failed
+write (403 for a reader's upload, 404 for a delete outside the caller's scope) is
+recorded here as a failure.
 
 PostDICOM's retrieve forms name a series or an instance without its study
 (``/studies/series/{series}``): the WADO handlers put the study they found into the
@@ -133,7 +134,8 @@ class AuditMiddleware:
             client=client[0] if client else "",
         )
         seq = self.audit.record(event)
-        await anyio.to_thread.run_sync(self.audit.wait_durable, seq)
+        if self.audit.syncs:
+            await anyio.to_thread.run_sync(self.audit.wait_durable, seq)
 
 
 def _reason(message: Message) -> str:
