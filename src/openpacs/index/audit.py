@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, delete, func, select, union_all
+from sqlalchemy import ColumnElement, Select, delete, select, union_all
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import (
@@ -218,8 +218,10 @@ def events_page(
             return []
         if len(actions) > 1:
             ids = session.scalars(_merged_ids(account_id, where, actions, limit, offset)).all()
-            stmt = readout_statement(account_id, AuditFilter()).where(AuditEvent.id.in_(ids))
-            return _rows(session, stmt)
+            # By primary key (the ids are the account's), newest first as the merge said.
+            rank = {event_id: n for n, event_id in enumerate(ids)}
+            rows = _rows(session, _joined().where(AuditEvent.id.in_(ids)))
+            return sorted(rows, key=lambda row: rank[row.event.id])
         where = replace(where, action=actions[0])
     return _rows(session, readout_statement(account_id, where).limit(limit + 1).offset(offset))
 
@@ -239,9 +241,10 @@ def actions_with_prefix(session: Session, account_id: int, prefix: str) -> list[
     while True:
         low = AuditEvent.action > found[-1] if found else AuditEvent.action >= prefix
         following = session.scalar(
-            select(func.min(AuditEvent.action)).where(
-                AuditEvent.account_id == account_id, low, AuditEvent.action < upper
-            )
+            select(AuditEvent.action)
+            .where(AuditEvent.account_id == account_id, low, AuditEvent.action < upper)
+            .order_by(AuditEvent.action)
+            .limit(1)
         )
         if following is None:
             return found
@@ -298,15 +301,22 @@ def _clauses(account_id: int, where: AuditFilter) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def readout_statement(
-    account_id: int, where: AuditFilter
-) -> Select[AuditEvent, str, str, str, str]:
-    """The SELECT of :func:`events_page` (without the page), for EXPLAIN in the tests."""
+def _joined() -> Select[AuditEvent, str, str, str, str]:
+    """Events with the names of who did them (user, share, token)."""
     return (
         select(AuditEvent, User.uuid, User.email, Share.uuid, ApiToken.uuid)
         .outerjoin(User, User.id == AuditEvent.user_id)
         .outerjoin(Share, Share.id == AuditEvent.share_id)
         .outerjoin(ApiToken, ApiToken.id == AuditEvent.token_id)
+    )
+
+
+def readout_statement(
+    account_id: int, where: AuditFilter
+) -> Select[AuditEvent, str, str, str, str]:
+    """The SELECT of :func:`events_page` (without the page), for EXPLAIN in the tests."""
+    return (
+        _joined()
         .where(*_clauses(account_id, where))
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
     )
