@@ -71,6 +71,15 @@ def test_refused_custom_api_calls_are_recorded_as_failures(staff: Staff) -> None
     assert event["Detail"].startswith("403 your role (member) may not delete")
 
 
+def test_a_refused_sign_in_of_a_known_user_is_recorded(staff: Staff) -> None:
+    member = staff["member"]
+    wrong = (member.email, "not the password")
+    assert httpx.get(staff.server.dicomweb + "/studies", auth=wrong).status_code == 401
+    [event] = audit(staff, User=member.email, Action="login")
+    assert (event["Outcome"], event["Detail"]) == ("failure", "wrong e-mail or password")
+    assert event["ClientAddress"] == "127.0.0.1"
+
+
 def test_only_admins_read_the_trail(staff: Staff) -> None:
     for role in ("member", "reader"):
         response = api(staff.server, staff[role].auth, "/getauditlog")

@@ -17,7 +17,8 @@ about a second, at the cost of one tiny query per process per second, not per re
 
 Answers: wrong or unknown credentials, an expired or revoked token: 401 (the
 authenticator returns no principal and the reason); right credentials of a disabled
-user: 403 ``refusal``.
+user: 403 ``refusal``. A failure names the user the credentials belong to when there is
+one (``attempted``), so the face can put the failed sign-in in that account's trail.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class AuthResult:
     dicomweb_enabled: bool = True
     reason: str = WRONG_LOGIN
     refusal: str = ""
+    # On a failure, the user the credentials name when known (for the audit trail).
+    attempted: Principal | None = None
 
 
 class Authenticator:
@@ -161,9 +164,9 @@ class Authenticator:
                 return AuthResult(None)
             user, enabled = found
             if not verify_password(user.password_hash, password):
-                return AuthResult(None)
+                return AuthResult(None, attempted=_principal(user, scope))
         if user.disabled:
-            return AuthResult(None, refusal=DISABLED)
+            return AuthResult(None, refusal=DISABLED, attempted=_principal(user, scope))
         result = AuthResult(_principal(user, scope), dicomweb_enabled=enabled)
         self._remember(digest, result, self._ttl)
         return result

@@ -107,7 +107,12 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
             expose_headers=CORS_EXPOSED_HEADERS,
             allow_credentials=True,
         ),
-        Middleware(BasicAuthMiddleware, authenticator=authenticator, prefix=DICOMWEB_PREFIX),
+        Middleware(
+            BasicAuthMiddleware,
+            authenticator=authenticator,
+            prefix=DICOMWEB_PREFIX,
+            audit=ctx.audit,
+        ),
     ]
     app = Starlette(
         routes=routes,

@@ -13,6 +13,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openpacs.protocol.basic_auth import basic_credentials, bearer_token
+from openpacs.services.audit import FAILURE, AuditTrail, Event
 from openpacs.services.auth import Authenticator, AuthResult
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
 from openpacs.web.errors import error_response
@@ -70,11 +71,13 @@ class BasicAuthMiddleware:
         authenticator: Authenticator,
         prefix: str,
         limiter: FailureLimiter | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.prefix = prefix
         self.limiter = limiter or FailureLimiter()
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not (
@@ -108,6 +111,7 @@ class BasicAuthMiddleware:
             if result is None:
                 return
         if result.principal is None:
+            await self._record_failure(scope, result)
             if result.refusal:
                 await self._deny(scope, receive, send, 403, result.refusal)
             else:
@@ -143,6 +147,21 @@ class BasicAuthMiddleware:
         else:
             self.limiter.success(user_key)
         return result
+
+    async def _record_failure(self, scope: Scope, result: AuthResult) -> None:
+        """A refused sign-in of a known user goes into their account's audit trail (wrong
+        passwords are bounded by the rate limit, so this cannot flood it)."""
+        if self.audit is None or result.attempted is None:
+            return
+        client = scope.get("client")
+        event = Event.by(
+            result.attempted,
+            "login",
+            outcome=FAILURE,
+            detail=result.refusal or result.reason,
+            client=client[0] if client else "",
+        )
+        await anyio.to_thread.run_sync(self.audit.record_durably, event)
 
     async def _deny(
         self, scope: Scope, receive: Receive, send: Send, code: int, reason: str
