@@ -77,6 +77,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._epoch: int | None = None
         self._epoch_read_at = float("-inf")
+        self._epoch_checking = threading.Lock()
         # Each argon2 check takes 64 MiB for a moment: a burst of first logins must not
         # multiply that, so at most two run at once (the rest wait their turn).
         self._hashing = threading.BoundedSemaphore(2)
@@ -91,19 +92,25 @@ class Authenticator:
         return time.monotonic() - self._epoch_read_at >= self._epoch_every
 
     def check_epoch(self) -> None:
-        """Blocking (one query): forget every cached login if the epoch moved."""
-        started = time.monotonic()
+        """Blocking (one query): forget every cached login if the epoch moved. When a
+        check is already running (a burst of requests), return at once."""
+        if not self._epoch_checking.acquire(blocking=False):
+            return
         try:
-            with self._db.engine.connect() as conn:
-                epoch = read_epoch(conn)
-        except Exception:
-            log.exception("could not read the login epoch; cached logins are dropped")
-            epoch = None
-        with self._lock:
-            if epoch is None or epoch != self._epoch:
-                self._cache.clear()
-            self._epoch = epoch
-            self._epoch_read_at = started
+            started = time.monotonic()
+            try:
+                with self._db.engine.connect() as conn:
+                    epoch = read_epoch(conn)
+            except Exception:
+                log.exception("could not read the login epoch; cached logins are dropped")
+                epoch = None
+            with self._lock:
+                if epoch is None or epoch != self._epoch:
+                    self._cache.clear()
+                self._epoch = epoch
+                self._epoch_read_at = started
+        finally:
+            self._epoch_checking.release()
 
     def forget(self) -> None:
         """Drop cached verifications (in this process)."""
