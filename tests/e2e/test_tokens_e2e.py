@@ -117,6 +117,10 @@ def test_a_revoked_token_is_refused_within_seconds(staff: Staff) -> None:
     assert bearer(staff, made["Token"]).status_code == 200  # now cached by the server
     ok(api(staff.server, member.auth, "/revokeapitoken", {"ApiTokenUuid": made["ApiTokenUuid"]}))
     refused_within(lambda: bearer(staff, made["Token"]).status_code, 401)
+    body = {"User": member.email, "Action": "token.*"}
+    events = ok(api(staff.server, staff["admin"].auth, "/getauditlog", body))["AuditEventList"]
+    assert [e["Action"] for e in events][:2] == ["token.revoke", "token.create"]
+    assert all(made["ApiTokenUuid"] in e["Detail"] for e in events[:2])
     assert bearer(staff, made["Token"]).headers["x-error-reason"] == "this API token was revoked"
 
 

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from openpacs.index.audit import record_event
 from openpacs.index.credentials import end_logins
 from openpacs.index.db import Database
 from openpacs.index.models import ApiToken, utcnow
@@ -138,6 +139,8 @@ class TokenService:
             session.add(row)
             session.flush()
             info = self._info(row)
+            detail = f"ApiTokenUuid={row.uuid}; {name!r}, {scope}, until {info.expire_date}"
+            record_event(session, who, "token.create", detail=detail)
         values = {f.name: getattr(info, f.name) for f in fields(ApiTokenInfo)}
         return CreatedApiToken(**values, token=token)
 
@@ -164,6 +167,7 @@ class TokenService:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 end_logins(session)
+                record_event(session, who, "token.revoke", detail=f"ApiTokenUuid={row.uuid}")
             return RevokedApiToken(row.uuid)
 
     # -- helpers
