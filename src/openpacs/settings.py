@@ -51,6 +51,9 @@ class Settings:
     # Store instances that lack a Study or Series Instance UID under UIDs derived from
     # the instance (see dicom/coerce.py) instead of refusing them.
     coerce_missing_uids: bool = False
+    # Sync each audited request's journal entry to disk before answering, so that a power
+    # cut loses no audit event either (a killed process never does; see services/audit.py).
+    audit_sync: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -204,6 +207,13 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         _boolean,
         None,
         "derive missing Study/Series Instance UIDs instead of refusing the instance",
+    ),
+    EnvSetting(
+        "OPENPACS_AUDIT_SYNC",
+        "audit_sync",
+        _boolean,
+        None,
+        "sync audit events to disk before answering",
     ),
 )
 

@@ -8,7 +8,7 @@ import httpx
 import pydicom
 
 from openpacs.index.models import AuditEvent
-from openpacs.web.middleware import study_read_action
+from openpacs.web.audit import study_read_action
 from tests.support.audit import audit_events
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.stow import stow

@@ -164,6 +164,8 @@ def test_command_line_examples(server: ServerProcess, account: TestAccount, tmp_
         ("openpacs institutions; openpacs groups;", lambda out: _has(out, "1 institution")),
         ("openpacs order delete", lambda out: _has(out, "DeletedInstances")),
         ("openpacs menu", lambda out: _has(out, "0. Exit")),
+        ("openpacs token create", lambda out: _has(out, "opat_")),
+        ("openpacs audit --patient-id 123456", lambda out: _has(out, "study.retrieve")),
     ]
     stdin = {
         "openpacs retrieve  ": f"2\n{v['SERIES']}\n",
@@ -191,11 +193,17 @@ def test_accounts_and_users_examples(server: ServerProcess, tmp_path: Path) -> N
     commands = readme_commands("Accounts and users")
     assert [c.split()[2] for c in commands] == [
         "create-account",
+        "list-accounts",
         "add-user",
+        "add-user",
+        "list-users",
         "add-group",
         "add-to-group",
         "add-institution",
         "add-equipment",
+        "set-role",
+        "set-institutions",
+        "disable-user",
         "set-password",
         "set-dicomweb",
     ]
@@ -208,6 +216,15 @@ def test_accounts_and_users_examples(server: ServerProcess, tmp_path: Path) -> N
             v["GROUP"] = _key_value(out, "UserGroupUuid")
         elif action == "set-dicomweb":
             _equal(_key_value(out, "DicomwebEnabled"), "False")
+        elif action == "list-accounts":
+            _has(out, "Clinic A")
+        elif action == "list-users":
+            _has(out, "rad@clinic-a.example")
+            _has(out, "reader")
+        elif action == "set-institutions":
+            _equal(_key_value(out, "Institutions"), v["INSTITUTION"])
+        elif action == "disable-user":
+            _equal(_key_value(out, "Disabled"), "True")
         else:
             _has(out, "Uuid: ")
 

@@ -74,6 +74,10 @@ def test_every_endpoint_of_the_spec_is_declared() -> None:
         "/getequipmentlist",
         "/getsharelist",
         "/deleteshare",
+        "/createapitoken",
+        "/getapitokenlist",
+        "/revokeapitoken",
+        "/getauditlog",
     }
     assert len(ENDPOINTS) == len(ENDPOINTS_BY_PATH)
 

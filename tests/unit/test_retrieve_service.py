@@ -67,8 +67,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     yield World(
         db,
         FilesystemBlobStore(tmp_path / "blobs"),
-        Principal(account_id=ids[0], user_id=1),
-        Principal(account_id=ids[1], user_id=2),
+        Principal(account_id=ids[0], user_id=1, role="admin"),
+        Principal(account_id=ids[1], user_id=2, role="admin"),
         tmp_path,
     )
     db.dispose()

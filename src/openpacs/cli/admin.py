@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from openpacs.cli.common import checked_settings, fail, open_database, print_json
 from openpacs.index.db import Database
+from openpacs.index.models import User
 from openpacs.services import accounts
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import collect_garbage
@@ -25,7 +26,10 @@ from openpacs.services.passwords import check_password_strength
 from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for, open_blob_store
 
-Action = Callable[[Session, argparse.Namespace], dict[str, Any]]
+Result = dict[str, Any] | list[dict[str, Any]]
+# Columns of identifiers (never cut in a table).
+IDENTIFIERS = ("Uuid", "Email", "Institutions")
+Action = Callable[[Session, argparse.Namespace], Result]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "migrate_storage":
         return _migrate_storage(args, settings)
     db = open_database(settings.effective_database_url)
+    result: Result
     try:
         if args.action == "gc":
             result = _gc(db, settings, args)
@@ -49,12 +54,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(result: dict[str, Any], as_json: bool) -> None:
+def _show(result: Result, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
+    if isinstance(result, list):
+        _table(result)
+        return
     for key, value in result.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_cell(value) if isinstance(value, list) else value}")
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    """A list result as a table that fits the terminal (identifiers never cut)."""
+    from openpacs.cli.tables import Column, render, stdout_console
+
+    if not rows:
+        print("(none)")
+        return
+    names = list(rows[0])
+    columns = [Column(name, identifier=name.endswith(IDENTIFIERS)) for name in names]
+    cells = [[_cell(row[name]) for name in names] for row in rows]
+    render(stdout_console(), columns, cells)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):  # institutions a user is limited to; none: no limit
+        return " ".join(str(item) for item in value) or "all"
+    return str(value)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -106,7 +135,14 @@ def _add_user(session: Session, args: argparse.Namespace) -> dict[str, Any]:
         display_name=args.name,
         role=args.role,
     )
-    return {"UserUuid": user.uuid, "Email": user.email, "Role": user.role}
+    if args.institution:
+        accounts.set_institutions(session, user.email, args.institution)
+    return {
+        "UserUuid": user.uuid,
+        "Email": user.email,
+        "Role": user.role,
+        "Institutions": accounts.user_institution_uuids(session, user),
+    }
 
 
 def _add_group(session: Session, args: argparse.Namespace) -> dict[str, Any]:
@@ -152,6 +188,43 @@ def _set_dicomweb(session: Session, args: argparse.Namespace) -> dict[str, Any]:
     return {"AccountUuid": account.uuid, "DicomwebEnabled": account.dicomweb_enabled}
 
 
+def _user_state(session: Session, user: User) -> dict[str, Any]:
+    return {
+        "UserUuid": user.uuid,
+        "Email": user.email,
+        "Role": user.role,
+        "Disabled": user.disabled,
+        "Institutions": accounts.user_institution_uuids(session, user),
+    }
+
+
+def _set_role(session: Session, args: argparse.Namespace) -> Result:
+    return _user_state(session, accounts.set_role(session, args.email, args.role))
+
+
+def _disable_user(session: Session, args: argparse.Namespace) -> Result:
+    return _user_state(session, accounts.set_disabled(session, args.email, True))
+
+
+def _enable_user(session: Session, args: argparse.Namespace) -> Result:
+    return _user_state(session, accounts.set_disabled(session, args.email, False))
+
+
+def _set_institutions(session: Session, args: argparse.Namespace) -> Result:
+    uuids = [] if args.all else list(args.institution or [])
+    if not uuids and not args.all:
+        raise ValueError("give --institution UUID... or --all")
+    return _user_state(session, accounts.set_institutions(session, args.email, uuids))
+
+
+def _list_accounts(session: Session, _args: argparse.Namespace) -> Result:
+    return accounts.list_accounts(session)
+
+
+def _list_users(session: Session, args: argparse.Namespace) -> Result:
+    return accounts.list_users(session, accounts.find_account(session, args.account))
+
+
 # The actions that run in one session; ``gc`` and ``migrate_storage`` manage their own.
 ACTIONS: dict[str, Action] = {
     "create_account": _create_account,
@@ -162,6 +235,12 @@ ACTIONS: dict[str, Action] = {
     "add_equipment": _add_equipment,
     "set_password": _set_password,
     "set_dicomweb": _set_dicomweb,
+    "set_role": _set_role,
+    "disable_user": _disable_user,
+    "enable_user": _enable_user,
+    "set_institutions": _set_institutions,
+    "list_accounts": _list_accounts,
+    "list_users": _list_users,
 }
 
 

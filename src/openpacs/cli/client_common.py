@@ -36,11 +36,7 @@ class UsageError(Exception):
 
 
 def credentials(args: argparse.Namespace) -> tuple[str, str, str]:
-    url = (args.url or os.environ.get("OPENPACS_URL") or "").strip()
-    if not url:
-        raise UsageError("no server address: use --url or set OPENPACS_URL")
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"the server address must start with http:// or https://: {url}")
+    url = server_url(args)
     user = args.user or os.environ.get("OPENPACS_USER") or ""
     if not user:
         if not sys.stdin.isatty():
@@ -67,8 +63,27 @@ def read_secret(label: str, *, repeat: bool = False) -> str:
     return first
 
 
+def api_token(args: argparse.Namespace) -> str:
+    """An API token from ``--token`` or ``OPENPACS_TOKEN`` ("" when none): used alone, as
+    ``Authorization: Bearer``, in place of the user name and password."""
+    return (getattr(args, "token", None) or os.environ.get("OPENPACS_TOKEN") or "").strip()
+
+
+def server_url(args: argparse.Namespace) -> str:
+    url = (args.url or os.environ.get("OPENPACS_URL") or "").strip()
+    if not url:
+        raise UsageError("no server address: use --url or set OPENPACS_URL")
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"the server address must start with http:// or https://: {url}")
+    return url
+
+
 def open_client(args: argparse.Namespace) -> PacsClient:
-    url, user, password = credentials(args)
+    token = api_token(args)
+    if token:
+        url, user, password = server_url(args), "", ""
+    else:
+        url, user, password = credentials(args)
     # A plain http:// root never uses TLS (redirects are not followed): skip loading the
     # certificate store, a noticeable part of the start-up.
     tls = url.startswith("https://")
@@ -76,6 +91,7 @@ def open_client(args: argparse.Namespace) -> PacsClient:
         url,
         user,
         password,
+        token=token or None,
         timeout=float(getattr(args, "timeout", DEFAULT_TIMEOUT)),
         verify=tls and not getattr(args, "insecure", False),
     )

@@ -3,9 +3,10 @@
 ``upload``, ``search``, ``retrieve``, ``share orders|link|folder|delete``, ``shares``,
 ``folder create|search|add-order``, ``order create|get|search|delete|assign-user|
 assign-group``, ``tags``, ``institutions``, ``users``, ``groups``, ``equipment`` and
-``menu``. Options are the guide's parameter names in kebab case (``--expire-date``),
-some with a short alias (``--order`` for ``--patient-order-uuid``). Identifiers are
-checked here, before any network call.
+``menu``; ``token create|list|revoke`` and ``audit`` (:mod:`.access_parsers`). Options
+are the guide's parameter names in kebab case (``--expire-date``), some with a short
+alias (``--order`` for ``--patient-order-uuid``). Identifiers are checked here, before
+any network call.
 
 Parsers only (nothing heavy is imported): each command runs a function of
 :mod:`openpacs.cli.client_commands`, named in ``handler``.
@@ -17,6 +18,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from openpacs.cli import access_parsers
 from openpacs.cli.arg_types import (
     non_negative_int,
     positive_float,
@@ -45,6 +47,7 @@ def register(commands: SubParsers) -> None:
     _register_order(commands)
     _register_tags(commands)
     _register_lists(commands)
+    access_parsers.register(commands, _json_command)
     menu = _command(commands, "menu", "the guide's numbered menu of every function", "menu")
     menu.description = "Interactive numbered menu; reads answers from stdin (works in a pipe)."
 
@@ -60,6 +63,12 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="password (env OPENPACS_PASSWORD; prefer the environment or the prompt: "
         "a flag is visible in the process list)",
+    )
+    group.add_argument(
+        "--token",
+        default=None,
+        help="an API token instead of user and password (env OPENPACS_TOKEN; prefer the "
+        "environment)",
     )
     group.add_argument(
         "--timeout",

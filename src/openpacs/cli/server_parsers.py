@@ -7,12 +7,18 @@ Parsers only: the commands themselves live in :mod:`openpacs.cli.serve` and
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 ACCOUNT_HELP = "the account's name or AccountUuid"
+ROLES = ("admin", "member", "reader")
+ROLE_HELP = (
+    "admin: everything; member: reads all, uploads and changes, deletes nothing; "
+    "reader: reads only the orders assigned to them or their groups"
+)
 
 
 def register(commands: SubParsers) -> None:
@@ -80,7 +86,13 @@ def _register_admin(commands: SubParsers) -> None:
     p.add_argument("--email", required=True)
     p.add_argument("--password", help="prompted for when not given")
     p.add_argument("--name", default="", help="display name")
-    p.add_argument("--role", choices=["admin", "member"], default="member")
+    p.add_argument("--role", choices=ROLES, default="member", help=ROLE_HELP)
+    p.add_argument(
+        "--institution",
+        nargs="+",
+        metavar="UUID",
+        help="limit the user to these institutions (InstitutionUuid; default: all)",
+    )
 
     p = action("add-group", "add a user group to an account")
     p.add_argument("--account", required=True, help=ACCOUNT_HELP)
@@ -128,8 +140,34 @@ def _register_admin(commands: SubParsers) -> None:
     p.add_argument("--workers", type=int, default=4, help="parallel copies (default 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    _register_access(action)
+
     p = action("set-dicomweb", "switch DICOMweb access on or off for an account")
     p.add_argument("--account", required=True, help=ACCOUNT_HELP)
     state = p.add_mutually_exclusive_group(required=True)
     state.add_argument("--enable", dest="enabled", action="store_true")
     state.add_argument("--disable", dest="enabled", action="store_false")
+
+
+def _register_access(action: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Roles, disabled users, institution limits and the lists of accounts and users."""
+    p = action("set-role", "give a user another role (ends their current logins)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
+
+    p = action("disable-user", "stop a user from signing in, with the password or any token")
+    p.add_argument("--email", required=True)
+
+    p = action("enable-user", "let a disabled user sign in again")
+    p.add_argument("--email", required=True)
+
+    p = action("set-institutions", "limit a user to some institutions of their account")
+    p.add_argument("--email", required=True)
+    limit = p.add_mutually_exclusive_group(required=True)
+    limit.add_argument("--institution", nargs="+", metavar="UUID", help="InstitutionUuid(s)")
+    limit.add_argument("--all", action="store_true", help="remove the limit")
+
+    action("list-accounts", "the accounts of this server (AccountUuid, name, users)")
+
+    p = action("list-users", "the users of an account (UserUuid, e-mail, role, state)")
+    p.add_argument("--account", required=True, help=ACCOUNT_HELP)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from openpacs.client import errors, results
+    from openpacs.client.access_results import ApiToken, AuditEvent, AuditEventList
     from openpacs.client.aio import AsyncPacsClient
     from openpacs.client.errors import (
         AuthenticationError,
@@ -57,11 +58,13 @@ _RESULTS = (
     "Acknowledgement DicomRecord DicomTagContent Equipment FileResult Folder Institution "
     "OrderSeries PatientOrder RetrieveResult Share TagValue UploadResult User UserGroup"
 )
+_ACCESS_RESULTS = "ApiToken AuditEvent AuditEventList"
 _LAZY = {
     "PacsClient": "openpacs.client.sync",
     "AsyncPacsClient": "openpacs.client.aio",
     **{name: "openpacs.client.errors" for name in _ERRORS.split()},
     **{name: "openpacs.client.results" for name in _RESULTS.split()},
+    **{name: "openpacs.client.access_results" for name in _ACCESS_RESULTS.split()},
 }
 _SUBMODULES = ("errors", "results")
 
@@ -79,7 +82,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Acknowledgement",
+    "ApiToken",
     "AsyncPacsClient",
+    "AuditEvent",
+    "AuditEventList",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",

@@ -20,6 +20,7 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import async_operation
+from openpacs.client.auth import credentials
 from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
@@ -76,9 +77,10 @@ class AsyncPacsClient:
     def __init__(
         self,
         web_address: str,
-        username: str,
-        password: str,
+        username: str = "",
+        password: str = "",
         *,
+        token: str | None = None,
         timeout: float = 60.0,
         verify: bool | str | ssl.SSLContext = True,
         retries: int = 3,
@@ -94,7 +96,7 @@ class AsyncPacsClient:
         self.backoff = backoff
         self.stow_path = stow_path
         self._http = httpx.AsyncClient(
-            auth=httpx.BasicAuth(username, password),
+            auth=credentials(username, password, token),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             verify=verify,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
@@ -164,6 +166,13 @@ class AsyncPacsClient:
     list_equipment = async_operation(rq.list_equipment)
     list_shares = async_operation(rq.list_shares)
     delete_share = async_operation(rq.delete_share)
+
+    # -- access (openpacs additions): personal API tokens, the audit trail ------------
+
+    create_api_token = async_operation(rq.create_api_token)
+    list_api_tokens = async_operation(rq.list_api_tokens)
+    revoke_api_token = async_operation(rq.revoke_api_token)
+    get_audit_log = async_operation(rq.get_audit_log)
 
     # -- QIDO-RS -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import operation
+from openpacs.client.auth import credentials
 from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
@@ -73,7 +74,8 @@ class PacsClient:
     """A DICOMweb PACS: openpacs, or any server that speaks PostDICOM's API.
 
     ``web_address`` is the DICOMweb root (``http://host:8042/dicomweb``); ``username``
-    and ``password`` go out as HTTP Basic authentication. One method per function of
+    and ``password`` go out as HTTP Basic authentication (an openpacs API token works as
+    the password), or ``token=`` as ``Authorization: Bearer``. One method per function of
     the vendor guide; errors are :class:`~openpacs.client.errors.PacsError` subclasses.
     Use it as a context manager, or call :meth:`close`.
     """
@@ -81,9 +83,10 @@ class PacsClient:
     def __init__(
         self,
         web_address: str,
-        username: str,
-        password: str,
+        username: str = "",
+        password: str = "",
         *,
+        token: str | None = None,
         timeout: float = 60.0,
         verify: bool | str | ssl.SSLContext = True,
         retries: int = 3,
@@ -99,7 +102,7 @@ class PacsClient:
         self.backoff = backoff
         self.stow_path = stow_path
         self._http = httpx.Client(
-            auth=httpx.BasicAuth(username, password),
+            auth=credentials(username, password, token),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             verify=verify,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
@@ -169,6 +172,13 @@ class PacsClient:
     list_equipment = operation(rq.list_equipment)
     list_shares = operation(rq.list_shares)
     delete_share = operation(rq.delete_share)
+
+    # -- access (openpacs additions): personal API tokens, the audit trail ------------
+
+    create_api_token = operation(rq.create_api_token)
+    list_api_tokens = operation(rq.list_api_tokens)
+    revoke_api_token = operation(rq.revoke_api_token)
+    get_audit_log = operation(rq.get_audit_log)
 
     # -- QIDO-RS ---------------------------------------------------------------------------
 

@@ -33,6 +33,9 @@ Which code we use for what (decided here, relied upon by the STOW response build
 * ``OUT_OF_RESOURCES`` - storage full, quota exceeded, memory exhausted.
 * ``DUPLICATE_SOP_INSTANCE`` - reserved for the store service when it refuses to replace
   an existing instance (PS3.7 C.5: 0111 Duplicate SOP Instance).
+* ``NOT_AUTHORIZED`` - the caller may not store this instance: a user limited to some
+  institutions sending images of a study whose order is in another institution, or a
+  caller without the write permission (PS3.7 C.5: 0124 Refused: Not Authorized).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ PROCESSING_FAILURE: Final = 0x0110
 DUPLICATE_SOP_INSTANCE: Final = 0x0111
 #: 0122 Referenced SOP Class not supported.
 SOP_CLASS_NOT_SUPPORTED: Final = 0x0122
+#: 0124 Refused: Not Authorized (PS3.7 Annex C general status).
+NOT_AUTHORIZED: Final = 0x0124
 #: A700 (A7xx) Refused: Out of Resources.
 OUT_OF_RESOURCES: Final = 0xA700
 #: A900 (A9xx) Error: Data Set does not match SOP Class.
@@ -71,6 +76,7 @@ FAILURE_MEANINGS: Final[dict[int, str]] = {
     PROCESSING_FAILURE: "Processing failure",
     DUPLICATE_SOP_INSTANCE: "Duplicate SOP Instance",
     SOP_CLASS_NOT_SUPPORTED: "Referenced SOP Class not supported",
+    NOT_AUTHORIZED: "Refused: Not Authorized",
     OUT_OF_RESOURCES: "Refused: Out of Resources",
     DATASET_DOES_NOT_MATCH_SOP_CLASS: "Error: Data Set does not match SOP Class",
     STUDY_UID_MISMATCH: "Error: Study Instance UID does not match the target study",

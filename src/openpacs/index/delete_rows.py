@@ -26,7 +26,7 @@ from openpacs.index.models import (
 )
 from openpacs.index.order_link import SCHEDULED
 from openpacs.index.retrieve_sql import Scope
-from openpacs.index.viewer import Viewer
+from openpacs.index.viewer import Viewer, visible_studies
 
 __all__ = ["delete_instance_rows", "delete_series_rows", "delete_study_rows", "find_target"]
 
@@ -162,9 +162,11 @@ def _reset_order_if_empty(session: Session, account_id: int, order_id: int) -> N
 
 def find_target(session: Session, viewer: Viewer, scope: Scope) -> tuple[int, str] | None:
     """Internal id of the study, series or instance the scope names, and its study UID
-    (None when the viewer's account has no such thing)."""
+    (None when the viewer's account has no such thing, or the viewer may not see it)."""
     account = viewer.account_id
     where: list[ColumnElement[bool]] = [Study.account_id == account]
+    if (visible := visible_studies(viewer)) is not None:
+        where.append(visible)
     if scope.study_uid is not None:
         where.append(Study.study_instance_uid == scope.study_uid)
     if scope.series_uid is not None:

@@ -142,8 +142,57 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    # admin, member or reader (services/permissions.py says what each may do).
     role: Mapped[str] = mapped_column(String(20), default="member")
+    # A disabled user cannot sign in, with the password or any of its API tokens.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised by every change that must end the user's existing logins (password, role,
+    # institutions, disabling): cached logins and sessions made before it stop working.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UserInstitution(Base):
+    """A user limited to some institutions has one row per institution (none: all)."""
+
+    __tablename__ = "user_institution"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    institution_id: Mapped[int] = mapped_column(
+        ForeignKey("institution.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ApiToken(Base):
+    """A personal API token: a random secret shown once; only its keyed hash is kept."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # HMAC-SHA256 of the token (hex): looked up by equality, never reversible.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the token, so that a user can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(20))  # "read" or "read-write"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuthEpoch(Base):
+    """One row whose counter rises with every change that ends logins (a password, a
+    role, a disabled user, a revoked token). Each server process reads it about once a
+    second and forgets its cached logins when it moved, so such a change reaches every
+    process and every node (they share only the database) within seconds."""
+
+    __tablename__ = "auth_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class UserGroup(Base):
@@ -406,19 +455,45 @@ class ShareOrder(Base):
 
 
 class AuditEvent(Base):
-    """Who did what to which study: the audit trail users expect of a PACS."""
+    """Who did what to which study: the audit trail users expect of a PACS.
+
+    Read newest first, filtered by one of user, patient, study or action and a time
+    range: each of those has an index that ends in (created_at, id), so a page of the
+    readout is one index range walked backwards, whatever the size of the table.
+    """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_account_time", "account_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_account_time", "account_id", "created_at", "id"),
+        Index("ix_audit_account_user", "account_id", "user_id", "created_at", "id"),
+        Index("ix_audit_account_patient", "account_id", "patient_id", "created_at", "id"),
+        Index("ix_audit_account_study", "account_id", "study_instance_uid", "created_at", "id"),
+        Index("ix_audit_account_action", "account_id", "action", "created_at", "id"),
+    )
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     share_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The API token the user signed in with (None: the password, or a share link).
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     action: Mapped[str] = mapped_column(String(40))
+    # "success", or "failure" for a refused or failed attempt (the reason in detail).
+    outcome: Mapped[str] = mapped_column(String(10), default="success")
     study_instance_uid: Mapped[str] = mapped_column(String(64), default="")
+    patient_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditJournalMark(Base):
+    """How far a process's audit journal file has been copied into ``audit_event``:
+    written in the same transaction as the rows, so a journal replayed after a crash
+    adds exactly the events that were not copied yet."""
+
+    __tablename__ = "audit_journal_mark"
+    journal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 _LEVEL_MODELS: dict[Level, type[Base]] = {

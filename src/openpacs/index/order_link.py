@@ -2,7 +2,9 @@
 
 A new study joins the account's order with the same StudyInstanceUID; else a scheduled
 order with the same AccessionNumber that has no images yet; else a new order is made in
-the account's default institution from the image header.
+the account's default institution from the image header. An upload by a user limited
+to some institutions claims its order first (:func:`claim_study_order`): the order must
+be in one of theirs, and a new one is made in theirs, not in the default institution.
 
 Runs inside the index writer's transaction for every new study, so its statements go
 straight to the DBAPI cursor (see index/raw.py). ``SCHEDULED`` and ``IMAGES_RECEIVED``
@@ -126,3 +128,50 @@ def _order_from_header(institution_id: int, parsed: ParsedInstance) -> dict[str,
         "accession_number": str(study.get("accession_number") or ""),
         "referring_physicians_name": str(study.get("referring_physician_name") or ""),
     }
+
+
+def claim_study_order(
+    session: Session, account_id: int, parsed: ParsedInstance, allowed: frozenset[int]
+) -> bool:
+    """For an upload by a user limited to the institutions ``allowed``: True when the
+    instance may be stored, i.e. its study joins an order of one of them.
+
+    The order the instance would join (the same rule as :func:`link_study_to_order`)
+    must be in ``allowed``; when there is none yet, one is made now, from the header, in
+    the first allowed institution (the account's default one if allowed), so that the
+    index writer links the study to it instead of making one in the default institution.
+    False: the order is in another institution (or the user has none).
+    """
+    found = session.execute(
+        select(PatientOrder.institution_id).where(
+            PatientOrder.account_id == account_id,
+            PatientOrder.study_instance_uid == parsed.study_instance_uid,
+        )
+    ).first()
+    accession = str(parsed.study.get("accession_number") or "")
+    if found is None and accession:
+        found = session.execute(
+            select(PatientOrder.institution_id)
+            .where(
+                PatientOrder.account_id == account_id,
+                PatientOrder.accession_number == accession,
+                PatientOrder.status == SCHEDULED,
+                ~select(Study.id).where(Study.order_id == PatientOrder.id).exists(),
+            )
+            .order_by(PatientOrder.id)
+            .limit(1)
+        ).first()
+    if found is not None:
+        return int(found[0]) in allowed
+    home = session.scalar(
+        select(Institution.id)
+        .where(Institution.account_id == account_id, Institution.id.in_(sorted(allowed)))
+        .order_by(Institution.is_default.desc(), Institution.id)
+        .limit(1)
+    )
+    if home is None:
+        return False
+    values = _order_from_header(int(home), parsed)
+    session.add(PatientOrder(**{**values, "account_id": account_id, "status": SCHEDULED}))
+    session.flush()
+    return True

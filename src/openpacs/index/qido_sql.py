@@ -5,8 +5,9 @@ The query compiler of the search service. Filters run on the columns the attribu
 carries every attribute column of the levels searched (labelled by :func:`label`) and,
 when asked for, their stored DICOM JSON fragments. One query per search (no N+1).
 
-Scope: every table is restricted to the viewer's account; a share link only sees studies
-whose ``order_id`` is in its ``share_order_ids``.
+Scope: every table is restricted to the viewer's account, and to the studies of the
+orders the viewer may see (:func:`openpacs.index.viewer.visible_studies`: a share's
+orders, a reader's assigned orders, a limited user's institutions).
 
 Order (stable, so limit/offset pages never repeat or skip a row):
 - studies: StudyDate descending (newest first, undated last), then internal id descending;
@@ -59,7 +60,7 @@ from openpacs.index.models import (
     Study,
     attribute_column,
 )
-from openpacs.index.viewer import Viewer, shared_studies
+from openpacs.index.viewer import Viewer, is_narrow, visible_studies
 from openpacs.protocol.qido import (
     DateRange,
     DateTimeRange,
@@ -156,15 +157,20 @@ def search_statement(
     level = query.level
     account = viewer.account_id
     filters = query.filters
-    # A share sees a handful of orders: ix_study_order_id beats walking the account.
-    shared = shared_studies(viewer)
-    selective = shared is not None or any(_selective(flt) for flt in filters)
+    # A share or a reader sees a handful of orders: ix_study_order_id beats walking
+    # the account. An institution scope is wide: checked on the rows found.
+    visible = visible_studies(viewer)
+    narrow = visible is not None and is_narrow(viewer)
+    selective = narrow or any(_selective(flt) for flt in filters)
     where: list[ColumnElement[bool]] = []
-    if shared is not None:
+    if narrow:
+        assert visible is not None
         # "+ 0" keeps the account check but off the account-leading indexes.
-        where += [shared, (Study.account_id + 0) == account]
+        where += [visible, (Study.account_id + 0) == account]
     else:
         where.append(Study.account_id == account)
+        if visible is not None:
+            where.append(visible)
     levels = [lvl for lvl in Level if lvl.rank <= level.rank]
     stmt = select(*_columns(levels, json_levels))
     if level is Level.STUDY:

@@ -1,8 +1,10 @@
 """The instances a retrieval covers, read from the index (the SQL of the WADO-RS service).
 
-Every look-up is scoped to the viewer's account; a share link only sees studies whose
-``order_id`` is in its ``share_order_ids``. Anything outside the scope is simply not found
-(the service answers "not found": another account's UIDs are never revealed).
+Every look-up is scoped to the viewer's account and to the studies of the orders the
+viewer may see (:func:`openpacs.index.viewer.visible_studies`: a share's orders, a
+reader's assigned orders, a limited user's institutions). Anything outside the scope is
+simply not found (the service answers "not found": another account's UIDs are never
+revealed).
 
 Only the columns the caller needs are selected: listing a 10,000-instance study reads
 ids, keys and transfer syntaxes, never ``metadata_json``; the metadata is fetched later in
@@ -23,7 +25,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import Instance, Series, Study
-from openpacs.index.viewer import Viewer, shared_studies
+from openpacs.index.viewer import Viewer, visible_studies
 
 __all__ = [
     "InstanceDetail",
@@ -120,14 +122,14 @@ def _ref(row: Sequence[Any]) -> InstanceRef:
 def _scoped(
     stmt: Select[*tuple[Any, ...]], viewer: Viewer, scope: Scope
 ) -> Select[*tuple[Any, ...]]:
-    """Join instance -> series -> study and apply the account, share and UID filters."""
+    """Join instance -> series -> study and apply the account, read scope and UID filters."""
     where: list[ColumnElement[bool]] = [
         Instance.account_id == viewer.account_id,
         Series.account_id == viewer.account_id,
         Study.account_id == viewer.account_id,
     ]
-    if (shared := shared_studies(viewer)) is not None:
-        where.append(shared)
+    if (visible := visible_studies(viewer)) is not None:
+        where.append(visible)
     if scope.study_uid is not None:
         where.append(Study.study_instance_uid == scope.study_uid)
     if scope.series_uid is not None:

@@ -1,7 +1,8 @@
 """HTTP Basic credentials (RFC 7617), decoded once for every face that accepts them.
 
-The user authentication middleware needs the user name and password; a share link's
-DICOMweb root needs only the password (any user name). Both read the header here.
+The user authentication middleware needs the user name and password (or a Bearer
+token, RFC 6750); a share link's DICOMweb root needs only the password (any user name).
+Both read the header here.
 """
 
 from __future__ import annotations
@@ -22,3 +23,13 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of a ``Bearer`` ``Authorization`` header value (RFC 6750), or None when
+    the scheme is not Bearer or the token is empty or not printable ASCII."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or not token.isascii() or not token.isprintable():
+        return None
+    return token

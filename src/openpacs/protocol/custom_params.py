@@ -421,6 +421,8 @@ _FOLDER = "Folders"
 _SHARE = "Shares"
 _ASSIGN = "Assignment"
 _DIRECTORY = "Directory"
+_TOKENS = "API tokens"
+_AUDIT = "Audit trail"
 
 _SHARE_PASSWORD = Key("SharePassword", max_length=200, description="Empty: no password.")
 _EXPIRE = "The link stops working after this day."
@@ -688,6 +690,65 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
         "Delete a share link.",
         _SHARE,
         (Key("ShareUuid", Kind.UUID, True),),
+        extension=True,
+    ),
+    EndpointSpec(
+        "/createapitoken",
+        "CreateApiTokenParameters",
+        "Create a personal API token (shown once; needs the password, not a token).",
+        _TOKENS,
+        (
+            Key("TokenName", required=True, max_length=200, description="What it is for."),
+            Key("ExpireDate", Kind.DATE, True, "The last day it works (at most a year ahead)."),
+            Key(
+                "Scope",
+                choices=("read", "read-write"),
+                description="read (default): only reads; read-write: what your role allows.",
+            ),
+        ),
+        extension=True,
+    ),
+    EndpointSpec(
+        "/getapitokenlist",
+        None,
+        "The caller's API tokens (without the tokens themselves).",
+        _TOKENS,
+        extension=True,
+    ),
+    EndpointSpec(
+        "/revokeapitoken",
+        "RevokeApiTokenParameters",
+        "Revoke one of the caller's API tokens (refused everywhere within seconds).",
+        _TOKENS,
+        (Key("ApiTokenUuid", Kind.UUID, True),),
+        extension=True,
+    ),
+    EndpointSpec(
+        "/getauditlog",
+        "GetAuditLogParameters",
+        "The account's audit trail, newest first (admins only).",
+        _AUDIT,
+        (
+            Key("User", max_length=320, description="A user's e-mail or UserUuid."),
+            Key("PatientId", max_length=64, description="Exact."),
+            Key("StudyInstanceUID", Kind.UID),
+            Key(
+                "Action",
+                max_length=40,
+                description='Exact (study.retrieve), or a prefix ending in "*" (study.*).',
+            ),
+            Key("Outcome", choices=("success", "failure")),
+            Key("DateFrom", Kind.DATE, description="Inclusive, in the server's time zone."),
+            Key("DateTo", Kind.DATE, description="Inclusive, in the server's time zone."),
+            Key(
+                "Limit",
+                Kind.INT,
+                minimum=1,
+                maximum=10_000,
+                description="Page size (default 1000, at most 10000).",
+            ),
+            Key("Offset", Kind.INT, minimum=0, description="Events to skip."),
+        ),
         extension=True,
     ),
 )

@@ -1,22 +1,44 @@
-"""Administration of accounts, users, groups, institutions and equipment (CLI and bootstrap)."""
+"""Administration of accounts, users, groups, institutions and equipment (CLI and bootstrap).
+
+These run on the server machine with direct access to the database (``openpacs admin``),
+not through the API, so they are not subject to the role table: whoever can run them can
+read the database anyway. Every change that must end a user's existing logins (password,
+role, institutions, disabling) raises the login epoch in its transaction
+(:func:`openpacs.index.credentials.end_logins`): running servers stop accepting the old
+logins within seconds, and a disabled user's API tokens too (a new password revokes
+them). Those changes are also
+recorded in the account's audit trail (client ``openpacs admin``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from openpacs.index.audit import record_event
+from openpacs.index.credentials import end_logins
 from openpacs.index.models import (
     Account,
+    ApiToken,
     Equipment,
     Institution,
     User,
     UserGroup,
     UserGroupMember,
+    UserInstitution,
+    utcnow,
 )
 from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.passwords import hash_password
+from openpacs.services.permissions import Role
+from openpacs.services.principal import Principal
+
+ROLES = tuple(role.value for role in Role)
+ADMIN_CLIENT = "openpacs admin"
 
 
 @dataclass(frozen=True)
@@ -91,8 +113,7 @@ def add_user(
     role: str = "member",
 ) -> User:
     email = _normalise_email(email)
-    if role not in {"admin", "member"}:
-        raise ValueError("role must be admin or member")
+    _check_role(role)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"a user with e-mail {email} already exists")
     user = User(
@@ -115,9 +136,129 @@ def user_by_email(session: Session, email: str) -> User:
 
 
 def set_password(session: Session, email: str, password: str) -> User:
+    """A new password; it also revokes the user's API tokens: they are made with the
+    password, so whoever knew the old one may have made some."""
     user = user_by_email(session, email)
     user.password_hash = hash_password(password)
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    count = getattr(revoked, "rowcount", 0) or 0
+    _changed(session, user, "user.set_password", f": {count} API token(s) revoked")
     return user
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+
+
+def _changed(session: Session, user: User, action: str, detail: str) -> None:
+    """End the user's logins and record the change in their account's audit trail."""
+    end_logins(session, user)
+    who = Principal(user.account_id, client=ADMIN_CLIENT)
+    record_event(session, who, action, detail=f"{user.email} ({user.uuid}){detail}")
+
+
+def set_role(session: Session, email: str, role: str) -> User:
+    """Give a user another role (admin, member or reader: services/permissions.py)."""
+    _check_role(role)
+    user = user_by_email(session, email)
+    if user.role != role:
+        before, user.role = user.role, role
+        _changed(session, user, "user.set_role", f": {before} -> {role}")
+    return user
+
+
+def set_disabled(session: Session, email: str, disabled: bool) -> User:
+    """Disable a user (no sign-in with the password or any token) or enable them again."""
+    user = user_by_email(session, email)
+    if user.disabled != disabled:
+        user.disabled = disabled
+        _changed(session, user, "user.disable" if disabled else "user.enable", "")
+    return user
+
+
+def set_institutions(session: Session, email: str, institution_uuids: Sequence[str]) -> User:
+    """Limit a user to these institutions of their account (none given: no limit)."""
+    user = user_by_email(session, email)
+    wanted = sorted({u.strip().lower() for u in institution_uuids if u.strip()})
+    found = {
+        str(uuid): int(iid)
+        for uuid, iid in session.execute(
+            select(Institution.uuid, Institution.id).where(
+                Institution.account_id == user.account_id, Institution.uuid.in_(wanted)
+            )
+        )
+    }
+    missing = [u for u in wanted if u not in found]
+    if missing:
+        raise NotFound(f"no institution {missing[0]} in the user's account")
+    session.execute(delete(UserInstitution).where(UserInstitution.user_id == user.id))
+    session.add_all(UserInstitution(user_id=user.id, institution_id=i) for i in found.values())
+    limit = ", ".join(wanted) if wanted else "every institution"
+    _changed(session, user, "user.set_institutions", f": {limit}")
+    return user
+
+
+def user_institution_uuids(session: Session, user: User) -> list[str]:
+    """The institutions a user is limited to ([] when not limited)."""
+    return list(
+        session.scalars(
+            select(Institution.uuid)
+            .join(UserInstitution, UserInstitution.institution_id == Institution.id)
+            .where(UserInstitution.user_id == user.id)
+            .order_by(Institution.name, Institution.id)
+        )
+    )
+
+
+def list_accounts(session: Session) -> list[dict[str, Any]]:
+    """Every account of the server, with its number of users (oldest first)."""
+    users = func.count(User.id)
+    rows = session.execute(
+        select(Account, users)
+        .outerjoin(User, User.account_id == Account.id)
+        .group_by(Account.id)
+        .order_by(Account.created_at, Account.id)
+    )
+    return [
+        {
+            "AccountUuid": account.uuid,
+            "Name": account.name,
+            "Users": int(count),
+            "DicomwebEnabled": bool(account.dicomweb_enabled),
+        }
+        for account, count in rows
+    ]
+
+
+def list_users(session: Session, account: Account) -> list[dict[str, Any]]:
+    """The users of an account with their role, state and institution limit."""
+    users = session.scalars(
+        select(User).where(User.account_id == account.id).order_by(User.email, User.id)
+    ).all()
+    limits: dict[int, list[str]] = {}
+    for user_id, uuid in session.execute(
+        select(UserInstitution.user_id, Institution.uuid)
+        .join(Institution, Institution.id == UserInstitution.institution_id)
+        .where(Institution.account_id == account.id)
+        .order_by(Institution.name, Institution.id)
+    ):
+        limits.setdefault(int(user_id), []).append(str(uuid))
+    return [
+        {
+            "UserUuid": user.uuid,
+            "Email": user.email,
+            "Name": user.display_name,
+            "Role": user.role,
+            "Disabled": bool(user.disabled),
+            "Institutions": limits.get(user.id, []),
+        }
+        for user in users
+    ]
 
 
 def add_group(session: Session, account: Account, name: str) -> UserGroup:

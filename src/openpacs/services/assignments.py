@@ -6,6 +6,8 @@ the other way round. The user or group must belong to the order's account (else 
 as for another account's order). The assignment shows in the order's properties and
 summaries (``AssignedUserUuid``, ``AssignedUserGroupUuid``) and can be searched with the
 same keys in ``/getpatientorderlist``. Every assignment is audited (``order.assign``).
+Assigning needs the write permission (admins and members); it is also what gives a
+reader their read scope (:mod:`openpacs.index.viewer`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.models import PatientOrder, User, UserGroup
 from openpacs.services.errors import NotFound
-from openpacs.services.orders import find_order, require_writer
+from openpacs.services.orders import find_order
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 
@@ -39,7 +42,7 @@ class AssignmentService:
         self._db = db
 
     def assign_user(self, who: Principal, order_uuid: str, user_uuid: str) -> OrderAssignment:
-        require_writer(who)
+        require(who, Action.WRITE)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
             user_id = session.scalar(
@@ -54,7 +57,7 @@ class AssignmentService:
             return _result(session, order, before)
 
     def assign_group(self, who: Principal, order_uuid: str, group_uuid: str) -> OrderAssignment:
-        require_writer(who)
+        require(who, Action.WRITE)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
             group_id = session.scalar(

@@ -13,8 +13,9 @@ The patient order is never deleted with its images (``/deleteorder`` removes it)
 back to ``Scheduled`` when its last study goes (see :mod:`openpacs.index.delete_rows`).
 
 Each deletion is recorded as an audit event (``study.delete``, ``series.delete``,
-``instance.delete``). Share (read-only) principals cannot delete (403). Unknown UIDs,
-and other accounts' or unshared ones, are 404.
+``instance.delete``). Only admins may delete (:mod:`openpacs.services.permissions`);
+anyone else, a share link included, gets 403 before anything is looked up. Unknown
+UIDs, and other accounts' or out-of-scope ones, are 404.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from openpacs.index.delete_rows import (
     delete_study_rows,
     find_target,
 )
-from openpacs.services.errors import Forbidden, NotFound
+from openpacs.services.errors import NotFound
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 from openpacs.services.retrieve import Scope
 from openpacs.storage.base import BlobStore
@@ -51,8 +53,7 @@ def delete_resource(
     db: Database, blobs: BlobStore, principal: Principal, scope: Scope
 ) -> DeleteResult:
     """Delete what ``scope`` names (blocking: run in a worker thread)."""
-    if principal.read_only:
-        raise Forbidden("this access is read-only; deleting is not allowed")
+    require(principal, Action.DELETE)
     with db.session() as session:
         found = find_target(session, principal, scope)
         if found is None:

@@ -1,6 +1,8 @@
 """Discovery lists: the institutions, users, groups and equipment of the caller's account.
 
 They give an API user the UUIDs the other endpoints need. Ordered by name, then id.
+Every role may read them (a reader needs the institution of an order assigned to
+them); a user limited to some institutions sees only those, and their equipment.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from sqlalchemy import select
 
 from openpacs.index.db import Database
 from openpacs.index.models import Equipment, Institution, User, UserGroup, UserGroupMember
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 
@@ -70,17 +73,18 @@ class DirectoryService:
         self._db = db
 
     def institutions(self, who: Principal) -> InstitutionList:
+        require(who, Action.READ)
         with self._db.session() as session:
-            rows = session.scalars(
-                select(Institution)
-                .where(Institution.account_id == who.account_id)
-                .order_by(Institution.name, Institution.id)
-            )
+            stmt = select(Institution).where(Institution.account_id == who.account_id)
+            if who.institution_ids is not None:
+                stmt = stmt.where(Institution.id.in_(sorted(who.institution_ids)))
+            rows = session.scalars(stmt.order_by(Institution.name, Institution.id))
             return InstitutionList(
                 tuple(InstitutionInfo(i.uuid, i.name, i.is_default) for i in rows)
             )
 
     def users(self, who: Principal) -> UserList:
+        require(who, Action.READ)
         with self._db.session() as session:
             rows = session.scalars(
                 select(User).where(User.account_id == who.account_id).order_by(User.email, User.id)
@@ -88,6 +92,7 @@ class DirectoryService:
             return UserList(tuple(UserInfo(u.uuid, u.email, u.display_name, u.role) for u in rows))
 
     def user_groups(self, who: Principal) -> UserGroupList:
+        require(who, Action.READ)
         with self._db.session() as session:
             groups = session.scalars(
                 select(UserGroup)
@@ -108,13 +113,16 @@ class DirectoryService:
             )
 
     def equipment(self, who: Principal) -> EquipmentList:
+        require(who, Action.READ)
         with self._db.session() as session:
-            rows = session.execute(
+            stmt = (
                 select(Equipment, Institution.uuid)
                 .join(Institution, Institution.id == Equipment.institution_id)
                 .where(Equipment.account_id == who.account_id)
-                .order_by(Equipment.name, Equipment.id)
             )
+            if who.institution_ids is not None:
+                stmt = stmt.where(Equipment.institution_id.in_(sorted(who.institution_ids)))
+            rows = session.execute(stmt.order_by(Equipment.name, Equipment.id))
             return EquipmentList(
                 tuple(
                     EquipmentInfo(e.uuid, e.name, e.modality, e.ae_title, institution_uuid)

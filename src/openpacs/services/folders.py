@@ -21,7 +21,10 @@ Rules (documented for users):
   changes nothing.
 
 Every function is scoped to the caller's account: another account's folder or order is
-reported as not found (404).
+reported as not found (404). Folders themselves are the account's (every role sees
+their names), but the orders in them are filtered by the caller's read scope: a reader
+sees in a folder only the orders assigned to them, and ``NumberOfOrders`` counts those.
+Creating folders and linking orders needs the write permission (not a reader's).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.folder_rows import folders_of_order
 from openpacs.index.models import Folder, FolderOrder, PatientOrder
+from openpacs.index.viewer import Viewer, order_scope
 from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.orders import (
     FolderRef,
@@ -46,8 +50,8 @@ from openpacs.services.orders import (
     _iso,
     _summary_values,
     find_order,
-    require_writer,
 )
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 # IN lists are sent in chunks of this size (SQLite's bound-parameter limit).
@@ -105,19 +109,20 @@ class FolderService:
     def create(
         self, who: Principal, name: str, description: str = "", parent_folder_uuid: str = ""
     ) -> FolderInfo:
-        require_writer(who)
+        require(who, Action.WRITE)
         with self._db.session() as session:
             folder = create_folder(session, who, name, description, parent_folder_uuid)
-            return folder_infos(session, [folder], with_orders=False)[0]
+            return folder_infos(session, who, [folder], with_orders=False)[0]
 
     def search(self, who: Principal, query: FolderQuery) -> FolderList:
+        require(who, Action.READ)
         with self._db.session() as session:
             return FolderList(search_folders(session, who, query))
 
     def add_order(
         self, who: Principal, order_uuid: str, folder_uuids: Sequence[str]
     ) -> OrderFolders:
-        require_writer(who)
+        require(who, Action.WRITE)
         with self._db.session() as session:
             return add_order_to_folders(session, who, order_uuid, folder_uuids)
 
@@ -198,13 +203,23 @@ def search_folders(session: Session, who: Principal, query: FolderQuery) -> tupl
         if part:
             stmt = stmt.where(Folder.name_norm.contains(part, autoescape=True))
     folders = session.scalars(stmt.order_by(Folder.name_norm, Folder.name, Folder.id)).all()
-    return folder_infos(session, folders, with_orders=query.get_orders_in_folder)
+    return folder_infos(session, who, folders, with_orders=query.get_orders_in_folder)
+
+
+def _links(viewer: Viewer) -> Select[int, int]:
+    """``folder_order`` rows whose order the viewer may see (all when nothing narrows)."""
+    stmt = select(FolderOrder.folder_id, FolderOrder.order_id)
+    scope = order_scope(viewer)
+    if scope:
+        stmt = stmt.join(PatientOrder, PatientOrder.id == FolderOrder.order_id).where(*scope)
+    return stmt
 
 
 def folder_infos(
-    session: Session, folders: Sequence[Folder], *, with_orders: bool
+    session: Session, viewer: Viewer, folders: Sequence[Folder], *, with_orders: bool
 ) -> tuple[FolderInfo, ...]:
-    """FolderInfo of each folder: a few batched look-ups, none per folder."""
+    """FolderInfo of each folder: a few batched look-ups, none per folder. Orders (and
+    their count) are those of the viewer's read scope."""
     if not folders:
         return ()
     ids = [f.id for f in folders]
@@ -212,10 +227,9 @@ def folder_infos(
     n_orders: dict[int, int] = {}
     n_children: dict[int, int] = {}
     for chunk in _chunks(ids):
+        links = _links(viewer).where(FolderOrder.folder_id.in_(chunk)).subquery()
         for folder_id, count in session.execute(
-            select(FolderOrder.folder_id, func.count())
-            .where(FolderOrder.folder_id.in_(chunk))
-            .group_by(FolderOrder.folder_id)
+            select(links.c.folder_id, func.count()).group_by(links.c.folder_id)
         ):
             n_orders[int(folder_id)] = int(count)
         for parent_id, count in session.execute(
@@ -227,7 +241,7 @@ def folder_infos(
                 n_children[int(parent_id)] = int(count)
     orders: dict[int, list[OrderSummary]] = {}
     if with_orders:
-        orders = _orders_by_folder(session, ids)
+        orders = _orders_by_folder(session, viewer, ids)
     return tuple(
         FolderInfo(
             folder_uuid=f.uuid,
@@ -243,16 +257,17 @@ def folder_infos(
     )
 
 
-def _orders_by_folder(session: Session, folder_ids: list[int]) -> dict[int, list[OrderSummary]]:
-    """The orders linked directly to each folder, newest first (as /getpatientorderlist)."""
+def _orders_by_folder(
+    session: Session, viewer: Viewer, folder_ids: list[int]
+) -> dict[int, list[OrderSummary]]:
+    """The orders linked directly to each folder that the viewer may see, newest first
+    (as /getpatientorderlist)."""
     links: list[tuple[int, int]] = []
     for chunk in _chunks(folder_ids):
         links += [
             (int(folder_id), int(order_id))
             for folder_id, order_id in session.execute(
-                select(FolderOrder.folder_id, FolderOrder.order_id).where(
-                    FolderOrder.folder_id.in_(chunk)
-                )
+                _links(viewer).where(FolderOrder.folder_id.in_(chunk))
             )
         ]
     order_ids = sorted({order_id for _, order_id in links})

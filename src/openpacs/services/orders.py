@@ -1,7 +1,11 @@
 """Patient orders: create, read, search and delete (the custom API's order endpoints).
 
 Every function is scoped to one account: an order, institution, equipment, user or group
-of another account is reported as not found (404), never as forbidden.
+of another account is reported as not found (404), never as forbidden. Inside the
+account the caller's read scope applies the same way (:mod:`openpacs.index.viewer`): a
+reader's unassigned order, or an order of an institution a limited user does not have,
+is not found either. What a role may do is checked first
+(:mod:`openpacs.services.permissions`): a member deleting an order gets 403.
 
 Search order (stable, so Limit/Offset pages never repeat or skip an order): newest
 first by creation time, then by internal id, served by ``ix_order_account_created``.
@@ -41,7 +45,10 @@ from openpacs.index.models import (
     UserGroup,
 )
 from openpacs.index.order_link import SCHEDULED
-from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
+from openpacs.index.viewer import in_account, is_narrow, order_scope
+from openpacs.services.audit import AuditTrail, Event
+from openpacs.services.errors import BadRequest, Conflict, NotFound
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 from openpacs.storage.base import BlobStore
 
@@ -174,30 +181,40 @@ class OrderQuery:
 
 
 class OrderService:
-    """Use cases over one unit of work each; blobs are deleted only after a commit."""
+    """Use cases over one unit of work each; blobs are deleted only after a commit.
 
-    def __init__(self, db: Database, blobs: BlobStore | None = None) -> None:
+    Reading an order's properties is a read of patient data: it is recorded in the audit
+    trail (``order.read``) when the service is given one."""
+
+    def __init__(
+        self, db: Database, blobs: BlobStore | None = None, audit: AuditTrail | None = None
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self._audit = audit
 
     def create(self, who: Principal, new: NewOrder) -> OrderProperties:
-        require_writer(who)
+        require(who, Action.WRITE)
         with self._db.session() as session:
-            order = create_order(session, who.account_id, new)
+            order = create_order(session, who.account_id, new, who.institution_ids)
             _audit(session, who, "order.create", order)
             return order_properties(session, order)
 
     def properties(self, who: Principal, institution_uuid: str, order_uuid: str) -> OrderProperties:
+        require(who, Action.READ)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid, institution_uuid)
-            return order_properties(session, order)
+            properties = order_properties(session, order)
+        audit_order_read(self._audit, who, "order.read", order)
+        return properties
 
     def search(self, who: Principal, query: OrderQuery) -> OrderPage:
+        require(who, Action.READ)
         with self._db.session() as session:
             return search_orders(session, who, query)
 
     def delete(self, who: Principal, institution_uuid: str, order_uuid: str) -> DeletedOrder:
-        require_writer(who)
+        require(who, Action.DELETE)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid, institution_uuid)
             _audit(session, who, "order.delete", order)
@@ -213,42 +230,48 @@ class OrderService:
         return result
 
 
-def require_writer(who: Principal) -> None:
-    if who.read_only:
-        raise Forbidden("this access is read-only")
-
-
 # -- lookups -----------------------------------------------------------------------------
 
 
 def find_order(
     session: Session, who: Principal, order_uuid: str, institution_uuid: str | None = None
 ) -> PatientOrder:
-    """The caller's order; NotFound for unknown ones, other accounts' and share-hidden ones.
+    """The caller's order; NotFound for unknown ones, other accounts' and those outside
+    the caller's read scope (a share's, a reader's, a limited user's institutions).
 
     With ``institution_uuid`` the order must also belong to that institution.
     """
     stmt = select(PatientOrder).where(
-        PatientOrder.account_id == who.account_id, PatientOrder.uuid == order_uuid
+        PatientOrder.account_id == who.account_id,
+        PatientOrder.uuid == order_uuid,
+        *order_scope(who),
     )
     if institution_uuid is not None:
         stmt = stmt.join(Institution, Institution.id == PatientOrder.institution_id).where(
             Institution.uuid == institution_uuid
         )
     order = session.scalar(stmt)
-    if order is None or (who.share_order_ids is not None and order.id not in who.share_order_ids):
+    if order is None:
         where = f" in institution {institution_uuid}" if institution_uuid else ""
         raise NotFound(f"no patient order {order_uuid}{where}")
     return order
 
 
-def _institution_id(session: Session, account_id: int, institution_uuid: str, key: str) -> int:
+def _institution_id(
+    session: Session,
+    account_id: int,
+    institution_uuid: str,
+    key: str,
+    allowed: frozenset[int] | None = None,
+) -> int:
+    """The id of an institution of the account that is in ``allowed`` (None: any; a user
+    limited to some institutions sees no other); NotFound naming ``key`` otherwise."""
     found = session.scalar(
         select(Institution.id).where(
             Institution.account_id == account_id, Institution.uuid == institution_uuid
         )
     )
-    if found is None:
+    if found is None or (allowed is not None and found not in allowed):
         raise NotFound(f"{key}: no institution {institution_uuid}")
     return int(found)
 
@@ -297,8 +320,16 @@ def check_birthdate(born: date, today: date | None = None) -> None:
 # -- create ------------------------------------------------------------------------------
 
 
-def create_order(session: Session, account_id: int, new: NewOrder) -> PatientOrder:
-    institution_id = _institution_id(session, account_id, new.institution_uuid, "InstitutionUuid")
+def create_order(
+    session: Session,
+    account_id: int,
+    new: NewOrder,
+    institution_ids: frozenset[int] | None = None,
+) -> PatientOrder:
+    """A new scheduled order; ``institution_ids`` limits where (None: any institution)."""
+    institution_id = _institution_id(
+        session, account_id, new.institution_uuid, "InstitutionUuid", institution_ids
+    )
     equipment_id = None
     if new.scheduled_equipment_uuid:
         equipment_id = _id_by_uuid(
@@ -478,12 +509,11 @@ def _iso(value: datetime | None) -> str:
 
 def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderPage:
     account_id = who.account_id
-    where: list[ColumnElement[bool]] = [PatientOrder.account_id == account_id]
-    if who.share_order_ids is not None:
-        where.append(PatientOrder.id.in_(sorted(who.share_order_ids)))
+    # A reader's orders are found from the assignment indexes (see index/viewer.py).
+    where: list[ColumnElement[bool]] = [in_account(who), *order_scope(who)]
     if query.institution_uuids:
         ids = [
-            _institution_id(session, account_id, uuid, "InstitutionUuidList")
+            _institution_id(session, account_id, uuid, "InstitutionUuidList", who.institution_ids)
             for uuid in query.institution_uuids
         ]
         where.append(PatientOrder.institution_id.in_(ids))
@@ -518,7 +548,7 @@ def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderP
 
     total = int(session.scalar(select(func.count(PatientOrder.id)).where(*where)) or 0)
     newest: SQLColumnExpression[Any] = PatientOrder.created_at
-    if sqlite and _has_indexed_filter(query):
+    if sqlite and (_has_indexed_filter(query) or is_narrow(who)):
         # Without ANALYZE statistics SQLite prefers walking ix_order_account_created (no
         # sort) over a selective filter's index, i.e. it scans the whole account. The
         # same order as an expression rules that index out: filter first, then sort the
@@ -628,6 +658,22 @@ def delete_order_rows(session: Session, order: PatientOrder) -> tuple[DeletedOrd
     session.delete(order)
     session.flush()
     return DeletedOrder(order.uuid, n_series, len(blob_keys)), blob_keys
+
+
+def audit_order_read(
+    audit: AuditTrail | None, who: Principal, action: str, order: PatientOrder
+) -> None:
+    """Record a read of an order's patient data (no transaction: through the trail)."""
+    if audit is not None:
+        audit.record_durably(
+            Event.by(
+                who,
+                action,
+                study_instance_uid=order.study_instance_uid,
+                patient_id=order.patient_id,
+                detail=f"PatientOrderUuid={order.uuid}",
+            )
+        )
 
 
 def _audit(session: Session, who: Principal, action: str, order: PatientOrder) -> None:

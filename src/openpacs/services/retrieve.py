@@ -1,6 +1,6 @@
 """The read side of WADO-RS: what a request may see, and the instances it covers, in order.
 
-The SQL (scoping to the principal's account and shares, the retrieval order, the batched
+The SQL (scoping to the principal's account and read scope, the retrieval order, the batched
 metadata reads) is in :mod:`openpacs.index.retrieve_sql`; this module turns "nothing
 visible" into :class:`NotFound` (another account's UIDs are never revealed) and picks the
 image a thumbnail shows.
@@ -21,6 +21,7 @@ from openpacs.index.retrieve_sql import (
     find_instances,
 )
 from openpacs.services.errors import NotFound
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
 
 
 def list_instances(session: Session, principal: Principal, scope: Scope) -> list[InstanceRef]:
-    """Every instance the scope names, in retrieval order; NotFound when there is none."""
+    """Every instance the scope names, in retrieval order; NotFound when there is none
+    (or none in the principal's read scope)."""
+    require(principal, Action.READ)
     refs = find_instances(session, principal, scope)
     if not refs:
         raise NotFound(f"{scope.describe()} not found")
@@ -44,6 +47,7 @@ def list_instances(session: Session, principal: Principal, scope: Scope) -> list
 
 def get_instance(session: Session, principal: Principal, scope: Scope) -> InstanceDetail:
     """One instance (``scope.sop_uid`` is required) with its frame and bulk data ranges."""
+    require(principal, Action.READ)
     detail = find_instance(session, principal, scope)
     if detail is None:
         raise NotFound(f"{scope.describe()} not found")

@@ -44,6 +44,7 @@ from openpacs.protocol.qido import (
     default_return_tags,
     lower_level_tags,
 )
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 __all__ = [
@@ -82,7 +83,9 @@ def search(
     default_limit: int = 100,
     max_limit: int = 1000,
 ) -> SearchResult:
-    """Run ``query`` at its level, optionally inside one study (and one series)."""
+    """Run ``query`` at its level, optionally inside one study (and one series), over
+    the studies in the principal's read scope."""
+    require(principal, Action.READ)
     if query.level is Level.STUDY and (study_uid or series_uid):
         raise ValueError("a study search cannot be scoped by a parent")
     if series_uid and not study_uid:

@@ -18,6 +18,12 @@ removes it from every share). A folder share is live: it shows the orders that a
 the folder or in any folder below it at the moment the link is opened, like sharing a
 folder on a cloud drive shares its subfolders.
 
+Who may: creating a share needs the write permission (admins, members), and its orders
+must be in the creator's read scope; a user limited to some institutions cannot share
+a folder (the share is live and would show any institution's orders). Listing and
+deleting shares: admins all of the account's, members only the ones they created
+(``created_by_user_id``), readers none.
+
 The functions ``token_hash``, ``find_share_by_token``, ``share_order_ids`` and
 ``share_is_expired`` are the interface of the recipient's side (``web/share/``,
 ``services/share_access.py``); keep their names and signatures.
@@ -45,10 +51,12 @@ from openpacs.index.models import (
     ShareOrder,
     User,
 )
-from openpacs.services.errors import BadRequest, NotFound
+from openpacs.index.viewer import order_scope
+from openpacs.services.errors import BadRequest, Forbidden, NotFound
 from openpacs.services.folders import descendant_folder_ids, find_folder
-from openpacs.services.orders import _iso, require_writer
+from openpacs.services.orders import _iso
 from openpacs.services.passwords import hash_password
+from openpacs.services.permissions import Action, Grant, require
 from openpacs.services.principal import Principal
 
 ORDERS = "orders"
@@ -183,7 +191,7 @@ class ShareService:
         self, who: Principal, order_uuids: Sequence[str], options: ShareOptions, key: str
     ) -> CreatedShare:
         """A share of a list of orders; ``key`` names the list parameter in errors."""
-        require_writer(who)
+        require(who, Action.WRITE)
         if not order_uuids:
             raise BadRequest(f"{key}: missing required parameter")
         self._check_expiry(options.expire_date, required=True)
@@ -199,7 +207,12 @@ class ShareService:
             return self._created(session, share, token)
 
     def share_folder(self, who: Principal, folder_uuid: str, options: ShareOptions) -> CreatedShare:
-        require_writer(who)
+        require(who, Action.WRITE)
+        if who.institution_ids is not None:
+            raise Forbidden(
+                "a folder share is live and may show orders of any institution: sharing "
+                "a folder needs a user who is not limited to some institutions"
+            )
         self._check_expiry(options.expire_date, required=False)
         with self._db.session() as session:
             folder = find_folder(session, who, folder_uuid, "FolderUuid")
@@ -209,22 +222,28 @@ class ShareService:
             return self._created(session, share, token)
 
     def list_shares(self, who: Principal) -> ShareList:
+        """The account's shares (admins), or those the caller created (members)."""
+        grant = require(who, Action.REVOKE_SHARE)
         with self._db.session() as session:
-            shares = session.scalars(
-                select(Share)
-                .where(Share.account_id == who.account_id)
-                .order_by(Share.created_at.desc(), Share.id.desc())
-            ).all()
+            stmt = select(Share).where(Share.account_id == who.account_id)
+            if grant is Grant.OWN:
+                stmt = stmt.where(Share.created_by_user_id == who.user_id)
+            shares = session.scalars(stmt.order_by(Share.created_at.desc(), Share.id.desc())).all()
             return ShareList(share_infos(session, shares, self._tz))
 
     def delete(self, who: Principal, share_uuid: str) -> DeletedShare:
-        require_writer(who)
+        """Revoke a share: any of the account's (admins) or one the caller made (members)."""
+        grant = require(who, Action.REVOKE_SHARE)
         with self._db.session() as session:
             share = session.scalar(
                 select(Share).where(Share.account_id == who.account_id, Share.uuid == share_uuid)
             )
             if share is None:
                 raise NotFound(f"ShareUuid: no share {share_uuid}")
+            if grant is Grant.OWN and share.created_by_user_id != who.user_id:
+                raise Forbidden(
+                    f"your role ({who.role}) may delete only the share links you created"
+                )
             session.execute(delete(ShareOrder).where(ShareOrder.share_id == share.id))
             record_event(session, who, "share.delete", detail=f"ShareUuid={share.uuid}")
             session.delete(share)
@@ -343,18 +362,20 @@ def _order_uuids(session: Session, order_ids: frozenset[int]) -> list[str]:
 def _orders_of(
     session: Session, who: Principal, order_uuids: Sequence[str], key: str
 ) -> list[PatientOrder]:
-    """The caller's orders, in the order given; NotFound naming the first unknown one."""
+    """The caller's orders (in their read scope), in the order given; NotFound naming the
+    first unknown one."""
     wanted = list(dict.fromkeys(order_uuids))
     found: dict[str, PatientOrder] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
         for order in session.scalars(
             select(PatientOrder).where(
-                PatientOrder.account_id == who.account_id, PatientOrder.uuid.in_(chunk)
+                PatientOrder.account_id == who.account_id,
+                PatientOrder.uuid.in_(chunk),
+                *order_scope(who),
             )
         ):
-            if who.share_order_ids is None or order.id in who.share_order_ids:
-                found[order.uuid] = order
+            found[order.uuid] = order
     missing = [u for u in wanted if u not in found]
     if missing:
         raise NotFound(f"{key}: no patient order {missing[0]}")

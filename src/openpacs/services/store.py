@@ -18,6 +18,13 @@ derived UIDs when the service is told to (``OPENPACS_COERCE_MISSING_UIDS``): the
 rewritten with them (dicom/coerce.py), parsed again and stored from memory like a small
 upload; its outcome carries the coercion and the warning 0xB000 (Coercion of Data
 Elements). Only refused files take that path.
+
+Who may store: the write permission (admins and members; a reader, a read-only token or
+a share gets every part refused with 0x0124 Refused: Not Authorized). A user limited to
+some institutions stores only into orders of those: before step 2 the study's order is
+claimed (:func:`openpacs.index.order_link.claim_study_order`; a new study gets its order
+in the user's institution), and an instance of another institution's study is refused
+with 0x0124.
 """
 
 from __future__ import annotations
@@ -28,15 +35,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from openpacs.dicom import status
 from openpacs.dicom.coerce import Coercion, CoercionError, coerce_missing_uids
 from openpacs.dicom.ingest import InvalidInstance, MissingUid, ParsedInstance, parse_instance
 from openpacs.index.db import Database
 from openpacs.index.instance_rows import existing_instance
+from openpacs.index.order_link import claim_study_order
 from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_response import FailedInstance, StoredInstance
 from openpacs.services.index_writer import IndexWriter, ReservationLost
 from openpacs.services.key_pool import BlobKeyPool
+from openpacs.services.permissions import Action, Grant, grant_of, refusal
 from openpacs.services.principal import Principal
 from openpacs.services.upload import Upload
 from openpacs.storage.base import BlobStore, fsync_path
@@ -88,8 +99,8 @@ class StoreService:
     ) -> StoreOutcome:
         """Store one uploaded part (blocking: run in a worker thread). Consumes ``upload``."""
         try:
-            if principal.read_only:
-                return _failure("", "", status.PROCESSING_FAILURE, "this access is read-only")
+            if grant_of(principal, Action.WRITE) is Grant.NONE:
+                return _failure("", "", status.NOT_AUTHORIZED, refusal(principal, Action.WRITE))
             if upload.data is not None:
                 return self._store_bytes(principal, upload.data, base_url, expected_study_uid)
             assert upload.path is not None
@@ -180,6 +191,13 @@ class StoreService:
         A key whose reservation garbage collection claimed meanwhile is not indexed
         (ReservationLost): an upload still in memory is written again under a fresh key
         (``attempts``), a renamed staging file is gone with its blob and fails."""
+        if principal.institution_ids is not None and not self._claim(principal, parsed):
+            return _failure(
+                parsed.sop_class_uid,
+                parsed.sop_instance_uid,
+                status.NOT_AUTHORIZED,
+                f"study {parsed.study_instance_uid} belongs to an institution you cannot store in",
+            )
         for attempt in range(1, attempts + 1):
             key = self._keys.take()
             try:
@@ -218,6 +236,21 @@ class StoreService:
             if existing is not None:
                 return existing_outcome(parsed, existing, base_url)
         return _success(parsed, base_url)
+
+    def _claim(self, principal: Principal, parsed: ParsedInstance) -> bool:
+        """The study's order is (now) in one of the limited user's institutions."""
+        assert principal.institution_ids is not None
+        for attempt in (1, 2):
+            try:
+                with self._db.session() as session:
+                    return claim_study_order(
+                        session, principal.account_id, parsed, principal.institution_ids
+                    )
+            except IntegrityError:
+                if attempt == 2:  # pragma: no cover - a second clash on the same study
+                    raise
+                # Another upload of the same new study made its order first: look again.
+        return False  # pragma: no cover - the loop returns
 
     def _existing(self, account_id: int, parsed: ParsedInstance) -> tuple[str, str] | None:
         with self._db.engine.connect() as conn:

@@ -49,7 +49,8 @@ from openpacs.protocol.paths import ResourcePath
 from openpacs.protocol.stow_request import part_refusal
 from openpacs.protocol.stow_response import FailedInstance, StowResult
 from openpacs.services.audit import AuditTrail, Event
-from openpacs.services.errors import BadRequest, Forbidden, TooLarge
+from openpacs.services.errors import BadRequest, TooLarge
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 from openpacs.services.store import StoreOutcome, StoreService
 from openpacs.services.upload import Upload, UploadSpool
@@ -121,24 +122,27 @@ class StowDriver:
         """Store every part of ``body``; raises Forbidden / BadRequest / TooLarge for the
         request as a whole, never for one part, and ClientGone when no one is left to
         answer (after storing the parts that ended)."""
-        if request.principal.read_only:
-            raise Forbidden("this access is read-only; storing is not allowed")
+        require(request.principal, Action.WRITE)
         if (request.content_length or 0) > self._limits.max_bytes:
             raise TooLarge(self._limits.bytes_reason())
         parts = _Parts(self._store, request, self._staging, self._spool_threshold, self._limits)
         await parts.receive(body)
-        self._record(request, parts.outcomes)
+        last = self._record(request, parts.outcomes)
         if parts.client_gone:
             stored = sum(outcome.stored is not None for outcome in parts.outcomes)
             log.info("stow: the client disconnected mid-body; %d part(s) stored before", stored)
             raise ClientGone
         result = _result(parts.outcomes, parts.malformed, request.base_url, parts.over_limit)
+        if last and self._audit.syncs:
+            # The answer names what was stored: its audit events are on disk first.
+            await anyio.to_thread.run_sync(self._audit.wait_durable, last)
         log.info("stow stored=%d failed=%d", len(result.stored), len(result.failed))
         return result
 
-    def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> None:
+    def _record(self, request: StowRequest, outcomes: list[StoreOutcome]) -> int:
         """One ``study.store`` event per study, one ``instance.coerce`` per instance
-        stored under derived UIDs."""
+        stored under derived UIDs; the journal number of the last one (0: none)."""
+        last = 0
         per_study: dict[str, int] = {}
         for outcome in outcomes:
             if outcome.stored is None:
@@ -146,22 +150,20 @@ class StowDriver:
             study = outcome.study_instance_uid
             per_study[study] = per_study.get(study, 0) + 1
             if outcome.coercion is not None:
-                self._event(request, "instance.coerce", study, outcome.coercion.describe())
+                last = self._event(request, "instance.coerce", study, outcome.coercion.describe())
         for study in sorted(per_study):
-            self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+            last = self._event(request, "study.store", study, f"{per_study[study]} instance(s)")
+        return last
 
-    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> None:
-        who = request.principal
-        self._audit.record(
-            Event(
-                account_id=who.account_id,
-                action=action,
-                study_instance_uid=study,
-                user_id=who.user_id,
-                detail=detail,
-                client=request.client,
-            )
+    def _event(self, request: StowRequest, action: str, study: str, detail: str) -> int:
+        event = Event.by(
+            request.principal,
+            action,
+            study_instance_uid=study,
+            detail=detail,
+            client=request.client,
         )
+        return self._audit.record(event)
 
 
 class _Parts:

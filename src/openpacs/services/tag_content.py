@@ -17,8 +17,10 @@ from openpacs.dicom.ingest import BULK_BASE
 from openpacs.dicom.tags import InvalidTag, parse_tag, tag_key
 from openpacs.index.db import Database
 from openpacs.index.models import Instance, Series, Study
+from openpacs.services.audit import AuditTrail
 from openpacs.services.errors import BadRequest, NotFound
-from openpacs.services.orders import find_order
+from openpacs.services.orders import audit_order_read, find_order
+from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
 _BULK_BASE = BULK_BASE.encode()
@@ -64,8 +66,12 @@ def parse_tag_ids(ids: Sequence[str], key: str = "DicomTagIdList") -> tuple[str,
 
 
 class TagContentService:
-    def __init__(self, db: Database) -> None:
+    """Tag contents are study content: each read is audited (``order.tags``) when the
+    service is given the audit trail."""
+
+    def __init__(self, db: Database, audit: AuditTrail | None = None) -> None:
         self._db = db
+        self._audit = audit
 
     def tag_content(
         self,
@@ -77,6 +83,7 @@ class TagContentService:
         tag_ids: Sequence[str] = (),
         base_url: str,
     ) -> TagContent:
+        require(who, Action.READ)
         keys = parse_tag_ids(tag_ids)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid, institution_uuid)
@@ -107,7 +114,7 @@ class TagContentService:
                 for series_id, sop_uid, number, metadata in rows:
                     tags = _select(_load(metadata, base), keys)
                     by_series[series_id].append(InstanceTags(sop_uid, number, tags))
-            return TagContent(
+            content = TagContent(
                 order.uuid,
                 order.study_instance_uid,
                 keys,
@@ -122,6 +129,8 @@ class TagContentService:
                     for s in series_rows
                 ),
             )
+        audit_order_read(self._audit, who, "order.tags", order)
+        return content
 
 
 def _load(metadata: bytes, base: bytes) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for
 from openpacs.web.api.openapi import openapi_json
 from openpacs.web.api.routes import api_routes
+from openpacs.web.audit import AuditMiddleware
 from openpacs.web.context import AppContext
 from openpacs.web.dicomweb.routes import dicomweb_routes
 from openpacs.web.dicomweb.stow import CLIENT_CLOSED
@@ -88,7 +89,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         db=database,
         blobs=blobs,
         store=StoreService(database, blobs, coerce_missing_uids=settings.coerce_missing_uids),
-        audit=AuditTrail(database),
+        audit=AuditTrail(database, settings.data_dir / "audit", sync=settings.audit_sync),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
 
@@ -113,8 +114,9 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
         *share_routes(),
     ]
     middleware = [
-        Middleware(AccessLogMiddleware, audit=ctx.audit, log_requests=settings.access_log),
+        Middleware(AccessLogMiddleware, log_requests=settings.access_log),
         Middleware(NormalisePathMiddleware),
+        Middleware(AuditMiddleware, audit=ctx.audit),
         Middleware(
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
@@ -123,7 +125,12 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
             expose_headers=CORS_EXPOSED_HEADERS,
             allow_credentials=True,
         ),
-        Middleware(BasicAuthMiddleware, authenticator=authenticator, prefix=DICOMWEB_PREFIX),
+        Middleware(
+            BasicAuthMiddleware,
+            authenticator=authenticator,
+            prefix=DICOMWEB_PREFIX,
+            audit=ctx.audit,
+        ),
     ]
     app = Starlette(
         routes=routes,

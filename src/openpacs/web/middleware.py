@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import anyio
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openpacs.protocol.basic_auth import basic_credentials
-from openpacs.services.audit import AuditTrail, Event
-from openpacs.services.auth import Authenticator
+from openpacs.protocol.basic_auth import basic_credentials, bearer_token
+from openpacs.services.audit import FAILURE, AuditTrail, Event
+from openpacs.services.auth import Authenticator, AuthResult
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
 from openpacs.web.errors import error_response
 
@@ -50,21 +51,25 @@ class NormalisePathMiddleware:
         await self.app(scope, receive, send)
 
 
-def _basic_credentials(scope: Scope) -> tuple[str, str] | None:
+def _authorization(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return basic_credentials(value.decode("latin-1"))
+            return str(value.decode("latin-1"))
     return None
 
 
 class BasicAuthMiddleware:
-    """Every request under the protected prefix carries valid Basic credentials.
+    """Every request under the protected prefix carries valid credentials: HTTP Basic
+    (e-mail and password, or e-mail and an API token as the password, so PostDICOM-style
+    clients work unchanged with a token) or ``Authorization: Bearer <API token>``.
 
     Wrong passwords are limited per user name (:mod:`openpacs.services.ratelimit`): after
     10 failures within 15 minutes that name gets 429 with ``Retry-After`` without a
     password check, except for credentials verified successfully in the last minute (the
     authenticator's cache), so a client that is already working is not locked out by
-    someone guessing its password.
+    someone guessing its password. Before the cache is trusted, the login epoch is read
+    when it is due (about once a second, in a worker thread), so a disabled user, a new
+    password or a revoked token stops working within seconds on every process.
     """
 
     def __init__(
@@ -73,11 +78,13 @@ class BasicAuthMiddleware:
         authenticator: Authenticator,
         prefix: str,
         limiter: FailureLimiter | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.prefix = prefix
         self.limiter = limiter or FailureLimiter()
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not (
@@ -88,32 +95,80 @@ class BasicAuthMiddleware:
         if scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        credentials = _basic_credentials(scope)
-        if credentials is None:
-            await self._deny(scope, receive, send, 401, "authentication required (HTTP Basic)")
+        header = _authorization(scope)
+        credentials = basic_credentials(header) if header is not None else None
+        token = bearer_token(header) if header is not None else None
+        if credentials is None and token is None:
+            await self._deny(
+                scope, receive, send, 401, "authentication required (HTTP Basic or Bearer token)"
+            )
             return
-        result = self.authenticator.cached(*credentials)
-        if result is None:
-            user_key = credentials[0].strip().lower()
-            wait = self.limiter.blocked(user_key)
-            if wait is not None:
-                reason = "too many failed logins for this user name; try again later"
-                response = error_response(429, reason, retry_after_header(wait))
-                await response(scope, receive, send)
+        if self.authenticator.epoch_due():
+            await anyio.to_thread.run_sync(self.authenticator.check_epoch)
+        result: AuthResult | None
+        if token is not None:
+            result = self.authenticator.cached_bearer(token)
+            if result is None:
+                result = await anyio.to_thread.run_sync(
+                    self.authenticator.authenticate_bearer, token
+                )
+        else:
+            assert credentials is not None
+            result = await self._basic(scope, receive, send, credentials)
+            if result is None:
                 return
-            result = await anyio.to_thread.run_sync(self.authenticator.authenticate, *credentials)
-            if result.principal is None:
-                self.limiter.failure(user_key)
-                await self._deny(scope, receive, send, 401, "wrong e-mail or password")
-                return
-            self.limiter.success(user_key)
+        if result.principal is None:
+            await self._record_failure(scope, result)
+            if result.refusal:
+                await self._deny(scope, receive, send, 403, result.refusal)
+            else:
+                await self._deny(scope, receive, send, 401, result.reason)
+            return
         if not result.dicomweb_enabled:
             await self._deny(
                 scope, receive, send, 403, "DICOMweb access is disabled for this account"
             )
             return
-        scope.setdefault("state", {})["principal"] = result.principal
+        client = scope.get("client")
+        address = client[0] if client else ""
+        scope.setdefault("state", {})["principal"] = replace(result.principal, client=address)
         await self.app(scope, receive, send)
+
+    async def _basic(
+        self, scope: Scope, receive: Receive, send: Send, credentials: tuple[str, str]
+    ) -> AuthResult | None:
+        """The result of Basic credentials; None when a 429 was already answered."""
+        result = self.authenticator.cached(*credentials)
+        if result is not None:
+            return result
+        user_key = credentials[0].strip().lower()
+        wait = self.limiter.blocked(user_key)
+        if wait is not None:
+            reason = "too many failed logins for this user name; try again later"
+            response = error_response(429, reason, retry_after_header(wait))
+            await response(scope, receive, send)
+            return None
+        result = await anyio.to_thread.run_sync(self.authenticator.authenticate, *credentials)
+        if result.principal is None and not result.refusal:
+            self.limiter.failure(user_key)
+        else:
+            self.limiter.success(user_key)
+        return result
+
+    async def _record_failure(self, scope: Scope, result: AuthResult) -> None:
+        """A refused sign-in of a known user goes into their account's audit trail (wrong
+        passwords are bounded by the rate limit, so this cannot flood it)."""
+        if self.audit is None or result.attempted is None:
+            return
+        client = scope.get("client")
+        event = Event.by(
+            result.attempted,
+            "login",
+            outcome=FAILURE,
+            detail=result.refusal or result.reason,
+            client=client[0] if client else "",
+        )
+        await anyio.to_thread.run_sync(self.audit.record_durably, event)
 
     async def _deny(
         self, scope: Scope, receive: Receive, send: Send, code: int, reason: str
@@ -123,34 +178,12 @@ class BasicAuthMiddleware:
         await response(scope, receive, send)
 
 
-# Reads of a study through a DICOMweb root (the account's or a share's), for the audit trail.
-_STUDY_READ = re.compile(r"^(?:/share/[^/]+)?/dicomweb/studies/(?!series(?:/|$))([^/]+)(?:/(.*))?$")
-
-
-def study_read_action(path: str) -> tuple[str, str] | None:
-    """(action, StudyInstanceUID) for a GET of study content, else None."""
-    match = _STUDY_READ.match(path)
-    if match is None:
-        return None
-    rest = match.group(2) or ""
-    if rest.endswith("metadata"):
-        return "study.metadata", match.group(1)
-    if any(part in rest for part in ("rendered", "thumbnail", "frames", "bulkdata")):
-        return "study.view", match.group(1)
-    if rest.endswith("series") or rest.endswith("instances"):
-        return None  # a QIDO search inside the study
-    return "study.retrieve", match.group(1)
-
-
 class AccessLogMiddleware:
-    """One structured (JSON) line per request: who, what, status, bytes, time; and an
-    audit event for every successful read of a study's content."""
+    """One structured (JSON) line per request: who, what, status, bytes, time. (Audit
+    events are written by :class:`openpacs.web.audit.AuditMiddleware`.)"""
 
-    def __init__(
-        self, app: ASGIApp, audit: AuditTrail | None = None, *, log_requests: bool = True
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
         self.app = app
-        self.audit = audit
         self.log_requests = log_requests  # OPENPACS_ACCESS_LOG
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,21 +207,6 @@ class AccessLogMiddleware:
         finally:
             principal = state.get("principal")
             client = scope.get("client")
-            if self.audit is not None and principal is not None and info["status"] < 300:
-                path = _SLASHES.sub("/", scope["path"])
-                read = study_read_action(path) if scope["method"] == "GET" else None
-                if read is not None:
-                    self.audit.record(
-                        Event(
-                            account_id=principal.account_id,
-                            action=read[0],
-                            study_instance_uid=read[1],
-                            user_id=principal.user_id,
-                            share_id=principal.share_id,
-                            detail=_SHARE_TOKEN.sub(r"\1...", scope["path"])[:500],
-                            client=client[0] if client else "",
-                        )
-                    )
             if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 record = {
                     "method": scope["method"],

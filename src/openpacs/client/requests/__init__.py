@@ -1,7 +1,8 @@
-"""Every request the SDK sends, built as pure data (no I/O): one package, three parts.
+"""Every request the SDK sends, built as pure data (no I/O): one package, four parts.
 
 - :mod:`._core`: :class:`ApiRequest`, :class:`Reply`, :class:`Call`, value formatting;
 - :mod:`.custom`: the custom endpoints (SPEC section 4);
+- :mod:`.access`: API tokens and the audit trail (openpacs additions in the same form);
 - :mod:`.dicomweb`: QIDO-RS, WADO-RS and STOW-RS.
 
 A builder returns a :class:`Call`: the :class:`ApiRequest` (method, path relative to the
@@ -34,6 +35,12 @@ from openpacs.client.requests._core import (
     join_url,
     split_list,
     uid_segment,
+)
+from openpacs.client.requests.access import (
+    create_api_token,
+    get_audit_log,
+    list_api_tokens,
+    revoke_api_token,
 )
 from openpacs.client.requests.custom import (
     add_order_to_folder,
@@ -84,6 +91,7 @@ __all__ = [
     "assign_order_to_user",
     "assign_order_to_user_group",
     "check_uid",
+    "create_api_token",
     "create_folder",
     "create_patient_order",
     "create_share_link",
@@ -92,9 +100,11 @@ __all__ = [
     "delete_share",
     "format_date",
     "format_datetime",
+    "get_audit_log",
     "get_dicom_tag_content",
     "get_patient_order",
     "join_url",
+    "list_api_tokens",
     "list_equipment",
     "list_institutions",
     "list_shares",
@@ -103,6 +113,7 @@ __all__ = [
     "qido",
     "qido_params",
     "retrieve_request",
+    "revoke_api_token",
     "search",
     "search_folders",
     "search_instances",

@@ -20,14 +20,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from openpacs.protocol.custom_params import ENDPOINTS, EndpointSpec, Key, Kind
-from openpacs.web.api.routes import HANDLERS
+from openpacs.services.permissions import ROLE_TABLE, Action
+from openpacs.web.api.routes import HANDLERS, RULES
 from openpacs.web.api.wire import json_schema
 from openpacs.web.context import context
 
 _ERRORS = {
     "400": "A parameter is missing or malformed (the reason names it).",
-    "401": "No or wrong HTTP Basic credentials.",
-    "403": "DICOMweb access is disabled for the account, or the access is read-only.",
+    "401": "No or wrong credentials (HTTP Basic, or an expired, revoked or unknown API token).",
+    "403": "The caller's role or API token scope does not allow this (see the "
+    "description), the user is disabled, or DICOMweb access is disabled for the account.",
     "404": "The object does not exist in the caller's account.",
     "409": "The request conflicts with existing data.",
     "501": "The endpoint is not available on this server.",
@@ -131,6 +133,10 @@ def _operations(spec: EndpointSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     }
     name = spec.path.strip("/")
     base: dict[str, Any] = {"summary": spec.summary, "tags": [spec.group]}
+    rule = RULES.get(spec.path)
+    if rule is not None:
+        base["description"] = _who_may(rule.action)
+        base["x-openpacs-permission"] = rule.action.value
     if spec.extension:
         base["x-openpacs-extension"] = True
     get: dict[str, Any] = {**base, "operationId": f"{name}_get", "responses": responses}
@@ -161,6 +167,12 @@ def _operations(spec: EndpointSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     return {"get": get, "post": post}
 
 
+def _who_may(action: Action) -> str:
+    """The role table's row of ``action``, in words (README: Roles and permissions)."""
+    grants = ", ".join(f"{role.value}: {grant.value}" for role, grant in ROLE_TABLE[action].items())
+    return f"Permission `{action.value}` ({grants})."
+
+
 def build_openapi(server_url: str) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {
@@ -170,7 +182,10 @@ def build_openapi(server_url: str) -> dict[str, Any]:
         }
     }
     components: dict[str, Any] = {
-        "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+        "securitySchemes": {
+            "basicAuth": {"type": "http", "scheme": "basic"},
+            "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token."},
+        },
         "responses": {
             f"Error{code}": {
                 "description": text,
@@ -200,7 +215,7 @@ def build_openapi(server_url: str) -> dict[str, Any]:
             ),
         },
         "servers": [{"url": server_url, "description": "The DICOMweb root"}],
-        "security": [{"basicAuth": []}],
+        "security": [{"basicAuth": []}, {"bearerAuth": []}],
         "tags": [{"name": name} for name in sorted({spec.group for spec in ENDPOINTS})],
         "paths": paths,
         "components": components,

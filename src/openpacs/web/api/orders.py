@@ -43,7 +43,7 @@ def create_patient_order(call: ApiCall) -> OrderProperties:
 
 def get_patient_order_properties(call: ApiCall) -> OrderProperties:
     p = call.params
-    return OrderService(call.ctx.db).properties(
+    return OrderService(call.ctx.db, audit=call.ctx.audit).properties(
         call.principal, p.text("PatientOrderInstitutionUuid"), p.text("PatientOrderUuid")
     )
 
@@ -78,7 +78,7 @@ def delete_order(call: ApiCall) -> DeletedOrder:
 
 def get_dicom_tag_content(call: ApiCall) -> TagContent:
     p = call.params
-    return TagContentService(call.ctx.db).tag_content(
+    return TagContentService(call.ctx.db, call.ctx.audit).tag_content(
         call.principal,
         p.text("PatientOrderInstitutionUuid"),
         p.text("PatientOrderUuid"),

@@ -7,11 +7,20 @@ generic endpoint parses the request with the spec and calls the handler register
 add it to ``HANDLERS``; until then its path answers 501.
 
 The paths are literal, so they never shadow the DICOMweb routes (``/studies`` ...).
+
+``RULES`` says, per endpoint, which permission its service checks
+(:mod:`openpacs.services.permissions`) and the audit action of the endpoint. The checks
+themselves are in the services, so the command line and other faces get the same; this
+table is what the OpenAPI document states and what the tests walk, role by endpoint: an
+endpoint without a row fails them. A call the service refuses (403) or answers "not
+found" (404, also for what the caller's read scope hides) is recorded in the audit trail
+as a failure of that action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 import orjson
@@ -29,11 +38,15 @@ from openpacs.protocol.custom_params import (
     parse_body,
     parse_header,
 )
-from openpacs.web.api import assignments, directory, folders, orders, shares
+from openpacs.services.audit import FAILURE, Event
+from openpacs.services.errors import ServiceError
+from openpacs.services.permissions import Action
+from openpacs.services.principal import Principal
+from openpacs.web.api import assignments, audit, directory, folders, orders, shares, tokens
 from openpacs.web.api.call import ApiCall, ApiHandler
 from openpacs.web.api.wire import to_wire
 from openpacs.web.context import context, dicomweb_base, principal
-from openpacs.web.errors import HttpError
+from openpacs.web.errors import HttpError, ascii_reason, status_of
 
 HANDLERS: dict[str, ApiHandler] = {
     "/createpatientorder": orders.create_patient_order,
@@ -55,6 +68,46 @@ HANDLERS: dict[str, ApiHandler] = {
     "/sharefolderwithurl": shares.share_folder_with_url,
     "/getsharelist": shares.get_share_list,
     "/deleteshare": shares.delete_share,
+    "/createapitoken": tokens.create_api_token,
+    "/getapitokenlist": tokens.get_api_token_list,
+    "/revokeapitoken": tokens.revoke_api_token,
+    "/getauditlog": audit.get_audit_log,
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The permission an endpoint's service requires, and the endpoint's audit action."""
+
+    action: Action
+    audit: str
+
+
+_READ, _WRITE = Action.READ, Action.WRITE
+RULES: dict[str, Rule] = {
+    "/createpatientorder": Rule(_WRITE, "order.create"),
+    "/getpatientorderproperties": Rule(_READ, "order.read"),
+    "/getpatientorderlist": Rule(_READ, "order.search"),
+    "/deleteorder": Rule(Action.DELETE, "order.delete"),
+    "/getdicomtagcontent": Rule(_READ, "order.tags"),
+    "/getinstitutionlist": Rule(_READ, "directory.read"),
+    "/getuserlist": Rule(_READ, "directory.read"),
+    "/getusergrouplist": Rule(_READ, "directory.read"),
+    "/getequipmentlist": Rule(_READ, "directory.read"),
+    "/createfolder": Rule(_WRITE, "folder.create"),
+    "/searchfolder": Rule(_READ, "folder.search"),
+    "/addordertofolder": Rule(_WRITE, "folder.add_order"),
+    "/assignordertouser": Rule(_WRITE, "order.assign"),
+    "/assignordertousergroup": Rule(_WRITE, "order.assign"),
+    "/createsharelink": Rule(_WRITE, "share.create"),
+    "/sharepatientorderwithurl": Rule(_WRITE, "share.create"),
+    "/sharefolderwithurl": Rule(_WRITE, "share.create"),
+    "/getsharelist": Rule(Action.REVOKE_SHARE, "share.list"),
+    "/deleteshare": Rule(Action.REVOKE_SHARE, "share.delete"),
+    "/createapitoken": Rule(Action.OWN_TOKENS, "token.create"),
+    "/getapitokenlist": Rule(Action.OWN_TOKENS, "token.list"),
+    "/revokeapitoken": Rule(Action.OWN_TOKENS, "token.revoke"),
+    "/getauditlog": Rule(Action.READ_AUDIT, "audit.read"),
 }
 
 
@@ -79,9 +132,22 @@ async def dispatch(request: Request, spec: EndpointSpec, handler: ApiHandler | N
     if handler is None:
         raise HttpError(501, f"{spec.path} is not available on this server yet")
     params = await read_params(request, spec)
-    call = ApiCall(context(request), who, params, dicomweb_base(request))
-    result = await anyio.to_thread.run_sync(handler, call)
+    ctx = context(request)
+    call = ApiCall(ctx, who, params, dicomweb_base(request))
+    try:
+        result = await anyio.to_thread.run_sync(handler, call)
+    except (ServiceError, HttpError) as exc:
+        status = status_of(exc) if isinstance(exc, ServiceError) else exc.status
+        rule = RULES.get(spec.path)
+        if status in (403, 404) and rule is not None:
+            event = _refusal(who, rule.audit, status, exc.reason)
+            await anyio.to_thread.run_sync(ctx.audit.record_durably, event)
+        raise
     return Response(orjson.dumps(to_wire(result)), media_type="application/json")
+
+
+def _refusal(who: Principal, action: str, status: int, reason: str) -> Event:
+    return Event.by(who, action, outcome=FAILURE, detail=f"{status} {ascii_reason(reason)}")
 
 
 async def read_params(request: Request, spec: EndpointSpec) -> Params:

@@ -35,6 +35,7 @@ from openpacs.services.retrieve import (
     list_instances,
 )
 from openpacs.services.stored_files import SHORTER
+from openpacs.web.audit import AUDIT_STUDY
 from openpacs.web.context import context, principal
 from openpacs.web.errors import HttpError
 
@@ -99,7 +100,9 @@ async def load_instances(request: Request, scope: Scope) -> list[InstanceRef]:
         with ctx.db.session() as session:
             return list_instances(session, who, scope)
 
-    return await in_thread(run)
+    refs = await in_thread(run)
+    _audit_study(request, scope, refs[0].study_uid)
+    return refs
 
 
 async def load_instance(request: Request, scope: Scope) -> InstanceDetail:
@@ -109,7 +112,15 @@ async def load_instance(request: Request, scope: Scope) -> InstanceDetail:
         with ctx.db.session() as session:
             return get_instance(session, who, scope)
 
-    return await in_thread(run)
+    detail = await in_thread(run)
+    _audit_study(request, scope, detail.ref.study_uid)
+    return detail
+
+
+def _audit_study(request: Request, scope: Scope, study_uid: str) -> None:
+    """The study a PostDICOM form (no study in the URL) read, for its audit event."""
+    if scope.study_uid is None:
+        setattr(request.state, AUDIT_STUDY, study_uid)
 
 
 def accept_ranges(request: Request) -> list[MediaRange]:

@@ -1,0 +1,134 @@
+"""The read scope and the audit readout use indexes (SQLite EXPLAIN QUERY PLAN; SQLite
+plans without statistics, so an empty index plans as a large one would).
+
+PostgreSQL plans from table statistics: ``bench/audit_bench.py`` shows its plans at a
+million events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Select, delete, event, insert
+
+from openpacs.index.audit import (
+    AuditFilter,
+    actions_with_prefix,
+    branch_statement,
+    events_page,
+    readout_statement,
+)
+from openpacs.index.db import Database
+from openpacs.index.migrate import upgrade
+from openpacs.index.models import Account, AuditEvent
+from openpacs.index.qido_sql import search_statement
+from openpacs.protocol.qido import Level, parse_qido
+from openpacs.services.audit import Event
+from openpacs.services.orders import OrderQuery, search_orders
+from openpacs.services.principal import Principal
+from tests.unit.test_search_service import uses
+
+READER = Principal(1, user_id=5, role="reader")
+LIMITED = Principal(1, user_id=6, role="member", institution_ids=frozenset({2, 3}))
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path_factory.mktemp('plans') / 'index.db'}")
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def plan(db: Database, stmt: Select[Any]) -> str:
+    sql = str(stmt.compile(dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}))
+    with db.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+    return "\n".join(str(row[3]) for row in rows)
+
+
+def test_a_readers_search_starts_from_their_assigned_orders(db: Database) -> None:
+    detail = plan(db, search_statement(READER, parse_qido([], Level.STUDY)))
+    assert uses("ix_study_order_id", detail), detail
+    assert uses("ix_patient_order_assigned_user_id", detail), detail
+    assert uses("ix_user_group_member_user_id", detail), detail
+    assert "SCAN study" not in detail and "SCAN patient_order" not in detail, detail
+
+
+def test_a_limited_users_search_walks_the_account_and_checks_the_institution(
+    db: Database,
+) -> None:
+    stmt = search_statement(LIMITED, parse_qido([("PatientID", "P1")], Level.STUDY))
+    detail = plan(db, stmt)
+    assert uses("ix_study_account_patient_id", detail), detail
+    assert "SCAN " not in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("where", "index"),
+    [
+        (AuditFilter(), "ix_audit_account_time"),
+        (AuditFilter(user_id=3), "ix_audit_account_user"),
+        (AuditFilter(patient_id="P1"), "ix_audit_account_patient"),
+        (AuditFilter(study_instance_uid="1.2.3"), "ix_audit_account_study"),
+        (AuditFilter(action="study.retrieve"), "ix_audit_account_action"),
+    ],
+)
+def test_each_audit_filter_reads_its_index_newest_first(
+    db: Database, where: AuditFilter, index: str
+) -> None:
+    detail = plan(db, readout_statement(1, where).limit(100))
+    assert uses(index, detail), detail
+    assert "SCAN audit_event" not in detail, detail
+    assert "USE TEMP B-TREE FOR ORDER BY" not in detail, detail  # no sort: a range walk
+
+
+def test_an_action_prefix_reads_one_range_per_action(db: Database) -> None:
+    detail = plan(db, branch_statement(1, AuditFilter(action="study.*"), "study.view", 101))
+    assert uses("ix_audit_account_action", detail), detail
+    assert "USE TEMP B-TREE" not in detail, detail
+
+
+def test_an_action_prefix_finds_the_accounts_actions(db: Database) -> None:
+    rows = [Event(1, action).row() for action in ("study.view", "study.store", "order.read")]
+    with db.engine.begin() as conn:
+        conn.execute(insert(Account).values(id=1, name="a"))
+        conn.execute(insert(AuditEvent), rows * 3)
+    try:
+        with db.session() as session:
+            assert actions_with_prefix(session, 1, "study.") == ["study.store", "study.view"]
+            page = events_page(session, 1, AuditFilter(action="study.*"), limit=4)
+            assert len(page) == 5 and {r.event.action for r in page} <= {
+                "study.store",
+                "study.view",
+            }
+            assert events_page(session, 1, AuditFilter(action="user.*"), limit=4) == []
+            times = [(r.event.created_at, r.event.id) for r in page]
+            assert times == sorted(times, reverse=True)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(delete(AuditEvent))
+            conn.execute(delete(Account))
+
+
+def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> None:
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        if sql.lstrip().startswith("SELECT") and "FROM patient_order" in sql:
+            statements.append((sql, params))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        with db.session() as session:
+            search_orders(session, READER, OrderQuery())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(statements) == 2  # the count and the page
+    for sql, params in statements:
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+        detail = "\n".join(str(row[3]) for row in rows)
+        assert uses("ix_patient_order_assigned_user_id", detail), detail
+        assert "SCAN patient_order" not in detail, detail
