@@ -20,7 +20,7 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import async_operation
-from openpacs.client.auth import credentials
+from openpacs.client.auth import ClientBase
 from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
@@ -30,7 +30,7 @@ from openpacs.client.errors import (
 )
 from openpacs.client.layout import Layout
 from openpacs.client.local_files import Candidate, LocalFile, candidates, inspect_file
-from openpacs.client.requests import USER_AGENT, ApiRequest, Call, Reply, join_url
+from openpacs.client.requests import ApiRequest, Call, Reply
 from openpacs.client.results import FileResult, RetrieveResult, UploadResult
 from openpacs.client.retrieve import PartWriter, RetrieveProgress, open_writer, retrieve_result
 from openpacs.client.sync import connection_error
@@ -68,7 +68,7 @@ def _check(reply: Reply) -> Reply:
     return reply
 
 
-class AsyncPacsClient:
+class AsyncPacsClient(ClientBase):
     """Async DICOMweb PACS client; every method of ``PacsClient``, awaited.
 
     ``async with AsyncPacsClient(url, user, password) as pacs: await pacs.search(...)``
@@ -89,20 +89,11 @@ class AsyncPacsClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not web_address.startswith(("http://", "https://")):
-            raise ValueError(f"the web address must start with http:// or https://: {web_address}")
-        self.web_address = web_address
-        self.retries = retries
-        self.backoff = backoff
-        self.stow_path = stow_path
-        self._http = httpx.AsyncClient(
-            auth=credentials(username, password, token),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            verify=verify,
-            headers={"User-Agent": USER_AGENT, **(headers or {})},
-            follow_redirects=False,
-            transport=transport,
+        super().__init__(web_address, retries=retries, backoff=backoff, stow_path=stow_path)
+        options = self.http_options(
+            username, password, token, timeout=timeout, verify=verify, headers=headers
         )
+        self._http = httpx.AsyncClient(**options, transport=transport)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -120,10 +111,6 @@ class AsyncPacsClient:
     async def aclose(self) -> None:
         """Close the connections (the ``async with`` block does it on leaving)."""
         await self._http.aclose()
-
-    def url_for(self, path: str) -> str:
-        """The full URL of a path relative to the DICOMweb root."""
-        return join_url(self.web_address, path)
 
     async def send(self, request: ApiRequest, content: AsyncIterable[bytes] | None = None) -> Reply:
         """Send one request; any HTTP answer comes back, no answer is ConnectionFailed."""

@@ -14,7 +14,7 @@ import httpx
 
 from openpacs.client import requests as rq
 from openpacs.client._ops import operation
-from openpacs.client.auth import credentials
+from openpacs.client.auth import ClientBase
 from openpacs.client.defaults import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY
 from openpacs.client.errors import (
     ConnectionFailed,
@@ -23,7 +23,7 @@ from openpacs.client.errors import (
 )
 from openpacs.client.layout import Layout
 from openpacs.client.local_files import Candidate, LocalFile, candidates, inspect_file
-from openpacs.client.requests import USER_AGENT, ApiRequest, Call, Reply, join_url
+from openpacs.client.requests import ApiRequest, Call, Reply
 from openpacs.client.results import FileResult, RetrieveResult, UploadResult
 from openpacs.client.retrieve import PartWriter, RetrieveProgress, open_writer, retrieve_result
 from openpacs.client.upload import (
@@ -70,7 +70,7 @@ def _check(reply: Reply) -> Reply:
     return reply
 
 
-class PacsClient:
+class PacsClient(ClientBase):
     """A DICOMweb PACS: openpacs, or any server that speaks PostDICOM's API.
 
     ``web_address`` is the DICOMweb root (``http://host:8042/dicomweb``); ``username``
@@ -95,20 +95,11 @@ class PacsClient:
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not web_address.startswith(("http://", "https://")):
-            raise ValueError(f"the web address must start with http:// or https://: {web_address}")
-        self.web_address = web_address
-        self.retries = retries
-        self.backoff = backoff
-        self.stow_path = stow_path
-        self._http = httpx.Client(
-            auth=credentials(username, password, token),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
-            verify=verify,
-            headers={"User-Agent": USER_AGENT, **(headers or {})},
-            follow_redirects=False,
-            transport=transport,
+        super().__init__(web_address, retries=retries, backoff=backoff, stow_path=stow_path)
+        options = self.http_options(
+            username, password, token, timeout=timeout, verify=verify, headers=headers
         )
+        self._http = httpx.Client(**options, transport=transport)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -126,10 +117,6 @@ class PacsClient:
     def close(self) -> None:
         """Close the connections (the ``with`` block does it on leaving)."""
         self._http.close()
-
-    def url_for(self, path: str) -> str:
-        """The full URL of a path relative to the DICOMweb root."""
-        return join_url(self.web_address, path)
 
     def send(self, request: ApiRequest, content: Iterable[bytes] | None = None) -> Reply:
         """Send one request; any HTTP answer comes back, no answer is ConnectionFailed."""
