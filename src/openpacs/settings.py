@@ -47,6 +47,12 @@ class Settings:
     # Store instances that lack a Study or Series Instance UID under UIDs derived from
     # the instance (see dicom/coerce.py) instead of refusing them.
     coerce_missing_uids: bool = False
+    # The DICOM network node (dimse/): its port (0: no DICOM listener), its own AE title
+    # (associations to another called AE title are rejected), and whether a calling AE
+    # title must also come from its equipment's host.
+    dicom_port: int = 11112
+    ae_title: str = "OPENPACS"
+    dicom_check_host: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -123,6 +129,19 @@ def _items(_name: str, value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _ae_title(name: str, value: str) -> str:
+    """An AE title (PS3.5 AE): 1-16 characters of the default repertoire, no backslash or
+    control character, not only spaces; leading and trailing spaces are not significant."""
+    title = value.strip(" ")
+    if not title or len(title) > 16:
+        raise SettingsError(f"{name} must be 1 to 16 characters, not {value!r}")
+    if not title.isascii() or "\\" in title or any(ord(c) < 32 or ord(c) == 127 for c in title):
+        raise SettingsError(
+            f"{name} may only hold printable ASCII characters without a backslash, not {value!r}"
+        )
+    return title
+
+
 def _whole(minimum: int, maximum: int | None = None) -> Parser:
     """A whole number in ``minimum..maximum``."""
 
@@ -190,6 +209,21 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         _boolean,
         None,
         "derive missing Study/Series Instance UIDs instead of refusing the instance",
+    ),
+    EnvSetting(
+        "OPENPACS_DICOM_PORT",
+        "dicom_port",
+        _whole(0, 65535),
+        "--dicom-port",
+        "DICOM (DIMSE) listen port; 0 turns the DICOM listener off",
+    ),
+    EnvSetting("OPENPACS_AE_TITLE", "ae_title", _ae_title, None, "the server's own AE title"),
+    EnvSetting(
+        "OPENPACS_DICOM_CHECK_HOST",
+        "dicom_check_host",
+        _boolean,
+        None,
+        "a calling AE title must also come from its equipment's host",
     ),
 )
 

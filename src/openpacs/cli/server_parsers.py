@@ -49,6 +49,12 @@ def _register_serve(commands: SubParsers) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="server processes (env OPENPACS_WORKERS)"
     )
+    parser.add_argument(
+        "--dicom-port",
+        type=int,
+        default=None,
+        help="DICOM (DIMSE) port, 0 for none (env OPENPACS_DICOM_PORT; default 11112)",
+    )
     add_database_options(parser)
     parser.set_defaults(handler="openpacs.cli.serve:run")
 

@@ -7,6 +7,11 @@ share the listening socket instead (uvicorn's own ``workers``), whichever proces
 first accepts every pending connection, so the few keep-alive connections of a modality
 or an upload script often all land on one process while the other cores idle.
 
+A second listener (the DICOM port) can be served the same way: the parent accepts on it
+too and tags those connections, and each worker hands them to the ``extension`` it was
+given (a picklable factory, run on the worker's services when its app starts: the DICOM
+node, which serves them on its own threads).
+
 The parent restarts a worker that dies and stops them all on SIGINT/SIGTERM. Each worker
 gets the parent's :class:`~openpacs.settings.Settings` (resolved, pickled by
 ``multiprocessing``), builds the app from them and shuts down gracefully when signalled
@@ -20,18 +25,23 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import selectors
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 
 from openpacs.settings import Settings
+
+if TYPE_CHECKING:
+    from openpacs.web.context import AppContext
 
 log = logging.getLogger("openpacs.workers")
 
@@ -42,6 +52,19 @@ _STOP_SECONDS = 30.0
 # better by being restarted (a broken configuration): the server stops instead.
 QUICK_DEATH_SECONDS = 10.0
 QUICK_DEATHS_ALLOWED = 5
+# What the parent sends with each connection: HTTP, or the second listener's.
+HTTP = b"c"
+OTHER = b"o"
+
+
+class ConnectionSink(AbstractContextManager[Any], Protocol):
+    """Serves the second listener's connections in a worker (the DICOM node)."""
+
+    def serve(self, connection: socket.socket, on_close: Callable[[], None]) -> None: ...
+
+
+#: Made once per worker from its services, when its app starts.
+Extension = Callable[["AppContext"], ConnectionSink]
 
 
 class WorkersFailing(RuntimeError):
@@ -52,11 +75,16 @@ class HandedConnectionsServer(uvicorn.Server):
     """A uvicorn server without a listener: it serves the connections the parent sends."""
 
     def __init__(
-        self, config: uvicorn.Config, channel: socket.socket, on_close: Callable[[], None]
+        self,
+        config: uvicorn.Config,
+        channel: socket.socket,
+        on_close: Callable[[], None],
+        other: Callable[[socket.socket], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._channel = channel
         self._on_close = on_close
+        self._other = other  # serves the connections tagged OTHER
         self._opening: set[asyncio.Task[None]] = set()  # referenced until done
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -94,8 +122,11 @@ class HandedConnectionsServer(uvicorn.Server):
             loop.remove_reader(self._channel.fileno())
             self.should_exit = True
             return
-        for fd in fds:
+        for tag, fd in zip(message.ljust(len(fds), HTTP), fds, strict=False):
             connection = socket.socket(fileno=fd)
+            if tag == OTHER[0] and self._other is not None:
+                self._other(connection)
+                continue
             task = loop.create_task(self._serve_connection(loop, connection, create_protocol))
             self._opening.add(task)
             task.add_done_callback(self._opening.discard)
@@ -114,7 +145,11 @@ class HandedConnectionsServer(uvicorn.Server):
 
 
 def _worker_main(
-    index: int, channel: socket.socket, open_connections: Any, settings: Settings
+    index: int,
+    channel: socket.socket,
+    open_connections: Any,
+    settings: Settings,
+    extension: Extension | None = None,
 ) -> None:
     """Entry point of one worker process (spawned: it has only what it is given)."""
     from openpacs.web.app import create_app
@@ -124,15 +159,29 @@ def _worker_main(
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    app = create_app(settings)
+    sinks: list[ConnectionSink] = []
+
+    def attach(ctx: AppContext) -> ConnectionSink:
+        assert extension is not None
+        sinks.append(extension(ctx))
+        return sinks[-1]
+
+    app = create_app(settings, attach=attach if extension is not None else None)
     gc.freeze()  # what is loaded now lives as long as the process (see cli/serve.py)
 
     def closed() -> None:
         with open_connections.get_lock():
             open_connections[index] -= 1
 
+    def other(connection: socket.socket) -> None:
+        if not sinks:  # not started yet, or no extension: nobody serves it
+            connection.close()
+            closed()
+            return
+        sinks[0].serve(connection, closed)
+
     config = uvicorn.Config(app, access_log=False, log_level=log_level, lifespan="on")
-    HandedConnectionsServer(config, channel, closed).run()
+    HandedConnectionsServer(config, channel, closed, other).run()
 
 
 @dataclass
@@ -146,10 +195,16 @@ class _Worker:
 class WorkerPool:
     """The parent side: starts, feeds, restarts and stops the workers."""
 
-    def __init__(self, settings: Settings, target: Callable[..., None] = _worker_main) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        target: Callable[..., None] = _worker_main,
+        extension: Extension | None = None,
+    ) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._settings = settings
         self._target = target
+        self._extension = extension
         self._quick_deaths = 0
         self.open_connections: Any = self._context.Array("i", settings.workers)
         self.workers = [self._start(i) for i in range(settings.workers)]
@@ -159,7 +214,7 @@ class WorkerPool:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         process = self._context.Process(
             target=self._target,
-            args=(index, child_end, self.open_connections, self._settings),
+            args=(index, child_end, self.open_connections, self._settings, self._extension),
             name=f"openpacs-worker-{index}",
             daemon=False,
         )
@@ -178,13 +233,13 @@ class WorkerPool:
         self._next = (best + 1) % count
         return self.workers[best]
 
-    def hand_over(self, connection: socket.socket) -> None:
+    def hand_over(self, connection: socket.socket, tag: bytes = HTTP) -> None:
         for _attempt in range(len(self.workers)):
             worker = self._least_busy()
             with self.open_connections.get_lock():
                 self.open_connections[worker.index] += 1
             try:
-                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+                socket.send_fds(worker.channel, [tag], [connection.fileno()])
                 return
             except OSError:
                 with self.open_connections.get_lock():
@@ -232,10 +287,15 @@ class WorkerPool:
                 worker.process.join(5)
 
 
-def serve_workers(settings: Settings) -> int:
+def serve_workers(
+    settings: Settings,
+    other_listener: socket.socket | None = None,
+    extension: Extension | None = None,
+) -> int:
     """Listen on the settings' host and port and run ``settings.workers`` worker
     processes until SIGINT/SIGTERM; the exit code (1 with a message on stderr when it
-    cannot serve)."""
+    cannot serve). Connections to ``other_listener`` (bound already) go to the workers'
+    ``extension``."""
     settings = settings.resolved()  # the workers must not depend on our working directory
     host, port, count = settings.host, settings.port, settings.workers
     try:
@@ -243,8 +303,14 @@ def serve_workers(settings: Settings) -> int:
     except OSError as exc:
         print(f"openpacs: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    listener.settimeout(_POLL_SECONDS)
-    pool = WorkerPool(settings)
+    selector = selectors.DefaultSelector()
+    for sock, tag in ((listener, HTTP), (other_listener, OTHER)):
+        if sock is not None:
+            if sock is other_listener:
+                sock.listen(128)
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, tag)
+    pool = WorkerPool(settings, extension=extension)
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
@@ -255,21 +321,26 @@ def serve_workers(settings: Settings) -> int:
     log.info("listening on %s:%d with %d server processes", host, port, count)
     try:
         while not stopping:
-            try:
-                connection, _address = listener.accept()
-            except TimeoutError:
+            ready = selector.select(_POLL_SECONDS)
+            if not ready:
                 pool.replace_dead()
-                continue
-            except InterruptedError:
-                continue
-            with connection:
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                pool.hand_over(connection)
+            for key, _events in ready:
+                try:
+                    connection, _address = key.fileobj.accept()  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    continue
+                with connection:
+                    connection.setblocking(True)
+                    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    pool.hand_over(connection, key.data)
     except WorkersFailing as exc:
         print(f"openpacs: {exc}", file=sys.stderr)
         return 1
     finally:
+        selector.close()
         listener.close()
+        if other_listener is not None:
+            other_listener.close()
         pool.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,0 +1,78 @@
+"""What the DICOM node records: every association and every operation.
+
+Associations of a known equipment and their operations go to the audit trail of the
+equipment's account (as DICOMweb requests do), written in batches off the DIMSE thread
+(``services/audit.py``). A rejected association whose calling AE title is nobody's has
+no account to record it under: it goes to the log (logger ``openpacs.dimse``, warning)
+with the calling AE title, the address and the reason.
+
+C-STORE is counted per association and recorded when the association ends, one
+``study.store`` event per study (like one STOW request), so that a 1,000-image series
+is one audit row, not a thousand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from openpacs.services.audit import AuditTrail, Event
+from openpacs.services.peers import Peer
+
+log = logging.getLogger("openpacs.dimse")
+
+__all__ = ["AssociationRecord", "Trail"]
+
+
+@dataclass
+class AssociationRecord:
+    """One accepted association: who, from where, and what it stored so far."""
+
+    peer: Peer
+    address: str
+    stored: Counter[str] = field(default_factory=Counter)  # study UID -> instances
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def ae_title(self) -> str:
+        return self.peer.principal.ae_title or ""
+
+
+class Trail:
+    def __init__(self, audit: AuditTrail) -> None:
+        self._audit = audit
+
+    def refused(self, calling: str, address: str, reason: str) -> None:
+        log.warning("association from %r at %s rejected: %s", calling, address, reason)
+
+    def accepted(self, record: AssociationRecord) -> None:
+        who = f"calling AE {record.ae_title} ({record.peer.name})"
+        detail = f"accepted: {who} from {record.address}"
+        self.event(record, "dicom.associate", detail)
+
+    def stored(self, record: AssociationRecord, study_uid: str) -> None:
+        with record.lock:
+            record.stored[study_uid] += 1
+
+    def ended(self, record: AssociationRecord, how: str) -> None:
+        """The association is over (released, aborted, connection lost): its C-STOREs."""
+        with record.lock:
+            stored, record.stored = record.stored, Counter()
+        for study_uid, count in sorted(stored.items()):
+            detail = f"{count} instance(s) by C-STORE from {record.ae_title}"
+            self.event(record, "study.store", detail, study_uid)
+        log.debug("association of %s from %s %s", record.ae_title, record.address, how)
+
+    def event(self, record: AssociationRecord, action: str, detail: str, study: str = "") -> None:
+        who = record.peer.principal
+        self._audit.record(
+            Event(
+                account_id=who.account_id,
+                action=action,
+                study_instance_uid=study,
+                detail=detail,
+                client=f"{record.address} {record.ae_title}".strip(),
+            )
+        )
