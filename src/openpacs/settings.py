@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from openpacs.dicom.ae_title import check_ae_title
+
 
 class SettingsError(ValueError):
     """An environment variable whose value cannot be used (the message names it)."""
@@ -130,16 +132,10 @@ def _items(_name: str, value: str) -> tuple[str, ...]:
 
 
 def _ae_title(name: str, value: str) -> str:
-    """An AE title (PS3.5 AE): 1-16 characters of the default repertoire, no backslash or
-    control character, not only spaces; leading and trailing spaces are not significant."""
-    title = value.strip(" ")
-    if not title or len(title) > 16:
-        raise SettingsError(f"{name} must be 1 to 16 characters, not {value!r}")
-    if not title.isascii() or "\\" in title or any(ord(c) < 32 or ord(c) == 127 for c in title):
-        raise SettingsError(
-            f"{name} may only hold printable ASCII characters without a backslash, not {value!r}"
-        )
-    return title
+    try:
+        return check_ae_title(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 def _whole(minimum: int, maximum: int | None = None) -> Parser:

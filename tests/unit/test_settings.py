@@ -129,10 +129,10 @@ def test_the_dicom_node_listens_on_11112_as_openpacs_unless_told() -> None:
     [
         ({"OPENPACS_DICOM_PORT": "65536"}, "OPENPACS_DICOM_PORT must be at most 65535"),
         ({"OPENPACS_DICOM_PORT": "-1"}, "OPENPACS_DICOM_PORT must be at least 0"),
-        ({"OPENPACS_AE_TITLE": "   "}, "OPENPACS_AE_TITLE must be 1 to 16 characters"),
-        ({"OPENPACS_AE_TITLE": "A" * 17}, "OPENPACS_AE_TITLE must be 1 to 16 characters"),
-        ({"OPENPACS_AE_TITLE": "A\\B"}, "OPENPACS_AE_TITLE may only hold printable ASCII"),
-        ({"OPENPACS_AE_TITLE": "PACSÉ"}, "OPENPACS_AE_TITLE may only hold printable ASCII"),
+        ({"OPENPACS_AE_TITLE": "   "}, "OPENPACS_AE_TITLE: an AE title has 1 to 16 characters"),
+        ({"OPENPACS_AE_TITLE": "A" * 17}, "OPENPACS_AE_TITLE: an AE title has 1 to 16 characters"),
+        ({"OPENPACS_AE_TITLE": "A\\B"}, "OPENPACS_AE_TITLE: an AE title holds printable ASCII"),
+        ({"OPENPACS_AE_TITLE": "PACSÉ"}, "OPENPACS_AE_TITLE: an AE title holds printable ASCII"),
     ],
 )
 def test_unusable_dicom_settings_are_named(env: dict[str, str], message: str) -> None:

@@ -7,6 +7,7 @@ Parsers only: the commands themselves live in :mod:`openpacs.cli.serve` and
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
@@ -100,11 +101,7 @@ def _register_admin(commands: SubParsers) -> None:
     p.add_argument("--account", required=True, help=ACCOUNT_HELP)
     p.add_argument("--name", required=True)
 
-    p = action("add-equipment", "add a modality device to an institution")
-    p.add_argument("--institution", required=True, help="InstitutionUuid")
-    p.add_argument("--name", required=True)
-    p.add_argument("--modality", default="")
-    p.add_argument("--ae-title", default="")
+    _register_equipment(action)
 
     p = action("set-password", "change a user's password")
     p.add_argument("--email", required=True)
@@ -139,3 +136,38 @@ def _register_admin(commands: SubParsers) -> None:
     state = p.add_mutually_exclusive_group(required=True)
     state.add_argument("--enable", dest="enabled", action="store_true")
     state.add_argument("--disable", dest="enabled", action="store_false")
+
+
+def _register_equipment(action: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Equipment: devices of an institution; their AE titles are the DICOM node's peers."""
+
+    def network(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--modality", default=None, help="DICOM modality code (CT, MR, ...)")
+        p.add_argument(
+            "--ae-title",
+            default=None,
+            help=f"{what}AE title: associations calling with it act for the account",
+        )
+        p.add_argument(
+            "--host", default=None, help=f"{what}host name or address the device listens on"
+        )
+        p.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"{what}its DICOM port (with --host: a C-MOVE destination)",
+        )
+
+    p = action("add-equipment", "add a modality device to an institution")
+    p.add_argument("--institution", required=True, help="InstitutionUuid")
+    p.add_argument("--name", required=True)
+    network(p, "")
+
+    p = action("update-equipment", "change an equipment (name, AE title, host, port)")
+    p.add_argument("--equipment", required=True, help="EquipmentUuid")
+    p.add_argument("--name", default=None)
+    network(p, "new ")
+    p.add_argument("--no-port", action="store_true", help="remove the port")
+
+    p = action("remove-equipment", "delete an equipment (its AE title can no longer associate)")
+    p.add_argument("--equipment", required=True, help="EquipmentUuid")
