@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_file_meta_info
+from pynetdicom import AE, _config
+from pynetdicom.association import Association
+from pynetdicom.presentation import PresentationContext, build_context
 
 from openpacs.index.db import Database
 from openpacs.services import accounts
@@ -22,20 +32,74 @@ def add_equipment(
     host: str = "",
     port: int | None = None,
     modality: str = "",
+    institution_uuid: str = "",
 ) -> str:
-    """Register an equipment of ``account`` with this AE title; its EquipmentUuid."""
+    """Register an equipment of ``account`` (its default institution unless another is
+    named) with this AE title; its EquipmentUuid."""
     db = Database(server.database_url)
     try:
         with db.session() as session:
             equipment = accounts.add_equipment(
                 session,
-                account.institution_uuid,
+                institution_uuid or account.institution_uuid,
                 name=f"equipment {ae_title}",
                 modality=modality,
                 ae_title=ae_title,
+                host=host,
+                port=port,
             )
-            equipment.host = host
-            equipment.port = port
             return equipment.uuid
     finally:
         db.dispose()
+
+
+# -- pynetdicom as the SCU -----------------------------------------------------------------
+
+
+@contextmanager
+def association(
+    server: ServerProcess,
+    calling: str,
+    contexts: list[PresentationContext],
+    *,
+    called: str = "OPENPACS",
+    **kwargs: Any,
+) -> Iterator[Association]:
+    """An established association with the server's DICOM node (released afterwards)."""
+    ae = AE(ae_title=calling)
+    ae.requested_contexts = contexts
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
+    assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title=called, **kwargs)
+    if not assoc.is_established:
+        raise AssertionError(f"association of {calling} not established")
+    try:
+        yield assoc
+    finally:
+        if assoc.is_established:
+            assoc.release()
+        ae.shutdown()
+
+
+def file_meta(path: Path) -> tuple[str, str]:
+    """(Media Storage SOP Class UID, Transfer Syntax UID) of a Part-10 file."""
+    meta = read_file_meta_info(path)
+    return str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)
+
+
+def store_files(
+    server: ServerProcess, calling: str, paths: list[Path]
+) -> dict[Path, Dataset | None]:
+    """C-STORE each file exactly as it is (its data set bytes, in its own transfer
+    syntax), like a modality; the response status data set of each (None when the
+    server accepted no presentation context for it)."""
+    _config.STORE_SEND_CHUNKED_DATASET = True  # send the file's bytes, never re-encoded
+    pairs = sorted({file_meta(path) for path in paths})
+    contexts = [build_context(sop_class, [ts]) for sop_class, ts in pairs]
+    answers: dict[Path, Dataset | None] = {}
+    with association(server, calling, contexts) as assoc:
+        for path in paths:
+            try:
+                answers[path] = assoc.send_c_store(path)
+            except ValueError:  # no accepted presentation context
+                answers[path] = None
+    return answers

@@ -8,6 +8,13 @@ requester can take the SCP role and receive its instances on the same associatio
 
 Query/retrieve, worklist, verification and storage commitment: the uncompressed little
 endian syntaxes (and deflate, big endian), which is what every peer proposes.
+
+Which transfer syntax of a proposed context is accepted: the first one the requestor
+lists that we support (:func:`prefer_requested_order`). pynetdicom would pick the first
+of *our* list, and no order of ours is right for every peer: a modality sending a JPEG
+file proposes [JPEG, Explicit, Implicit] and cannot decompress it, while one proposing
+[Explicit, JPEG lossy] for an uncompressed image would compress it lossily if we
+preferred JPEG. The requestor's own preference keeps what it has as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 from typing import Final
 
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -30,6 +38,7 @@ __all__ = [
     "STORAGE_CLASSES",
     "STORAGE_TRANSFER_SYNTAXES",
     "UNCOMPRESSED",
+    "prefer_requested_order",
     "supported_contexts",
 ]
 
@@ -41,9 +50,13 @@ UNCOMPRESSED: Final[tuple[str, ...]] = (
     ExplicitVRBigEndian,
 )
 STORAGE_TRANSFER_SYNTAXES: Final[tuple[str, ...]] = tuple(ALL_TRANSFER_SYNTAXES)
-#: Every storage SOP class pynetdicom knows (UID -> keyword).
+#: Every storage SOP class pynetdicom knows, the non-patient ones (colour palettes,
+#: hanging protocols, ...) too (UID -> keyword).
 STORAGE_CLASSES: Final[dict[str, str]] = {
-    str(uid): name for name, uid in sorted(sop_class._STORAGE_CLASSES.items())
+    str(uid): name
+    for name, uid in sorted(
+        {**sop_class._STORAGE_CLASSES, **sop_class._NON_PATIENT_OBJECT_CLASSES}.items()
+    )
 }
 
 PATIENT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"  # Patient Root Q/R Information Model - FIND
@@ -81,3 +94,21 @@ def supported_contexts() -> list[PresentationContext]:
     )
     contexts += [build_context(uid, list(UNCOMPRESSED)) for uid in services]
     return contexts
+
+
+def prefer_requested_order(
+    supported: list[PresentationContext], requested: list[PresentationContext]
+) -> None:
+    """Put the transfer syntaxes of each supported context in the order the requestor
+    proposed them (those it did not propose after), so that negotiation accepts its
+    first choice among ours. Changes ``supported`` (an association's own copy)."""
+    ours = {str(context.abstract_syntax): context for context in supported}
+    for proposal in requested:
+        context = ours.get(str(proposal.abstract_syntax))
+        if context is None:
+            continue
+        offered = list(context.transfer_syntax)
+        first = [ts for ts in proposal.transfer_syntax if ts in offered]
+        if first:
+            ordered: list[str | bytes | UID] = [*first, *(ts for ts in offered if ts not in first)]
+            context.transfer_syntax = ordered

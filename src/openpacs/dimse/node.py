@@ -20,6 +20,7 @@ store service closes.
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import socketserver
@@ -35,6 +36,7 @@ from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from openpacs.dimse import contexts
 from openpacs.dimse.gate import GatedACSE, Refused, judge
+from openpacs.dimse.store import handle_store
 from openpacs.dimse.trail import AssociationRecord, Trail
 from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
@@ -247,6 +249,7 @@ class DicomNode:
             (evt.EVT_ABORTED, lambda event: self._forget(event, "aborted")),
             (evt.EVT_CONN_CLOSE, lambda event: self._forget(event, "closed")),
             (evt.EVT_C_ECHO, _echo),
+            (evt.EVT_C_STORE, functools.partial(handle_store, self)),
         ]
 
 

@@ -37,6 +37,8 @@ class IndexJob:
     account_id: int
     parsed: ParsedInstance
     blob_key: str
+    # Where a new order is made for a new study (None: the account's default institution).
+    institution_id: int | None = None
     done: Future[bool] = field(default_factory=Future)
 
 
@@ -62,9 +64,16 @@ class IndexWriter:
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
-    def submit(self, account_id: int, parsed: ParsedInstance, blob_key: str) -> bool:
+    def submit(
+        self,
+        account_id: int,
+        parsed: ParsedInstance,
+        blob_key: str,
+        *,
+        institution_id: int | None = None,
+    ) -> bool:
         """Queue the rows and wait for their commit; True if inserted, False if a duplicate."""
-        job = IndexJob(account_id, parsed, blob_key)
+        job = IndexJob(account_id, parsed, blob_key, institution_id)
         with self._queue_lock:
             self._queued.append(job)
         while not job.done.done():
@@ -95,12 +104,15 @@ class IndexWriter:
             self._blobs.sync_puts(job.blob_key for job in batch)
             with self._db.write_lock(), self._db.session() as session:
                 results: dict[int, bool] = {}
-                for account_id, jobs in groupby(batch, key=lambda job: job.account_id):
+                for (account_id, institution_id), jobs in groupby(
+                    batch, key=lambda job: (job.account_id, job.institution_id)
+                ):
                     group = list(jobs)
                     items = [(job.parsed, job.blob_key) for job in group]
-                    for job, inserted in zip(
-                        group, index_instances(session, account_id, items), strict=True
-                    ):
+                    indexed = index_instances(
+                        session, account_id, items, institution_id=institution_id
+                    )
+                    for job, inserted in zip(group, indexed, strict=True):
                         results[id(job)] = inserted
                 conn = session.connection()
                 cursor = raw_cursor(conn)

@@ -176,7 +176,9 @@ class StoreService:
             self._discard(key)
             return _write_failed(parsed, exc)
         try:
-            inserted = self._writer.submit(principal.account_id, parsed, key)
+            inserted = self._writer.submit(
+                principal.account_id, parsed, key, institution_id=principal.institution_id
+            )
         except Exception:
             self._discard(key)
             return _failure(

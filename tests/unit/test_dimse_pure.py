@@ -1,0 +1,124 @@
+"""The pure helpers of the DICOM face: Part-10 wrapping, statuses, negotiation order,
+the association verdict and host matching."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+from pydicom.filebase import DicomBytesIO
+from pydicom.uid import (
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+)
+from pynetdicom.presentation import build_context
+
+from openpacs.dicom import status
+from openpacs.dimse.contexts import (
+    STORAGE_CLASSES,
+    prefer_requested_order,
+    supported_contexts,
+)
+from openpacs.dimse.gate import CALLED_AE_NOT_RECOGNISED, CALLING_AE_NOT_RECOGNISED, Refused, judge
+from openpacs.dimse.part10 import part10
+from openpacs.dimse.status import c_store_status, status_dataset
+from openpacs.services.peers import Peer, UnknownPeer, host_matches
+from openpacs.services.principal import Principal
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def test_a_received_data_set_becomes_a_part10_file_with_its_bytes_unchanged() -> None:
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.PatientName = CT, "1.2.3", "Doe^J"
+    raw = DicomBytesIO()
+    raw.is_implicit_VR = raw.is_little_endian = True
+    pydicom.filewriter.write_dataset(raw, ds)
+    body = bytes(raw.getvalue())
+    data = part10(
+        body, sop_class_uid=CT, sop_instance_uid="1.2.3",
+        transfer_syntax=ImplicitVRLittleEndian, source_ae_title="CT1",
+    )  # fmt: skip
+    assert data[128:132] == b"DICM" and data.endswith(body)
+    read = pydicom.dcmread(DicomBytesIO(data))
+    assert read.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert read.file_meta.SourceApplicationEntityTitle == "CT1"
+    assert read.file_meta.MediaStorageSOPInstanceUID == "1.2.3"
+    assert read.PatientName == "Doe^J"
+
+
+@pytest.mark.parametrize(
+    ("code", "sent"),
+    [
+        (status.OUT_OF_RESOURCES, 0xA700),
+        (status.DATASET_DOES_NOT_MATCH_SOP_CLASS, 0xA900),
+        (status.STUDY_UID_MISMATCH, 0xA900),
+        (status.CANNOT_UNDERSTAND, 0xC000),
+        (status.PROCESSING_FAILURE, 0x0110),
+        (status.DUPLICATE_SOP_INSTANCE, 0x0111),
+    ],
+)
+def test_store_failures_are_sent_as_c_store_statuses(code: int, sent: int) -> None:
+    assert c_store_status(code) == sent
+
+
+def test_an_error_comment_is_one_ascii_line_of_64_characters_at_most() -> None:
+    answer = status_dataset(0xC000, "Number of Frames\n (0028,0008) é " + "x" * 100)
+    assert answer.Status == 0xC000
+    assert len(answer.ErrorComment) == 64 and answer.ErrorComment.isascii()
+    assert "\n" not in answer.ErrorComment and answer.ErrorComment.endswith("...")
+    assert "ErrorComment" not in status_dataset(0)
+
+
+def test_every_storage_class_is_accepted_in_both_roles_and_in_compressed_syntaxes() -> None:
+    contexts = {str(c.abstract_syntax): c for c in supported_contexts()}
+    assert set(STORAGE_CLASSES) <= set(contexts)
+    ct = contexts[CT]
+    assert ct.scu_role and ct.scp_role
+    assert {JPEGBaseline8Bit, JPEG2000Lossless, ExplicitVRBigEndian} <= set(ct.transfer_syntax)
+
+
+def test_the_requestors_first_choice_is_accepted() -> None:
+    ours = [build_context(CT, [ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit])]
+    asked = [build_context(CT, [JPEGBaseline8Bit, "1.2.3.4", ExplicitVRLittleEndian])]
+    prefer_requested_order(ours, asked)
+    assert ours[0].transfer_syntax == [
+        JPEGBaseline8Bit,
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+    ]
+
+
+def _peer(calling: str, _address: str) -> Peer:
+    if calling != "CT1":
+        raise UnknownPeer(f"calling AE title {calling!r} is no registered equipment's")
+    return Peer(Principal(account_id=7, ae_title="CT1"), "uuid", "CT 1")
+
+
+def test_the_verdict_names_the_wrong_title() -> None:
+    verdict = judge("OPENPACS", _peer)
+    assert verdict("OPENPACS ", "CT1", "10.0.0.1").principal.account_id == 7
+    with pytest.raises(Refused) as called:
+        verdict("OTHER", "CT1", "10.0.0.1")
+    assert called.value.rejection == CALLED_AE_NOT_RECOGNISED
+    with pytest.raises(Refused) as calling:
+        verdict("OPENPACS", "MR9", "10.0.0.1")
+    assert calling.value.rejection == CALLING_AE_NOT_RECOGNISED
+    assert "MR9" in calling.value.reason
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "same"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "::ffff:127.0.0.1", True),
+        ("localhost", "127.0.0.1", True),
+        ("10.0.0.2", "10.0.0.1", False),
+        ("", "127.0.0.1", False),
+        ("no-such-host.invalid", "127.0.0.1", False),
+    ],
+)
+def test_host_matching(host: str, address: str, same: bool) -> None:
+    assert host_matches(host, address) is same
