@@ -8,8 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_file_meta_info
+from pydicom.uid import CTImageStorage as CT_IMAGE
+from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE, _config
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext, build_context
@@ -103,3 +106,55 @@ def store_files(
             except ValueError:  # no accepted presentation context
                 answers[path] = None
     return answers
+
+
+def find(
+    server: ServerProcess, calling: str, model: str, identifier: Dataset
+) -> tuple[list[int], list[Dataset]]:
+    """C-FIND with pynetdicom: every status received, and the pending identifiers."""
+    with association(server, calling, [build_context(model)]) as assoc:
+        statuses: list[int] = []
+        found: list[Dataset] = []
+        for answer, result in assoc.send_c_find(identifier, model):
+            statuses.append(int(answer.Status))
+            if result is not None and answer.Status in (0xFF00, 0xFF01):
+                found.append(result)
+    return statuses, found
+
+
+def make_image(
+    *,
+    study: str,
+    series: str,
+    sop: str,
+    patient: tuple[str, str],
+    modality: str = "CT",
+    study_date: str = "20200101",
+    accession: str = "",
+    instance_number: int = 1,
+    series_number: int = 1,
+    **extra: Any,
+) -> bytes:
+    """A small Part-10 image (8x8, 16 bit) with these attributes (``extra``: keyword=value)."""
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7" if modality == "OT" else CT_IMAGE
+    ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID = sop, study, series
+    ds.PatientName, ds.PatientID = patient
+    ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
+    ds.StudyDate, ds.StudyTime, ds.AccessionNumber = study_date, "101500", accession
+    ds.Modality, ds.SeriesNumber, ds.InstanceNumber = modality, series_number, instance_number
+    ds.StudyID, ds.ReferringPhysicianName = "1", "Ref^Rita"
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = bytes(128)
+    for keyword, value in extra.items():
+        setattr(ds, keyword, value)
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = sop
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    out = DicomBytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return bytes(out.getvalue())

@@ -35,6 +35,7 @@ from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from openpacs.dimse import contexts
+from openpacs.dimse.find import handle_find
 from openpacs.dimse.gate import GatedACSE, Refused, judge
 from openpacs.dimse.store import handle_store
 from openpacs.dimse.trail import AssociationRecord, Trail
@@ -250,6 +251,7 @@ class DicomNode:
             (evt.EVT_CONN_CLOSE, lambda event: self._forget(event, "closed")),
             (evt.EVT_C_ECHO, _echo),
             (evt.EVT_C_STORE, functools.partial(handle_store, self)),
+            (evt.EVT_C_FIND, functools.partial(handle_find, self)),
         ]
 
 
