@@ -122,3 +122,55 @@ def test_the_verdict_names_the_wrong_title() -> None:
 )
 def test_host_matching(host: str, address: str, same: bool) -> None:
     assert host_matches(host, address) is same
+
+
+# -- C-MOVE / C-GET -------------------------------------------------------------------
+
+
+def test_an_instance_goes_out_as_stored_or_decoded_to_an_accepted_syntax() -> None:
+    from openpacs.dimse.syntax import outgoing_syntax
+
+    accepted = [(CT, JPEG2000Lossless), (CT, ImplicitVRLittleEndian), ("1.2.9", JPEGBaseline8Bit)]
+    assert outgoing_syntax(CT, JPEG2000Lossless, accepted, has_pixel_data=True) == JPEG2000Lossless
+    assert (
+        outgoing_syntax(CT, JPEGBaseline8Bit, accepted, has_pixel_data=True)
+        == ImplicitVRLittleEndian
+    )
+    # A lossy image never becomes "lossless"; with nothing else accepted it cannot go.
+    only_lossless = [(CT, JPEG2000Lossless)]
+    assert outgoing_syntax(CT, JPEGBaseline8Bit, only_lossless, has_pixel_data=True) is None
+    assert outgoing_syntax("1.2.3", ExplicitVRLittleEndian, accepted, has_pixel_data=True) is None
+
+
+def test_the_sub_association_proposes_each_stored_syntax_and_a_fallback() -> None:
+    from openpacs.dimse.syntax import MAX_CONTEXTS, sub_association_contexts
+
+    contexts = sub_association_contexts(
+        [(CT, JPEG2000Lossless), (CT, ExplicitVRLittleEndian), (CT, JPEG2000Lossless)]
+    )
+    assert [(c.abstract_syntax, c.transfer_syntax) for c in contexts] == [
+        (CT, [JPEG2000Lossless]),
+        (CT, [ExplicitVRLittleEndian, ImplicitVRLittleEndian]),
+    ]
+    many = [(f"1.2.{n}", JPEG2000Lossless) for n in range(100)]
+    assert len(sub_association_contexts(many)) == MAX_CONTEXTS
+
+
+def test_a_retrieve_identifier_names_the_unique_keys() -> None:
+    from openpacs.dimse.identifier import FindError, parse_retrieve_identifier
+
+    ds = pydicom.Dataset()
+    ds.QueryRetrieveLevel = "SERIES"
+    ds.StudyInstanceUID = "1.2"
+    ds.SeriesInstanceUID = ["1.2.1", "1.2.2"]
+    request = parse_retrieve_identifier(ds, "study")
+    assert (request.study_uids, request.series_uids) == (("1.2",), ("1.2.1", "1.2.2"))
+    ds.QueryRetrieveLevel = "IMAGE"
+    with pytest.raises(FindError, match="SOPInstanceUID is required"):
+        parse_retrieve_identifier(ds, "study")
+    patient = pydicom.Dataset()
+    patient.QueryRetrieveLevel = "PATIENT"
+    patient.PatientID = "P1"
+    assert parse_retrieve_identifier(patient, "patient").patient_ids == ("P1",)
+    with pytest.raises(FindError):
+        parse_retrieve_identifier(patient, "study")

@@ -38,13 +38,15 @@ from pydicom.multival import MultiValue
 
 from openpacs.dicom.attributes import Level, dictionary_vr, matching_keys, tag_of
 from openpacs.dicom.tags import tag_key
-from openpacs.protocol.qido import QidoError, QidoQuery, parse_qido
+from openpacs.protocol.qido import QidoError, QidoQuery, is_valid_uid, parse_qido
 
 __all__ = [
     "LEVELS",
     "FindError",
     "FindRequest",
+    "RetrieveRequest",
     "parse_identifier",
+    "parse_retrieve_identifier",
     "response_identifier",
 ]
 
@@ -241,3 +243,64 @@ def _items_subset(value: dict[str, Any], item_tags: Iterable[int]) -> dict[str, 
         if isinstance(item, dict)
     ]
     return {**value, "Value": items}
+
+
+# --------------------------------------------------------------------------- retrieve
+
+
+@dataclass(frozen=True)
+class RetrieveRequest:
+    """What a C-MOVE or C-GET identifier names: the unique keys of its level (a list
+    each) and of the levels above it when given."""
+
+    level: str
+    patient_ids: tuple[str, ...] = ()
+    study_uids: tuple[str, ...] = ()
+    series_uids: tuple[str, ...] = ()
+    sop_uids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        named = self.sop_uids or self.series_uids or self.study_uids or self.patient_ids
+        shown = ", ".join(named[:3]) + (f" (+{len(named) - 3})" if len(named) > 3 else "")
+        return f"{self.level} {shown}"
+
+
+_RETRIEVE_KEYS = {
+    "PATIENT": ("PatientID", "patient_ids"),
+    "STUDY": ("StudyInstanceUID", "study_uids"),
+    "SERIES": ("SeriesInstanceUID", "series_uids"),
+    "IMAGE": ("SOPInstanceUID", "sop_uids"),
+}
+
+
+def parse_retrieve_identifier(identifier: Dataset, model: str) -> RetrieveRequest:
+    """The instances a C-MOVE/C-GET identifier asks for (PS3.4 C.4.2.2.1, C.4.3.2.1): the
+    unique key of its level is required (one value or a list), those above optional."""
+    level = str(identifier.get("QueryRetrieveLevel", "") or "").strip().upper()
+    if level not in _RETRIEVE_KEYS or (model == "study" and level == "PATIENT"):
+        raise FindError(
+            IDENTIFIER_DOES_NOT_MATCH, f"Query/Retrieve Level {level!r} is not valid here"
+        )
+    values: dict[str, tuple[str, ...]] = {}
+    for lvl in _ORDER[_ORDER.index(level) :: -1]:
+        keyword, field = _RETRIEVE_KEYS[lvl]
+        if lvl == "PATIENT" and model == "study":
+            continue
+        element = identifier.get(keyword)
+        found = () if element is None else _values(element)
+        if lvl == level and not found:
+            raise FindError(IDENTIFIER_DOES_NOT_MATCH, f"{keyword} is required at {level} level")
+        if keyword != "PatientID":
+            for uid in found:
+                if not is_valid_uid(uid):
+                    raise FindError(IDENTIFIER_DOES_NOT_MATCH, f"{keyword}: {uid!r} is no UID")
+        values[field] = found
+    return RetrieveRequest(level=level, **values)
+
+
+def _values(value: Any) -> tuple[str, ...]:
+    if isinstance(value, MultiValue | list | tuple):
+        items = [str(v) for v in value]
+    else:
+        items = str(value or "").split("\\")
+    return tuple(dict.fromkeys(v.strip(" \0") for v in items if v.strip(" \0")))

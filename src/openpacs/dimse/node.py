@@ -37,6 +37,7 @@ from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 from openpacs.dimse import contexts
 from openpacs.dimse.find import handle_find
 from openpacs.dimse.gate import GatedACSE, Refused, judge
+from openpacs.dimse.retrieve import handle_get, handle_move, store_response_received
 from openpacs.dimse.store import handle_store
 from openpacs.dimse.trail import AssociationRecord, Trail
 from openpacs.index.db import Database
@@ -232,6 +233,10 @@ class DicomNode:
         with self._records_lock:
             return self._records[assoc]
 
+    def find_record(self, assoc: Association) -> AssociationRecord | None:
+        with self._records_lock:
+            return self._records.get(assoc)
+
     def _forget(self, event: evt.Event, how: str) -> None:
         with self._records_lock:
             record = self._records.pop(event.assoc, None)
@@ -252,6 +257,9 @@ class DicomNode:
             (evt.EVT_C_ECHO, _echo),
             (evt.EVT_C_STORE, functools.partial(handle_store, self)),
             (evt.EVT_C_FIND, functools.partial(handle_find, self)),
+            (evt.EVT_C_MOVE, functools.partial(handle_move, self)),
+            (evt.EVT_C_GET, functools.partial(handle_get, self)),
+            (evt.EVT_DIMSE_RECV, functools.partial(store_response_received, self)),
         ]
 
 

@@ -23,7 +23,28 @@ from openpacs.services.peers import Peer
 
 log = logging.getLogger("openpacs.dimse")
 
-__all__ = ["AssociationRecord", "Trail"]
+__all__ = ["AssociationRecord", "SubOperations", "Trail"]
+
+
+@dataclass
+class SubOperations:
+    """The C-STORE responses of one retrieve's sub-operations, as they come back."""
+
+    completed: int = 0
+    warning: int = 0
+    failed: int = 0
+    per_study: Counter[str] = field(default_factory=Counter)
+
+    def response(self, status: int) -> None:
+        if status == 0:
+            self.completed += 1
+        elif 0xB000 <= status <= 0xBFFF or status in (0x0001, 0x0107, 0x0116):
+            self.warning += 1
+        else:
+            self.failed += 1
+
+    def describe(self) -> str:
+        return f"{self.completed} completed, {self.warning} warning, {self.failed} failed"
 
 
 @dataclass
@@ -34,6 +55,8 @@ class AssociationRecord:
     address: str
     stored: Counter[str] = field(default_factory=Counter)  # study UID -> instances
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The sub-operations of the C-GET running on this association, if one is.
+    sub_operations: SubOperations | None = None
 
     @property
     def ae_title(self) -> str:
