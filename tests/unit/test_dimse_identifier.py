@@ -61,6 +61,7 @@ def test_sequence_items_match_as_in_qido() -> None:
     )
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")
 @pytest.mark.parametrize(
     ("level", "model", "keys", "words"),
     [
@@ -130,3 +131,36 @@ def test_a_c_cancel_stops_the_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     event.is_cancelled = True
     assert [status for status, _ in answers] == [0xFE00]
     assert events[0][1].startswith("C-FIND STUDY (study root) cancelled after 1")
+
+
+def test_a_worklist_identifier_and_its_answer() -> None:
+    from openpacs.dimse.worklist import parse_worklist, worklist_dataset
+    from openpacs.services.worklist import WorklistItem
+
+    step = Dataset()
+    step.Modality = "CT"
+    step.ScheduledProcedureStepStartDate = "20260301-20260331"
+    step.ScheduledStationAETitle = ""
+    ds = identifier("", PatientName="doe*", AccessionNumber="", PatientAge="045Y")
+    del ds.QueryRetrieveLevel
+    ds.ScheduledProcedureStepSequence = [step]
+    request = parse_worklist(ds)
+    assert set(request.filters) == {"PatientName", "Modality", "ScheduledProcedureStepStartDate"}
+    assert isinstance(request.filters["ScheduledProcedureStepStartDate"][1], DateRange)
+    assert request.partial  # PatientAge
+    item = WorklistItem(
+        patient_name="Doe^Jane", patient_id="P1", other_patient_id="", patient_birth_date="",
+        patient_sex="F", accession_number="A1", study_instance_uid="2.25.1",
+        requested_procedure_id="", requested_procedure_description="CT head",
+        study_description="", referring_physician_name="", requesting_physician="",
+        modality="CT", station_ae_title="CT1", station_name="CT 1", start_date="20260304",
+        start_time="0815", order_uuid="u",
+    )  # fmt: skip
+    answer = worklist_dataset(item, request)
+    assert {e.keyword for e in answer} == {
+        "AccessionNumber", "PatientName", "PatientAge", "ScheduledProcedureStepSequence"
+    }  # fmt: skip
+    [returned] = answer.ScheduledProcedureStepSequence
+    assert (returned.Modality, returned.ScheduledStationAETitle) == ("CT", "CT1")
+    assert returned.ScheduledProcedureStepStartDate == "20260304"
+    assert "ScheduledStationName" not in returned  # not asked for

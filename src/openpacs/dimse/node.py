@@ -26,10 +26,11 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Protocol
 
+from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
@@ -40,6 +41,7 @@ from openpacs.dimse.gate import GatedACSE, Refused, judge
 from openpacs.dimse.retrieve import handle_get, handle_move, store_response_received
 from openpacs.dimse.store import handle_store
 from openpacs.dimse.trail import AssociationRecord, Trail
+from openpacs.dimse.worklist import handle_worklist
 from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.peers import Peer, identify
@@ -248,6 +250,12 @@ class DicomNode:
 
     # -- handlers ---------------------------------------------------------------------
 
+    def _find(self, event: evt.Event) -> Iterator[tuple[Any, Dataset | None]]:
+        """C-FIND: the modality worklist, or a query/retrieve information model."""
+        if str(event.request.AffectedSOPClassUID) == contexts.WORKLIST_FIND:
+            return handle_worklist(self, event)
+        return handle_find(self, event)
+
     def _handlers(self) -> list[Any]:
         return [
             (evt.EVT_ESTABLISHED, self._established),
@@ -256,7 +264,7 @@ class DicomNode:
             (evt.EVT_CONN_CLOSE, lambda event: self._forget(event, "closed")),
             (evt.EVT_C_ECHO, _echo),
             (evt.EVT_C_STORE, functools.partial(handle_store, self)),
-            (evt.EVT_C_FIND, functools.partial(handle_find, self)),
+            (evt.EVT_C_FIND, self._find),
             (evt.EVT_C_MOVE, functools.partial(handle_move, self)),
             (evt.EVT_C_GET, functools.partial(handle_get, self)),
             (evt.EVT_DIMSE_RECV, functools.partial(store_response_received, self)),
