@@ -174,3 +174,16 @@ def test_a_retrieve_identifier_names_the_unique_keys() -> None:
     assert parse_retrieve_identifier(patient, "patient").patient_ids == ("P1",)
     with pytest.raises(FindError):
         parse_retrieve_identifier(patient, "study")
+
+
+def test_a_commitment_report_lists_committed_and_failed_instances() -> None:
+    from openpacs.dimse.commitment import report_dataset
+    from openpacs.services.commitment import Commitment
+
+    event_type, ds = report_dataset("2.25.9", Commitment([(CT, "1.1")], []), "OPENPACS")
+    assert event_type == 1 and ds.RetrieveAETitle == "OPENPACS"
+    assert [i.ReferencedSOPInstanceUID for i in ds.ReferencedSOPSequence] == ["1.1"]
+    assert "FailedSOPSequence" not in ds
+    event_type, ds = report_dataset("2.25.9", Commitment([], [(CT, "1.2", 0x0112)]), "OPENPACS")
+    assert event_type == 2 and "ReferencedSOPSequence" not in ds
+    assert ds.FailedSOPSequence[0].FailureReason == 0x0112

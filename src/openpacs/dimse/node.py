@@ -36,6 +36,7 @@ from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from openpacs.dimse import contexts
+from openpacs.dimse.commitment import handle_commitment_request, send_pending_report
 from openpacs.dimse.find import handle_find
 from openpacs.dimse.gate import GatedACSE, Refused, judge
 from openpacs.dimse.retrieve import handle_get, handle_move, store_response_received
@@ -268,7 +269,13 @@ class DicomNode:
             (evt.EVT_C_MOVE, functools.partial(handle_move, self)),
             (evt.EVT_C_GET, functools.partial(handle_get, self)),
             (evt.EVT_DIMSE_RECV, functools.partial(store_response_received, self)),
+            (evt.EVT_N_ACTION, functools.partial(handle_commitment_request, self)),
+            (evt.EVT_DIMSE_SENT, functools.partial(send_pending_report, self)),
         ]
+
+    def associate(self, host: str, port: int, **kwargs: Any) -> Association:
+        """An association this node requests (storage commitment reports)."""
+        return self._ae.associate(host, port, **kwargs)
 
 
 def _echo(_event: evt.Event) -> int:

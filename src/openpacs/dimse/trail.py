@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from openpacs.services.audit import AuditTrail, Event
+from openpacs.services.commitment import Commitment
 from openpacs.services.peers import Peer
 
 log = logging.getLogger("openpacs.dimse")
@@ -57,6 +58,8 @@ class AssociationRecord:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The sub-operations of the C-GET running on this association, if one is.
     sub_operations: SubOperations | None = None
+    # Storage commitment results to report once the N-ACTION response has gone out.
+    pending_reports: list[tuple[str, Commitment]] = field(default_factory=list)
 
     @property
     def ae_title(self) -> str:
