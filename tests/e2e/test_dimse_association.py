@@ -43,6 +43,10 @@ def test_a_known_peer_calling_another_ae_title_is_rejected(
     add_equipment(server, account, title)
     answer = echo(server, title, "NOT_OPENPACS")
     assert "Called AE Title Not Recognized" in answer
+    events = audit_events(
+        server.database_url, account.account_uuid, AuditEvent.action == "dicom.reject", count=1
+    )
+    assert events and "NOT_OPENPACS" in events[0][1] and title in events[0][1]
 
 
 def test_an_equipment_added_while_the_server_runs_is_known_at_once(

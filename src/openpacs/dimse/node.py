@@ -45,7 +45,7 @@ from openpacs.dimse.trail import AssociationRecord, Trail
 from openpacs.dimse.worklist import handle_worklist
 from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
-from openpacs.services.peers import Peer, identify
+from openpacs.services.peers import Peer, accounts_using, identify
 from openpacs.services.store import StoreService
 from openpacs.settings import Settings
 from openpacs.storage.base import BlobStore
@@ -229,7 +229,12 @@ class DicomNode:
             self._records[assoc] = AssociationRecord(peer, address)
 
     def refused(self, _assoc: Association, calling: str, address: str, refusal: Refused) -> None:
-        self.trail.refused(calling, address, refusal.reason)
+        try:
+            accounts = accounts_using(self.services.db, calling)
+        except Exception:
+            log.exception("cannot look up the accounts of %r", calling)
+            accounts = []
+        self.trail.refused(calling, address, refusal.reason, accounts)
 
     def record(self, assoc: Association) -> AssociationRecord:
         """The record of an admitted association (every handler runs after admission)."""

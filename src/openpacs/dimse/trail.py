@@ -2,9 +2,10 @@
 
 Associations of a known equipment and their operations go to the audit trail of the
 equipment's account (as DICOMweb requests do), written in batches off the DIMSE thread
-(``services/audit.py``). A rejected association whose calling AE title is nobody's has
-no account to record it under: it goes to the log (logger ``openpacs.dimse``, warning)
-with the calling AE title, the address and the reason.
+(``services/audit.py``): ``dicom.associate`` when accepted, ``dicom.reject`` when its
+title is an equipment's but the host or the called AE title is wrong. Every rejection
+is also logged (logger ``openpacs.dimse``, warning) with the calling AE title, the
+address and the reason: a title that is nobody's has no account to record it under.
 
 C-STORE is counted per association and recorded when the association ends, one
 ``study.store`` event per study (like one STOW request), so that a 1,000-image series
@@ -70,8 +71,20 @@ class Trail:
     def __init__(self, audit: AuditTrail) -> None:
         self._audit = audit
 
-    def refused(self, calling: str, address: str, reason: str) -> None:
+    def refused(self, calling: str, address: str, reason: str, accounts: list[int]) -> None:
+        """A rejected association: in the audit trail of every account that has an
+        equipment with that calling AE title (a wrong host or called AE title), else
+        (nobody's title) in the log only."""
         log.warning("association from %r at %s rejected: %s", calling, address, reason)
+        for account_id in accounts:
+            self._audit.record(
+                Event(
+                    account_id=account_id,
+                    action="dicom.reject",
+                    detail=f"rejected: calling AE {calling} from {address}: {reason}",
+                    client=f"{address} {calling}".strip(),
+                )
+            )
 
     def accepted(self, record: AssociationRecord) -> None:
         who = f"calling AE {record.ae_title} ({record.peer.name})"

@@ -31,6 +31,7 @@ __all__ = [
     "Destination",
     "Peer",
     "UnknownPeer",
+    "accounts_using",
     "destination_of",
     "find_destination",
     "host_matches",
@@ -89,6 +90,15 @@ def identify(db: Database, calling_ae: str, address: str, *, check_host: bool) -
         institution_id=equipment.institution_id,
     )
     return Peer(principal, equipment.uuid, equipment.name)
+
+
+def accounts_using(db: Database, ae_title: str) -> list[int]:
+    """The accounts with an equipment of this AE title (to audit a rejection there)."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(Equipment.account_id).where(Equipment.ae_title == ae_title.strip()).distinct()
+        )
+        return sorted(int(account) for account in rows)
 
 
 def find_destination(db: Database, account_id: int, ae_title: str) -> Destination | None:
