@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,17 @@ import pytest
 TOOLS = ("echoscu", "storescu", "findscu", "movescu", "getscu", "storescp")
 
 
+def tool_path(tool: str) -> str | None:
+    """dcmtk's ``tool`` on the PATH, never the pynetdicom command of the same name that
+    the virtual environment's ``bin`` holds (echoscu, storescu, findscu, ...)."""
+    venv_bin = Path(sys.executable).parent.resolve()
+    search = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    search = [p for p in search if Path(p).resolve() != venv_bin]
+    return shutil.which(tool, path=os.pathsep.join(search))
+
+
 def require_dcmtk() -> None:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    missing = [tool for tool in TOOLS if tool_path(tool) is None]
     if not missing:
         return
     message = f"dcmtk not installed ({', '.join(missing)} missing): run `make test` as root"
@@ -33,7 +43,7 @@ def run(
     """Run a dcmtk tool; its output (stdout and stderr together) in ``.stdout``."""
     require_dcmtk()
     done = subprocess.run(
-        [tool, *map(str, args)],
+        [tool_path(tool) or tool, *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
