@@ -18,7 +18,8 @@ from pynetdicom.presentation import build_context
 from openpacs.dicom import status
 from openpacs.dimse.contexts import (
     STORAGE_CLASSES,
-    prefer_requested_order,
+    VERIFICATION,
+    contexts_for,
     supported_contexts,
 )
 from openpacs.dimse.gate import CALLED_AE_NOT_RECOGNISED, CALLING_AE_NOT_RECOGNISED, Refused, judge
@@ -81,14 +82,18 @@ def test_every_storage_class_is_accepted_in_both_roles_and_in_compressed_syntaxe
 
 
 def test_the_requestors_first_choice_is_accepted() -> None:
-    ours = [build_context(CT, [ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEGBaseline8Bit])]
-    asked = [build_context(CT, [JPEGBaseline8Bit, "1.2.3.4", ExplicitVRLittleEndian])]
-    prefer_requested_order(ours, asked)
-    assert ours[0].transfer_syntax == [
-        JPEGBaseline8Bit,
-        ExplicitVRLittleEndian,
-        ImplicitVRLittleEndian,
+    asked = [
+        build_context(CT, [JPEGBaseline8Bit, "1.2.3.4", ExplicitVRLittleEndian]),
+        build_context(CT, ["1.2.3.4", ImplicitVRLittleEndian]),
+        build_context("1.2.3.4.5", [ExplicitVRLittleEndian]),  # not a SOP class of ours
+        build_context(VERIFICATION, ["1.2.3.4"]),  # no syntax in common
     ]
+    ours = contexts_for(asked)
+    assert [(c.abstract_syntax, c.transfer_syntax) for c in ours[:1]] == [
+        (CT, [JPEGBaseline8Bit, ImplicitVRLittleEndian])
+    ]
+    assert ours[0].scp_role and ours[0].scu_role  # a C-GET requester may take the SCP role
+    assert len(ours) == 2 and ExplicitVRLittleEndian in ours[1].transfer_syntax
 
 
 def _peer(calling: str, _address: str) -> Peer:

@@ -31,6 +31,7 @@ from pynetdicom.dimse_primitives import N_ACTION
 from openpacs.dicom.status import is_failure
 from openpacs.dimse.contexts import STORAGE_COMMITMENT, STORAGE_COMMITMENT_INSTANCE
 from openpacs.dimse.status import status_dataset
+from openpacs.dimse.tcp import no_delay_on_open
 from openpacs.dimse.trail import AssociationRecord
 from openpacs.services.commitment import Commitment, commit
 from openpacs.services.peers import destination_of
@@ -164,6 +165,7 @@ def _send_anew(
         ae_title=destination.ae_title,
         contexts=[build_context(STORAGE_COMMITMENT)],
         ext_neg=[build_role(STORAGE_COMMITMENT, scu_role=False, scp_role=True)],
+        evt_handlers=[(evt.EVT_CONN_OPEN, no_delay_on_open)],
     )
     if not assoc.is_established:
         return False

@@ -10,7 +10,7 @@ Query/retrieve, worklist, verification and storage commitment: the uncompressed 
 endian syntaxes (and deflate, big endian), which is what every peer proposes.
 
 Which transfer syntax of a proposed context is accepted: the first one the requestor
-lists that we support (:func:`prefer_requested_order`). pynetdicom would pick the first
+lists that we support (:func:`contexts_for`). pynetdicom would pick the first
 of *our* list, and no order of ours is right for every peer: a modality sending a JPEG
 file proposes [JPEG, Explicit, Implicit] and cannot decompress it, while one proposing
 [Explicit, JPEG lossy] for an uncompressed image would compress it lossily if we
@@ -22,7 +22,6 @@ from __future__ import annotations
 from typing import Final
 
 from pydicom.uid import (
-    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -38,7 +37,7 @@ __all__ = [
     "STORAGE_CLASSES",
     "STORAGE_TRANSFER_SYNTAXES",
     "UNCOMPRESSED",
-    "prefer_requested_order",
+    "contexts_for",
     "supported_contexts",
 ]
 
@@ -96,19 +95,47 @@ def supported_contexts() -> list[PresentationContext]:
     return contexts
 
 
-def prefer_requested_order(
-    supported: list[PresentationContext], requested: list[PresentationContext]
-) -> None:
-    """Put the transfer syntaxes of each supported context in the order the requestor
-    proposed them (those it did not propose after), so that negotiation accepts its
-    first choice among ours. Changes ``supported`` (an association's own copy)."""
-    ours = {str(context.abstract_syntax): context for context in supported}
+# abstract syntax -> (transfer syntaxes, SCU role, SCP role) of every supported context.
+_SUPPORTED: dict[str, tuple[frozenset[str], bool | None, bool | None]] = {}
+
+
+def _supported() -> dict[str, tuple[frozenset[str], bool | None, bool | None]]:
+    if not _SUPPORTED:
+        for context in supported_contexts():
+            syntaxes = frozenset(str(ts) for ts in context.transfer_syntax)
+            _SUPPORTED[str(context.abstract_syntax)] = (
+                syntaxes,
+                context.scu_role,
+                context.scp_role,
+            )
+    return _SUPPORTED
+
+
+def contexts_for(requested: list[PresentationContext]) -> list[PresentationContext]:
+    """The supported contexts to negotiate ``requested`` with: one per proposed abstract
+    syntax we support, holding for each proposed context its first transfer syntax we
+    support (so negotiation accepts the requestor's own first choice), in its order.
+
+    Made per association from the proposal, they are a handful of small contexts: far
+    cheaper than pynetdicom's deep copy of every supported context with every syntax
+    (tens of milliseconds per association).
+    """
+    supported = _supported()
+    chosen: dict[str, list[str]] = {}
     for proposal in requested:
-        context = ours.get(str(proposal.abstract_syntax))
-        if context is None:
+        uid = str(proposal.abstract_syntax)
+        if uid not in supported:
             continue
-        offered = list(context.transfer_syntax)
-        first = [ts for ts in proposal.transfer_syntax if ts in offered]
-        if first:
-            ordered: list[str | bytes | UID] = [*first, *(ts for ts in offered if ts not in first)]
-            context.transfer_syntax = ordered
+        ours = supported[uid][0]
+        first = next((str(ts) for ts in proposal.transfer_syntax if str(ts) in ours), None)
+        syntaxes = chosen.setdefault(uid, [])
+        if first is not None and first not in syntaxes:
+            syntaxes.append(first)
+    contexts = []
+    for uid, syntaxes in chosen.items():
+        ours, scu_role, scp_role = supported[uid]
+        # None in common: offer them all, so the context is refused for its syntaxes.
+        context = build_context(uid, syntaxes or sorted(ours))
+        context.scu_role, context.scp_role = scu_role, scp_role
+        contexts.append(context)
+    return contexts

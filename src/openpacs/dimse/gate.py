@@ -19,7 +19,7 @@ from pynetdicom.acse import ACSE
 from pynetdicom.association import Association
 from pynetdicom.pdu_primitives import A_ASSOCIATE
 
-from openpacs.dimse.contexts import prefer_requested_order
+from openpacs.dimse.contexts import contexts_for
 from openpacs.services.peers import Peer, UnknownPeer
 
 log = logging.getLogger("openpacs.dimse")
@@ -100,7 +100,7 @@ class GatedACSE(ACSE):
             self.assoc.kill()
             return
         self._admitted(self.assoc, peer)
-        prefer_requested_order(
-            self.acceptor.supported_contexts, request.presentation_context_definition_list
+        self.acceptor.supported_contexts = contexts_for(
+            request.presentation_context_definition_list
         )
         super()._negotiate_as_acceptor()

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from pydicom.dataset import Dataset
-from pynetdicom import AE, evt
+from pynetdicom import AE, build_context, evt
 from pynetdicom.association import Association
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
@@ -41,6 +41,7 @@ from openpacs.dimse.find import handle_find
 from openpacs.dimse.gate import GatedACSE, Refused, judge
 from openpacs.dimse.retrieve import handle_get, handle_move, store_response_received
 from openpacs.dimse.store import handle_store
+from openpacs.dimse.tcp import no_delay
 from openpacs.dimse.trail import AssociationRecord, Trail
 from openpacs.dimse.worklist import handle_worklist
 from openpacs.index.db import Database
@@ -87,6 +88,7 @@ class _Handler(RequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        no_delay(self.request)
         assoc = self._create_association()
         node = self.server.node
         assoc.acse = GatedACSE(assoc, node.verdict, node.admitted, node.refused)
@@ -113,7 +115,9 @@ class _Server(ThreadedAssociationServer):
             ae,
             address,
             node.ae_title,
-            contexts.supported_contexts(),
+            # The contexts of each association are made from its proposal by the gate
+            # (contexts.contexts_for); pynetdicom deep-copies these for every one.
+            [build_context(contexts.VERIFICATION)],
             evt_handlers=handlers,
             request_handler=_Handler,
         )

@@ -30,6 +30,7 @@ from openpacs.dimse.contexts import GET_MODELS, MOVE_MODELS
 from openpacs.dimse.identifier import FindError, RetrieveRequest, parse_retrieve_identifier
 from openpacs.dimse.status import CANCEL, PENDING, status_dataset
 from openpacs.dimse.syntax import outgoing_syntax, sub_association_contexts
+from openpacs.dimse.tcp import no_delay_on_open
 from openpacs.dimse.trail import AssociationRecord, SubOperations
 from openpacs.services.dicom_retrieve import (
     NotSendable,
@@ -83,7 +84,11 @@ def handle_move(node: DicomNode, event: evt.Event) -> Iterator[Any]:
             counts.response(int(message.command_set.Status))
 
     contexts = sub_association_contexts((r.sop_class_uid, r.transfer_syntax_uid) for r in refs)
-    handlers = [(evt.EVT_ESTABLISHED, established), (evt.EVT_DIMSE_RECV, received)]
+    handlers = [
+        (evt.EVT_CONN_OPEN, no_delay_on_open),
+        (evt.EVT_ESTABLISHED, established),
+        (evt.EVT_DIMSE_RECV, received),
+    ]
     yield destination.host, destination.port, {"contexts": contexts, "evt_handlers": handlers}
     yield len(refs)
     accepted = _accepted(store_assoc[0]) if store_assoc else []
