@@ -85,7 +85,7 @@ def archive(
         received,
         {name: pydicom.dcmread(path) for name, path in corpus.items()},
     )
-    storescp.terminate()
+    storescp.kill()  # it only receives; nothing to finish
     storescp.wait(10)
 
 
@@ -104,28 +104,18 @@ def keys(*pairs: str) -> list[str]:
     return [arg for pair in pairs for arg in ("-k", pair)]
 
 
-def movescu(server: ServerProcess, archive: Archive, destination: str, *pairs: str) -> str:
-    done = run(
-        "movescu",
-        "-S",
-        "-aet",
-        archive.title,
-        "-aec",
-        "OPENPACS",
-        "-aem",
-        destination,
-        "-v",
-        "127.0.0.1",
-        server.dicom_port,
-        *keys("QueryRetrieveLevel=STUDY", *pairs),
-    )
-    return done.stdout
+def movescu(server: ServerProcess, calling: str, destination: str, *pairs: str) -> str:
+    """movescu at STUDY level; its output."""
+    address = ["127.0.0.1", str(server.dicom_port)]
+    study = keys("QueryRetrieveLevel=STUDY", *pairs)
+    called = ["-aet", calling, "-aec", "OPENPACS", "-aem", destination]
+    return run("movescu", "-S", "-v", *called, *address, *study).stdout
 
 
 def test_movescu_sends_exactly_the_studys_instances(
     server: ServerProcess, archive: Archive
 ) -> None:
-    out = movescu(server, archive, archive.destination, f"StudyInstanceUID={X}")
+    out = movescu(server, archive.title, archive.destination, f"StudyInstanceUID={X}")
     assert "Final Move Response (Success)" in out, out
     assert received_uids(archive.received) == {f"{X}.1.0", f"{X}.1.1", f"{X}.2.2"}
     events = audit_events(
@@ -139,7 +129,7 @@ def test_movescu_sends_exactly_the_studys_instances(
 
 
 def test_an_unknown_destination_is_a801(server: ServerProcess, archive: Archive) -> None:
-    out = movescu(server, archive, "NOWHERE", f"StudyInstanceUID={X}")
+    out = movescu(server, archive.title, "NOWHERE", f"StudyInstanceUID={X}")
     assert "MoveDestinationUnknown" in out
     assert received_uids(archive.received) == set()
 
@@ -148,9 +138,8 @@ def test_a_compressed_instance_is_decoded_for_a_peer_that_only_takes_uncompresse
     server: ServerProcess, archive: Archive
 ) -> None:
     original = archive.corpus[J2K]
-    out = movescu(
-        server, archive, archive.destination, f"StudyInstanceUID={original.StudyInstanceUID}"
-    )
+    study = f"StudyInstanceUID={original.StudyInstanceUID}"
+    out = movescu(server, archive.title, archive.destination, study)
     assert "Final Move Response (Success)" in out, out
     [path] = list(archive.received.iterdir())
     got = pydicom.dcmread(path)
@@ -167,39 +156,11 @@ def test_another_account_moves_nothing(server: ServerProcess, archive: Archive) 
     # Its own destination with the same storescp: still nothing of account A goes there.
     destination = new_ae_title("LOOT")
     add_equipment(server, other, destination, host="127.0.0.1", port=1)
-    done = run(
-        "movescu",
-        "-S",
-        "-aet",
-        title,
-        "-aec",
-        "OPENPACS",
-        "-aem",
-        destination,
-        "-v",
-        "127.0.0.1",
-        server.dicom_port,
-        *keys("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={X}"),
-    )
-    assert "Final Move Response (Success)" in done.stdout
-    assert (
-        "Completed Suboperations" not in done.stdout or "Completed Suboperations : 0" in done.stdout
-    )
+    out = movescu(server, title, destination, f"StudyInstanceUID={X}")
+    assert "Final Move Response (Success)" in out and "Completed Suboperations" not in out
     # The requester's destination AE is account A's: unknown to account B.
-    done = run(
-        "movescu",
-        "-S",
-        "-aet",
-        title,
-        "-aec",
-        "OPENPACS",
-        "-aem",
-        archive.destination,
-        "127.0.0.1",
-        server.dicom_port,
-        *keys("QueryRetrieveLevel=STUDY", f"StudyInstanceUID={X}"),
-    )
-    assert "MoveDestinationUnknown" in done.stdout
+    out = movescu(server, title, archive.destination, f"StudyInstanceUID={X}")
+    assert "MoveDestinationUnknown" in out
     assert received_uids(archive.received) == set()
 
 

@@ -38,6 +38,7 @@ from pydicom.multival import MultiValue
 
 from openpacs.dicom.attributes import Level, dictionary_vr, matching_keys, tag_of
 from openpacs.dicom.tags import tag_key
+from openpacs.dimse.status import IDENTIFIER_DOES_NOT_MATCH
 from openpacs.protocol.qido import QidoError, QidoQuery, is_valid_uid, parse_qido
 
 __all__ = [
@@ -88,9 +89,6 @@ class FindError(ValueError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
-
-
-IDENTIFIER_DOES_NOT_MATCH = 0xA900
 
 
 @dataclass(frozen=True)
