@@ -7,7 +7,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
-.PHONY: serve test lint typecheck browser bench clean
+.PHONY: serve test lint typecheck browser dcmtk bench clean
 
 $(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,8 +41,19 @@ browser:
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null)); \
 	  else echo "chromium not installed: the browser test will be skipped"; fi
 
+# dcmtk's echoscu, storescu, findscu, movescu, getscu and storescp are the reference DICOM
+# peer of the DIMSE tests (Debian package). Installed like chromium; without it those
+# tests skip with a reason (but fail in CI).
+dcmtk:
+	@command -v storescu >/dev/null && command -v storescp >/dev/null || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q dcmtk >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q dcmtk >/dev/null)); \
+	  else echo "dcmtk not installed: the DICOM network tests will be skipped"; fi
+
 # Two test processes: the end-to-end tests mostly wait on servers, subprocesses and disks.
-test: lint typecheck browser
+test: lint typecheck browser dcmtk
 	$(BIN)/pytest -q -n 2
 
 bench: $(TEST_STAMP)

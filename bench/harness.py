@@ -59,6 +59,8 @@ class Target:
     auth: tuple[str, str]
     pid: int | None = None
     max_connections: int = 8
+    # The DICOM port and the server's AE title, for the DIMSE scenarios.
+    dicom: tuple[int, str] | None = None
     # "identity": no compressed answers (both servers send raw bytes); "gzip, deflate" lets
     # each server compress as it sees fit (Orthanc's default then gzips whole instances).
     accept_encoding: str = "identity"

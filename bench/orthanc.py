@@ -76,6 +76,8 @@ class OrthancServer:
             "RegisteredUsers": {BENCH_USER: BENCH_PASSWORD},
             "Plugins": [str(PLUGINS)],
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/", "EnableWado": True},
+            # The DIMSE scenarios' calling AE title, a known modality (bench/dimse.py).
+            "DicomModalities": {"bench": ["BENCHSCU", "127.0.0.1", 104]},
         }
 
     def start(self) -> Target:
@@ -90,7 +92,13 @@ class OrthancServer:
                 cwd=self.data_dir,
             )
         wait_until_up(self.process, f"http://127.0.0.1:{self.http_port}/system", self.log_path, 60)
-        return Target(self.name, self.root, (BENCH_USER, BENCH_PASSWORD), self.process.pid)
+        return Target(
+            self.name,
+            self.root,
+            (BENCH_USER, BENCH_PASSWORD),
+            self.process.pid,
+            dicom=(self.dicom_port, "ORTHANC"),
+        )
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -16,6 +16,9 @@ Groups, in the order they run:
   year with limit=50, the series of a study, the instances of a series. Figure: p95.
 * wado  - whole study (200 instances), one instance, study and series metadata, one
   frame, one frame of the 100-frame instance, a rendered JPEG. Figure: p50.
+* cstore, cfind - the DICOM network node (``bench/dimse.py``): storescu of 1,000 CT
+  files on 1 and 4 associations (instances/s); C-FIND STUDY by Patient ID and by Patient
+  Name prefix over the 10,000 studies (p95).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bench.dataset import (
     make_instance,
     study_specs,
 )
+from bench.dimse import cfind_scenarios, cstore_scenarios
 from bench.harness import (
     DICOM,
     DICOM_JSON,
@@ -92,6 +96,8 @@ class Sizes:
     small_repeats: int = 20  # one instance, one frame (per round)
     metadata_repeats: int = 5
     other_repeats: int = 10  # multi-frame frame, rendered
+    cstore_instances: int = 1000  # per round, on 1 or split over 4 associations
+    cstore_rounds: int = 2
 
 
 FULL = Sizes()
@@ -112,6 +118,8 @@ QUICK = Sizes(
     small_repeats=6,
     metadata_repeats=3,
     other_repeats=4,
+    cstore_instances=80,
+    cstore_rounds=1,
 )
 
 
@@ -183,6 +191,7 @@ class Scenario:
     item_unit: str = ""  # "instances" where throughput applies
     figure: str = "p50"  # the figure compared: "throughput", "p50" or "p95"
     target: float | None = None  # ratio openpacs/Orthanc (>1 better) that the goal asks for
+    cleanup: Callable[[Any], None] | None = None  # round data -> None, after every target
 
 
 @dataclass
@@ -259,19 +268,20 @@ class Bench:
             self._stow("stow_50inst_4clients", z.batch, 4, z.batch_requests_4 // 4),
         ]
         loads = [self._load_index(), self._load_wado()]
-        return [*loads, *stow, *self._qido(), *self._wado()]
+        dicom = [*cstore_scenarios(self), *cfind_scenarios(self)]
+        return [*loads, *stow, *self._qido(), *self._wado(), *dicom]
 
     def selected(self) -> list[Scenario]:
         every = self.scenarios()
         if not self.only:
             return every
-        unknown = self.only - {s.name for s in every} - {"stow", "qido", "wado"}
+        unknown = self.only - {s.name for s in every} - {s.group for s in every}
         if unknown:
             raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
         chosen = [s for s in every if s.name in self.only or s.group in self.only]
         groups = {s.group for s in chosen}
         need = set()
-        if "qido" in groups:
+        if groups & {"qido", "cfind"}:
             need.add("load_index_64x64")
         if "wado" in groups:
             need.add("load_wado_study")
@@ -700,6 +710,8 @@ class Bench:
                     f"{scenario.name} round {rnd + 1}/{scenario.rounds} {target.name}: "
                     f"{time.perf_counter() - started:.1f}s {status}"
                 )
+            if scenario.cleanup is not None:
+                scenario.cleanup(data)
             del data
         for name, sampler in samplers.items():
             results[name].scenario_rss_mb = sampler.peak_mb("scenario")
@@ -728,8 +740,8 @@ class Bench:
 
         try:
             chosen = self.selected()
-            ingest = [s for s in chosen if s.group in ("load", "stow")]
-            reads = [s for s in chosen if s.group not in ("load", "stow")]
+            ingest = [s for s in chosen if s.group in ("load", "stow", "cstore")]
+            reads = [s for s in chosen if s.group not in ("load", "stow", "cstore")]
             if ingest:
                 run(ingest, "ingest")
                 memory("peak_rss_ingest", "ingest")

@@ -62,6 +62,7 @@ class OpenpacsServer:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        self.dicom_port = free_port()
         # OPENPACS_BENCH_DATABASE_URL measures another index (an empty PostgreSQL database).
         self.database_url = os.environ.get("OPENPACS_BENCH_DATABASE_URL") or (
             f"sqlite:///{data_dir / 'openpacs.db'}"
@@ -84,6 +85,7 @@ class OpenpacsServer:
             "OPENPACS_PORT": str(self.port),
             "OPENPACS_LOG_LEVEL": "warning",
             "OPENPACS_WORKERS": str(WORKERS),
+            "OPENPACS_DICOM_PORT": str(self.dicom_port),
         }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -93,18 +95,28 @@ class OpenpacsServer:
                 stderr=subprocess.STDOUT,
             )
         wait_until_up(self.process, f"http://127.0.0.1:{self.port}/healthz", self.log_path, 60)
-        return Target(self.name, self.root, (BENCH_EMAIL, BENCH_PASSWORD), self.process.pid)
+        return Target(
+            self.name,
+            self.root,
+            (BENCH_EMAIL, BENCH_PASSWORD),
+            self.process.pid,
+            dicom=(self.dicom_port, "OPENPACS"),
+        )
 
     def _create_account(self) -> None:
         from openpacs.index.db import Database
         from openpacs.index.migrate import upgrade
-        from openpacs.services.accounts import create_account
+        from openpacs.services.accounts import add_equipment, create_account
 
         db = Database(self.database_url)
         try:
             upgrade(db.engine)
             with db.session() as session:
-                create_account(session, name="bench", email=BENCH_EMAIL, password=BENCH_PASSWORD)
+                created = create_account(
+                    session, name="bench", email=BENCH_EMAIL, password=BENCH_PASSWORD
+                )
+                # The DIMSE scenarios' calling AE title (bench/dimse.py).
+                add_equipment(session, created.institution_uuid, name="bench", ae_title="BENCHSCU")
         finally:
             db.dispose()
 

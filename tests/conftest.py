@@ -6,6 +6,7 @@ The ``server`` fixture runs every end-to-end test twice: on the embedded default
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from tests.support.postgres import temporary_database
 from tests.support.server import ServerProcess, TestAccount
 
 CORPUS = Path(__file__).resolve().parent / "data" / "dicom"
+
+# Servers that tests start on their own (not through ServerProcess, which gives each a
+# free DICOM port) run without a DICOM listener: two of them at once would otherwise
+# both want the default port 11112.
+os.environ.setdefault("OPENPACS_DICOM_PORT", "0")
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from openpacs.dicom.ae_title import check_ae_title
+
 
 class SettingsError(ValueError):
     """An environment variable whose value cannot be used (the message names it)."""
@@ -54,6 +56,12 @@ class Settings:
     # Sync each audited request's journal entry to disk before answering, so that a power
     # cut loses no audit event either (a killed process never does; see services/audit.py).
     audit_sync: bool = False
+    # The DICOM network node (dimse/): its port (0: no DICOM listener), its own AE title
+    # (associations to another called AE title are rejected), and whether a calling AE
+    # title must also come from its equipment's host.
+    dicom_port: int = 11112
+    ae_title: str = "OPENPACS"
+    dicom_check_host: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -128,6 +136,13 @@ def _boolean(name: str, value: str) -> bool:
 
 def _items(_name: str, value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _ae_title(name: str, value: str) -> str:
+    try:
+        return check_ae_title(value)
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
 
 
 def _whole(minimum: int, maximum: int | None = None) -> Parser:
@@ -214,6 +229,21 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         _boolean,
         None,
         "sync audit events to disk before answering",
+    ),
+    EnvSetting(
+        "OPENPACS_DICOM_PORT",
+        "dicom_port",
+        _whole(0, 65535),
+        "--dicom-port",
+        "DICOM (DIMSE) listen port; 0 turns the DICOM listener off",
+    ),
+    EnvSetting("OPENPACS_AE_TITLE", "ae_title", _ae_title, None, "the server's own AE title"),
+    EnvSetting(
+        "OPENPACS_DICOM_CHECK_HOST",
+        "dicom_check_host",
+        _boolean,
+        None,
+        "a calling AE title must also come from its equipment's host",
     ),
 )
 

@@ -18,6 +18,7 @@ from openpacs.services.accounts import (
     add_user,
 )
 from tests.e2e.api_client import create_order, csharp, database, error, ok, post
+from tests.support.dimse import new_ae_title
 from tests.support.server import ServerProcess, TestAccount
 
 
@@ -37,8 +38,19 @@ def populated(server: ServerProcess) -> tuple[TestAccount, dict[str, str]]:
         )
         group = add_group(session, acct, "Neuro")
         add_to_group(session, group.uuid, user.email)
-        ct = add_equipment(session, site.uuid, name="CT 2", modality="ct", ae_title="CT2")
+        # AE titles name one equipment on the whole server: a fresh one per run.
+        title = new_ae_title("CT")
+        ct = add_equipment(
+            session,
+            site.uuid,
+            name="CT 2",
+            modality="ct",
+            ae_title=title,
+            host="ct2.local",
+            port=104,
+        )
         uuids = {"site": site.uuid, "user": user.uuid, "group": group.uuid, "ct": ct.uuid}
+        uuids["ct_title"] = title
     # Another account's objects never show up.
     other = server.create_account()
     with database(server) as session:
@@ -84,7 +96,9 @@ def test_discovery_lists(
             "EquipmentUuid": uuids["ct"],
             "EquipmentName": "CT 2",
             "Modality": "CT",
-            "AETitle": "CT2",
+            "AETitle": uuids["ct_title"],
+            "Host": "ct2.local",
+            "Port": 104,
             "InstitutionUuid": uuids["site"],
         }
     ]

@@ -25,6 +25,7 @@ from tests.e2e.api_client import (
     post,
     required_keys,
 )
+from tests.support.dimse import new_ae_title
 from tests.support.server import ServerProcess, TestAccount
 
 CREATE = "/createpatientorder"
@@ -67,7 +68,11 @@ def test_create_in_the_csharp_form_and_read_back(
         account_row = session.scalar(select(Account).where(Account.uuid == account.account_uuid))
         assert account_row is not None
         ct = add_equipment(
-            session, account.institution_uuid, name="CT room 1", modality="CT", ae_title="CT1"
+            session,
+            account.institution_uuid,
+            name="CT room 1",
+            modality="CT",
+            ae_title=new_ae_title("CT"),  # unique on the server (it decides the account)
         )
         equipment_uuid = ct.uuid
     params = {

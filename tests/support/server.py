@@ -50,12 +50,15 @@ class ServerProcess:
         self.data_dir = data_dir
         self.args = args  # flags of `openpacs serve`
         self.port = free_port()
+        # Every test server is a DICOM node too, on a port of its own (AE title OPENPACS).
+        self.dicom_port = free_port()
         self.database_url = database_url or f"sqlite:///{data_dir / 'openpacs.db'}"
         self.env = {
             **os.environ,
             "OPENPACS_DATA_DIR": str(data_dir),
             "OPENPACS_DATABASE_URL": self.database_url,
             "OPENPACS_PORT": str(self.port),
+            "OPENPACS_DICOM_PORT": str(self.dicom_port),
             "OPENPACS_HOST": "127.0.0.1",
             "OPENPACS_LOG_LEVEL": "warning",
             **(env or {}),

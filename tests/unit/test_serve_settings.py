@@ -111,6 +111,8 @@ def test_first_start_message_names_the_account_and_where_to_sign_in(tmp_path: Pa
     assert "export OPENPACS_URL=http://127.0.0.1:8080/dicomweb" in text
     assert all(len(line) <= 80 for line in text.splitlines() if str(tmp_path) not in line)
     assert "AccountUuid" not in first_start_message(None, Settings())
+    assert "DICOM node: AE title OPENPACS on port 11112" in first_start_message(None, Settings())
+    assert "DICOM node" not in first_start_message(None, Settings(dicom_port=0))
 
 
 def test_path_hint_names_the_activate_script(

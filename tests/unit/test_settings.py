@@ -101,3 +101,40 @@ def test_resolved_settings_survive_pickling_for_worker_processes(tmp_path: Path)
     )
     assert settings.public_url == "http://127.0.0.1:9000"
     assert pickle.loads(pickle.dumps(settings)) == settings  # noqa: S301 - our own bytes
+
+
+def test_the_dicom_node_listens_on_11112_as_openpacs_unless_told() -> None:
+    settings = settings_from_env({})
+    assert (settings.dicom_port, settings.ae_title, settings.dicom_check_host) == (
+        11112,
+        "OPENPACS",
+        False,
+    )
+    settings = settings_from_env(
+        {
+            "OPENPACS_DICOM_PORT": "0",
+            "OPENPACS_AE_TITLE": " PACS_1 ",
+            "OPENPACS_DICOM_CHECK_HOST": "yes",
+        }
+    )
+    assert (settings.dicom_port, settings.ae_title, settings.dicom_check_host) == (
+        0,
+        "PACS_1",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OPENPACS_DICOM_PORT": "65536"}, "OPENPACS_DICOM_PORT must be at most 65535"),
+        ({"OPENPACS_DICOM_PORT": "-1"}, "OPENPACS_DICOM_PORT must be at least 0"),
+        ({"OPENPACS_AE_TITLE": "   "}, "OPENPACS_AE_TITLE: an AE title has 1 to 16 characters"),
+        ({"OPENPACS_AE_TITLE": "A" * 17}, "OPENPACS_AE_TITLE: an AE title has 1 to 16 characters"),
+        ({"OPENPACS_AE_TITLE": "A\\B"}, "OPENPACS_AE_TITLE: an AE title holds printable ASCII"),
+        ({"OPENPACS_AE_TITLE": "PACSÉ"}, "OPENPACS_AE_TITLE: an AE title holds printable ASCII"),
+    ],
+)
+def test_unusable_dicom_settings_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        settings_from_env(env)

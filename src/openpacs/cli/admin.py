@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from openpacs.cli.common import checked_settings, fail, open_database, print_json
 from openpacs.index.db import Database
-from openpacs.index.models import User
+from openpacs.index.models import Equipment, User
 from openpacs.services import accounts
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import collect_garbage
 from openpacs.services.migrate_storage import migrate_storage
 from openpacs.services.passwords import check_password_strength
-from openpacs.settings import Settings
+from openpacs.settings import Settings, settings_from_env
 from openpacs.storage.factory import blob_store_for, open_blob_store
 
 Result = dict[str, Any] | list[dict[str, Any]]
@@ -166,14 +166,43 @@ def _add_equipment(session: Session, args: argparse.Namespace) -> dict[str, Any]
         session,
         args.institution,
         name=args.name,
+        modality=args.modality or "",
+        ae_title=args.ae_title or "",
+        host=args.host or "",
+        port=args.port,
+        check_host=settings_from_env().dicom_check_host,
+    )
+    return _equipment(equipment)
+
+
+def _update_equipment(session: Session, args: argparse.Namespace) -> dict[str, Any]:
+    change = accounts.EquipmentChange(
+        name=args.name,
         modality=args.modality,
         ae_title=args.ae_title,
+        host=args.host,
+        port=args.port,
+        no_port=args.no_port,
     )
+    equipment = accounts.update_equipment(
+        session, args.equipment, change, check_host=settings_from_env().dicom_check_host
+    )
+    return _equipment(equipment)
+
+
+def _remove_equipment(session: Session, args: argparse.Namespace) -> dict[str, Any]:
+    equipment = accounts.remove_equipment(session, args.equipment)
+    return {"EquipmentUuid": equipment.uuid, "Removed": True}
+
+
+def _equipment(equipment: Equipment) -> dict[str, Any]:
     return {
         "EquipmentUuid": equipment.uuid,
         "Name": equipment.name,
         "Modality": equipment.modality,
         "AETitle": equipment.ae_title,
+        "Host": equipment.host,
+        "Port": equipment.port,
     }
 
 
@@ -233,6 +262,8 @@ ACTIONS: dict[str, Action] = {
     "add_to_group": _add_to_group,
     "add_institution": _add_institution,
     "add_equipment": _add_equipment,
+    "update_equipment": _update_equipment,
+    "remove_equipment": _remove_equipment,
     "set_password": _set_password,
     "set_dicomweb": _set_dicomweb,
     "set_role": _set_role,

@@ -28,6 +28,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         public_url=getattr(args, "public_url", None),
+        dicom_port=getattr(args, "dicom_port", None),
     )
 
 

@@ -31,6 +31,10 @@ def first_start_message(admin: InitialAdmin | None, settings: Settings) -> str:
         if hint:
             lines.append(hint)
     lines.append(f"openpacs DICOMweb root: {root}  (data in {settings.data_dir})")
+    if settings.dicom_port:
+        lines.append(
+            f"openpacs DICOM node: AE title {settings.ae_title} on port {settings.dicom_port}"
+        )
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ DATA_DIR = "--data-dir or OPENPACS_DATA_DIR"
 DATABASE_URL = "--database-url or OPENPACS_DATABASE_URL"
 STORAGE_URL = "--storage-url or OPENPACS_STORAGE_URL"
 PORT = "--port or OPENPACS_PORT"
+DICOM_PORT = "--dicom-port or OPENPACS_DICOM_PORT"
 HOST = "--host or OPENPACS_HOST"
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
@@ -88,8 +89,9 @@ def existing_database(url: str) -> None:
         )
 
 
-def listen_socket(host: str, port: int) -> socket.socket:
-    """The listening socket of the server, bound now so that a busy port is told at once."""
+def listen_socket(host: str, port: int, setting: str = PORT) -> socket.socket:
+    """The listening socket of the server, bound now so that a busy port is told at once
+    (``setting`` names the port's flag and variable in the message)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -97,7 +99,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SettingsError(_bind_error(host, port, exc)) from None
+        raise SettingsError(_bind_error(host, port, exc, setting)) from None
     except (UnicodeError, ValueError) as exc:
         sock.close()
         raise SettingsError(f"cannot listen on {host}:{port}: {exc} ({HOST})") from None
@@ -105,14 +107,16 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _bind_error(host: str, port: int, exc: OSError) -> str:
+def _bind_error(host: str, port: int, exc: OSError, setting: str = PORT) -> str:
     if exc.errno == errno.EADDRINUSE:
-        return f"port {port} is already in use by another program ({PORT})"
+        return f"port {port} is already in use by another program ({setting})"
     if exc.errno == errno.EACCES:
-        return f"no permission to listen on port {port} ({PORT}); ports below 1024 need privileges"
+        return (
+            f"no permission to listen on port {port} ({setting}); ports below 1024 need privileges"
+        )
     if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
         return f"cannot listen on {host}: {exc.strerror or exc} ({HOST})"
-    return f"cannot listen on {host}:{port}: {exc.strerror or exc} ({HOST}, {PORT})"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc} ({HOST}, {setting})"
 
 
 def database_error(url: str, exc: BaseException) -> SettingsError:

@@ -2,8 +2,14 @@
 
 Before anything is printed or started, every setting that can be checked is: the port,
 the database and storage URLs, the data directory, the time zone; then the listening
-socket is bound, so a busy port is reported before "startup complete". Each problem is
-one line naming the setting, exit code 2.
+sockets (HTTP, and DICOM unless ``OPENPACS_DICOM_PORT`` is 0) are bound, so a busy port is
+reported before "startup complete". Each problem is one line naming the setting, exit
+code 2.
+
+The DICOM node (``dimse/node.py``) runs beside the app on the same services: in this
+process when there is one, else in the workers, the parent accepting its connections as
+it accepts HTTP ones (see the node's docstring for why). It starts with the app and
+stops, on SIGTERM or Ctrl-C, before the app's services close.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import uvicorn
 from openpacs.cli import preflight
 from openpacs.cli.common import checked_settings, fail, open_database
 from openpacs.cli.first_start import first_start_message
+from openpacs.dimse.node import handed_node, listening_node
 from openpacs.index.db import Database
 from openpacs.services.bootstrap import ensure_initial_admin
 from openpacs.settings import Settings, SettingsError
@@ -33,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"--workers must be at least 1, not {args.workers}", 2)
     if args.port is not None:
         preflight.check_port(args.port)
+    if args.dicom_port is not None and not 0 <= args.dicom_port <= 65535:
+        return fail(f"--dicom-port must be 0 (none) or 1-65535, not {args.dicom_port}", 2)
     settings = checked_settings(args, server=True)
     if args.workers is not None:
         settings = settings.with_overrides(workers=args.workers)
@@ -44,6 +53,11 @@ def run(args: argparse.Namespace) -> int:
             f"unknown time zone {settings.timezone!r} (OPENPACS_TIMEZONE)"
         ) from None
     listener = preflight.listen_socket(settings.host, settings.port)
+    try:
+        dicom = _dicom_listener(settings)
+    except SettingsError:
+        listener.close()
+        raise
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Schema upgrades say what they do at debug level only: the first start stays readable.
@@ -52,17 +66,29 @@ def run(args: argparse.Namespace) -> int:
         db = open_database(settings.effective_database_url)
     except SettingsError:
         listener.close()
+        if dicom is not None:
+            dicom.close()
         raise
     admin = ensure_initial_admin(db, settings.data_dir)
     print(first_start_message(admin, settings), file=sys.stderr, flush=True)
     if settings.workers > 1:
         listener.close()  # the parent of the workers binds the port again at once
-        return _serve_workers(settings, db)
-    return _serve_one(settings, db, listener)
+        return _serve_workers(settings, db, dicom)
+    return _serve_one(settings, db, listener, dicom)
 
 
-def _serve_one(settings: Settings, db: Database, listener: socket.socket) -> int:
-    app = create_app(settings, db=db)
+def _dicom_listener(settings: Settings) -> socket.socket | None:
+    """The DICOM port, bound now (None when it is 0: no DICOM node)."""
+    if not settings.dicom_port:
+        return None
+    return preflight.listen_socket(settings.host, settings.dicom_port, preflight.DICOM_PORT)
+
+
+def _serve_one(
+    settings: Settings, db: Database, listener: socket.socket, dicom: socket.socket | None
+) -> int:
+    attach = listening_node(dicom) if dicom is not None else None
+    app = create_app(settings, db=db, attach=attach)
     # Everything loaded so far lives as long as the process: keep it out of the cyclic
     # garbage collector's way (fewer, shorter collections while serving).
     gc.freeze()
@@ -78,6 +104,7 @@ def _serve_one(settings: Settings, db: Database, listener: socket.socket) -> int
     return 0
 
 
-def _serve_workers(settings: Settings, db: Database) -> int:
+def _serve_workers(settings: Settings, db: Database, dicom: socket.socket | None) -> int:
     db.dispose()
-    return serve_workers(settings)  # each worker builds its app from these settings
+    # Each worker builds its app (and its DICOM node) from these settings.
+    return serve_workers(settings, dicom, handed_node if dicom is not None else None)

@@ -55,6 +55,12 @@ def _register_serve(commands: SubParsers) -> None:
     parser.add_argument(
         "--workers", type=int, default=None, help="server processes (env OPENPACS_WORKERS)"
     )
+    parser.add_argument(
+        "--dicom-port",
+        type=int,
+        default=None,
+        help="DICOM (DIMSE) port, 0 for none (env OPENPACS_DICOM_PORT; default 11112)",
+    )
     add_database_options(parser)
     parser.set_defaults(handler="openpacs.cli.serve:run")
 
@@ -106,11 +112,7 @@ def _register_admin(commands: SubParsers) -> None:
     p.add_argument("--account", required=True, help=ACCOUNT_HELP)
     p.add_argument("--name", required=True)
 
-    p = action("add-equipment", "add a modality device to an institution")
-    p.add_argument("--institution", required=True, help="InstitutionUuid")
-    p.add_argument("--name", required=True)
-    p.add_argument("--modality", default="")
-    p.add_argument("--ae-title", default="")
+    _register_equipment(action)
 
     p = action("set-password", "change a user's password")
     p.add_argument("--email", required=True)
@@ -171,3 +173,38 @@ def _register_access(action: Callable[[str, str], argparse.ArgumentParser]) -> N
 
     p = action("list-users", "the users of an account (UserUuid, e-mail, role, state)")
     p.add_argument("--account", required=True, help=ACCOUNT_HELP)
+
+
+def _register_equipment(action: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """Equipment: devices of an institution; their AE titles are the DICOM node's peers."""
+
+    def network(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--modality", default=None, help="DICOM modality code (CT, MR, ...)")
+        p.add_argument(
+            "--ae-title",
+            default=None,
+            help=f"{what}AE title: associations calling with it act for the account",
+        )
+        p.add_argument(
+            "--host", default=None, help=f"{what}host name or address the device listens on"
+        )
+        p.add_argument(
+            "--port",
+            type=int,
+            default=None,
+            help=f"{what}its DICOM port (with --host: a C-MOVE destination)",
+        )
+
+    p = action("add-equipment", "add a modality device to an institution")
+    p.add_argument("--institution", required=True, help="InstitutionUuid")
+    p.add_argument("--name", required=True)
+    network(p, "")
+
+    p = action("update-equipment", "change an equipment (name, AE title, host, port)")
+    p.add_argument("--equipment", required=True, help="EquipmentUuid")
+    p.add_argument("--name", default=None)
+    network(p, "new ")
+    p.add_argument("--no-port", action="store_true", help="remove the port")
+
+    p = action("remove-equipment", "delete an equipment (its AE title can no longer associate)")
+    p.add_argument("--equipment", required=True, help="EquipmentUuid")

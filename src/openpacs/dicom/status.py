@@ -88,3 +88,8 @@ FAILURE_MEANINGS: Final[dict[int, str]] = {
 def is_warning(code: int) -> bool:
     """True for warning statuses (PS3.7 C.1: Bxxx, 0001, 0107 and 0116)."""
     return 0xB000 <= code <= 0xBFFF or code in (0x0001, 0x0107, 0x0116)
+
+
+def is_failure(code: int) -> bool:
+    """True for failure statuses (anything that is neither success, pending nor warning)."""
+    return code != SUCCESS and code not in (0xFF00, 0xFF01) and not is_warning(code)

@@ -101,10 +101,15 @@ class _StudyChanges:
 
 
 def index_instances(
-    session: Session, account_id: int, items: Sequence[tuple[ParsedInstance, str]]
+    session: Session,
+    account_id: int,
+    items: Sequence[tuple[ParsedInstance, str]],
+    *,
+    institution_id: int | None = None,
 ) -> list[bool]:
     """Insert the rows of several instances of one account (``(parsed, blob key)`` in
-    lock order); per item True if inserted, False if the instance was already there.
+    lock order); per item True if inserted, False if the instance was already there. A
+    new study's new order is made in ``institution_id`` (default: the account's default).
 
     Look-ups happen once per study and series of the batch and counters are updated once
     per series and study, all on the raw cursor (see index/raw.py); only creating a study
@@ -131,7 +136,7 @@ def index_instances(
             seen.add(parsed.sop_instance_uid)
             study_id = study_ids.get(parsed.study_instance_uid)
             if study_id is None:
-                study_id = _study_row(session, cursor, account_id, parsed)
+                study_id = _study_row(session, cursor, account_id, parsed, institution_id)
                 study_ids[parsed.study_instance_uid] = study_id
             change = changes.setdefault(study_id, _StudyChanges())
             series_id = series_ids.get(parsed.series_instance_uid)
@@ -186,14 +191,20 @@ def _find_or_insert(
     return int(created[0]), True
 
 
-def _study_row(session: Session, cursor: Any, account_id: int, parsed: ParsedInstance) -> int:
+def _study_row(
+    session: Session,
+    cursor: Any,
+    account_id: int,
+    parsed: ParsedInstance,
+    institution_id: int | None = None,
+) -> int:
     values = {**parsed.study, "account_id": account_id, "study_json": parsed.study_json}
     values["study_instance_uid"] = parsed.study_instance_uid
     study_id, created = _find_or_insert(
         cursor, session.connection().dialect, _STUDY_ID, _INSERT_STUDY, "study_instance_uid", values
     )
     if created:
-        link_study_to_order(session, cursor, account_id, study_id, parsed)
+        link_study_to_order(session, cursor, account_id, study_id, parsed, institution_id)
     return study_id
 
 

@@ -228,7 +228,12 @@ class Institution(Base):
 
 
 class Equipment(Base):
+    """A device of an institution. Its AE title makes it a DICOM peer: an association
+    whose calling AE title is this one acts for the equipment's account; with a host and
+    a port it is also a C-MOVE destination (and where storage commitment reports go)."""
+
     __tablename__ = "equipment"
+    __table_args__ = (Index("ix_equipment_ae_title", "ae_title"),)
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
     account_id: Mapped[int] = mapped_column(
@@ -238,6 +243,10 @@ class Equipment(Base):
     name: Mapped[str] = mapped_column(String(200))
     modality: Mapped[str] = mapped_column(String(16), default="")
     ae_title: Mapped[str] = mapped_column(String(16), default="")
+    # Where the device listens for DICOM associations (host name or address, port); ""
+    # and None when it does not (it only sends).
+    host: Mapped[str] = mapped_column(String(255), default="")
+    port: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class PatientOrder(Base):

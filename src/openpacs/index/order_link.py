@@ -2,7 +2,8 @@
 
 A new study joins the account's order with the same StudyInstanceUID; else a scheduled
 order with the same AccessionNumber that has no images yet; else a new order is made in
-the account's default institution from the image header. An upload by a user limited
+the account's default institution (or in the institution of the equipment that sent it
+over DICOM) from the image header. An upload by a user limited
 to some institutions claims its order first (:func:`claim_study_order`): the order must
 be in one of theirs, and a new one is made in theirs, not in the default institution.
 
@@ -68,9 +69,15 @@ _SET_STUDY_ORDER = RawStatement(
 
 
 def link_study_to_order(
-    session: Session, cursor: Any, account_id: int, study_id: int, parsed: ParsedInstance
+    session: Session,
+    cursor: Any,
+    account_id: int,
+    study_id: int,
+    parsed: ParsedInstance,
+    institution_id: int | None = None,
 ) -> int:
-    """Link the new study ``study_id`` to its order (found or made); the order's id."""
+    """Link the new study ``study_id`` to its order (found or made, in ``institution_id``
+    or else the account's default institution); the order's id."""
     dialect = session.connection().dialect
     study_uid = parsed.study_instance_uid
     header_date = str(parsed.study.get("study_date") or "")
@@ -81,7 +88,9 @@ def link_study_to_order(
         params = {"account_id": account_id, "accession": accession}
         order = _SCHEDULED_BY_ACCESSION.execute(cursor, dialect, params).fetchone()
     if order is None:
-        values = _order_from_header(_institution(session, cursor, account_id), parsed)
+        if institution_id is None:
+            institution_id = _institution(session, cursor, account_id)
+        values = _order_from_header(institution_id, parsed)
         values["account_id"] = account_id
         order_id = int(_INSERT_ORDER.execute(cursor, dialect, values).fetchone()[0])
     else:

@@ -78,7 +78,7 @@ from openpacs.protocol.qido import (
     person_name_words,
 )
 
-__all__ = ["JSON_LABELS", "fetch_page", "label", "search_statement"]
+__all__ = ["JSON_LABELS", "fetch_page", "label", "match_column", "search_statement"]
 
 Col = SQLColumnExpression[Any]
 
@@ -206,6 +206,18 @@ def search_statement(
     return stmt.where(*where).order_by(*order).limit(limit + 1).offset(query.offset)
 
 
+def match_column(
+    flt: Filter, key: Attribute, column: Col, norm_column: Col | None = None, *, dialect: str
+) -> ColumnElement[bool] | None:
+    """The clause of one QIDO filter on a column of another table than the attribute's
+    (the modality worklist matches orders with the same rules); ``norm_column`` is the
+    normalised copy a person name is matched on. None for universal matching."""
+    matcher = _Matcher(sqlite=dialect == "sqlite", fuzzy=False)
+    return matcher.key_clause(
+        flt, key, (column, norm_column if norm_column is not None else column)
+    )
+
+
 def _has_uid_filter(filters: Sequence[Filter], level: Level, tag: int) -> bool:
     return any(
         flt.level is level and flt.tag == tag and isinstance(flt, SingleValue | UidList)
@@ -325,14 +337,16 @@ class _Matcher:
         # IN (not EXISTS): the item filters then use the (account_id, ...) indexes.
         return Series.id.in_(select(sra.series_id).where(sra.account_id == account, *clauses))
 
-    def key_clause(self, flt: Filter, key: Attribute) -> ColumnElement[bool] | None:
+    def key_clause(
+        self, flt: Filter, key: Attribute, columns: tuple[Col, Col] | None = None
+    ) -> ColumnElement[bool] | None:
         """The clause of one filter on matching key ``key``; its kind decides the SQL."""
         kind = key.kind
         if isinstance(flt, Universal):
             return None
         if kind is Kind.PERSON_NAME and isinstance(flt, SingleValue | Wildcard):
-            return self.person_name(flt, key)
-        col: Col = attribute_column(key)
+            return self.person_name(flt, key, columns[1] if columns else None)
+        col: Col = columns[0] if columns else attribute_column(key)
         if kind is Kind.MODALITIES:
             if isinstance(flt, SingleValue):
                 return self.contains(col, f"\\{flt.value}\\")
@@ -375,9 +389,13 @@ class _Matcher:
                     clauses.append((col if self.sqlite else col.collate("C")) < upper)
         return and_(*clauses)
 
-    def person_name(self, flt: SingleValue | Wildcard, key: Attribute) -> ColumnElement[bool]:
+    def person_name(
+        self, flt: SingleValue | Wildcard, key: Attribute, norm_column: Col | None = None
+    ) -> ColumnElement[bool]:
         """Matched on the normalised column: case- and accent-insensitive."""
-        col: Col = attribute_column(key, key.norm_column)
+        col: Col = (
+            norm_column if norm_column is not None else attribute_column(key, key.norm_column)
+        )
         raw = flt.value if isinstance(flt, SingleValue) else flt.pattern
         norm = normalise_person_name(raw)
         # A query without "=" matches the whole name or its first (alphabetic) group of

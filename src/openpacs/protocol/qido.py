@@ -82,6 +82,7 @@ __all__ = [
     "normalise_person_name",
     "parse_qido",
     "person_name_words",
+    "value_filter",
 ]
 
 
@@ -438,6 +439,12 @@ def _item_filter(attr: Attribute, level: Level, raw: str) -> ItemFilter:
     if not isinstance(result, Universal | SingleValue | UidList | Wildcard):
         raise QidoError(f"unsupported matching inside a sequence for {attr.keyword}")
     return result
+
+
+def value_filter(attr: Attribute, raw: str) -> Filter:
+    """The filter one value makes for matching key ``attr`` (QidoError when invalid), for
+    callers with keys of their own that match by the same rules (the modality worklist)."""
+    return _filter(attr, attr.level, raw)
 
 
 def _filter(attr: Attribute, level: Level, raw: str) -> Filter:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from openpacs.dicom.ae_title import check_ae_title
 from openpacs.index.audit import record_event
 from openpacs.index.credentials import end_logins
 from openpacs.index.models import (
@@ -26,6 +27,7 @@ from openpacs.index.models import (
     ApiToken,
     Equipment,
     Institution,
+    PatientOrder,
     User,
     UserGroup,
     UserGroupMember,
@@ -299,22 +301,140 @@ def add_equipment(
     name: str,
     modality: str = "",
     ae_title: str = "",
+    host: str = "",
+    port: int | None = None,
+    check_host: bool = False,
 ) -> Equipment:
+    """A new device of the institution; with an AE title it is a DICOM peer of the
+    account (see :func:`check_equipment_ae_title`), with a host and a port also a C-MOVE
+    destination."""
     institution = session.scalar(select(Institution).where(Institution.uuid == institution_uuid))
     if institution is None:
         raise NotFound(f"no institution {institution_uuid}")
-    if len(ae_title) > 16:
-        raise ValueError("an AE title has at most 16 characters")
     equipment = Equipment(
         account_id=institution.account_id,
         institution_id=institution.id,
         name=name,
         modality=modality.upper(),
-        ae_title=ae_title,
     )
+    _set_network(session, equipment, ae_title, host, port, check_host)
     session.add(equipment)
     session.flush()
     return equipment
+
+
+@dataclass(frozen=True)
+class EquipmentChange:
+    """What ``update_equipment`` changes: None leaves a field as it is."""
+
+    name: str | None = None
+    modality: str | None = None
+    ae_title: str | None = None
+    host: str | None = None
+    port: int | None = None
+    # Take the port away (it stops being a C-MOVE destination).
+    no_port: bool = False
+
+
+def equipment_by_uuid(session: Session, equipment_uuid: str) -> Equipment:
+    equipment = session.scalar(select(Equipment).where(Equipment.uuid == equipment_uuid.strip()))
+    if equipment is None:
+        raise NotFound(f"no equipment {equipment_uuid}")
+    return equipment
+
+
+def update_equipment(
+    session: Session, equipment_uuid: str, change: EquipmentChange, *, check_host: bool = False
+) -> Equipment:
+    """Change an equipment; the DICOM node sees it at the next association."""
+    equipment = equipment_by_uuid(session, equipment_uuid)
+    if change.name is not None:
+        equipment.name = change.name
+    if change.modality is not None:
+        equipment.modality = change.modality.upper()
+    port = None if change.no_port else change.port if change.port is not None else equipment.port
+    _set_network(
+        session,
+        equipment,
+        equipment.ae_title if change.ae_title is None else change.ae_title,
+        equipment.host if change.host is None else change.host,
+        port,
+        check_host,
+    )
+    session.flush()
+    return equipment
+
+
+def remove_equipment(session: Session, equipment_uuid: str) -> Equipment:
+    """Delete an equipment (its AE title is refused from the next association on);
+    orders scheduled on it keep their data, without the equipment."""
+    equipment = equipment_by_uuid(session, equipment_uuid)
+    session.execute(
+        update(PatientOrder)
+        .where(PatientOrder.scheduled_equipment_id == equipment.id)
+        .values(scheduled_equipment_id=None)
+    )
+    session.delete(equipment)
+    session.flush()
+    return equipment
+
+
+def _set_network(
+    session: Session,
+    equipment: Equipment,
+    ae_title: str,
+    host: str,
+    port: int | None,
+    check_host: bool,
+) -> None:
+    title = check_ae_title(ae_title) if ae_title.strip() else ""
+    host = host.strip()
+    if len(host) > 255 or any(c.isspace() for c in host):
+        raise ValueError(f"not a host name or address: {host!r}")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"a port is 1-65535, not {port}")
+    if title:
+        check_equipment_ae_title(
+            session, equipment.account_id, title, host, check_host=check_host, own=equipment.id
+        )
+    equipment.ae_title, equipment.host, equipment.port = title, host, port
+
+
+def check_equipment_ae_title(
+    session: Session,
+    account_id: int,
+    ae_title: str,
+    host: str,
+    *,
+    check_host: bool,
+    own: int | None = None,
+) -> None:
+    """Conflict unless ``ae_title`` can name one equipment of the account.
+
+    The calling AE title of an association decides its account, so it must name one
+    equipment: it is unique within its account, and another account may only use it
+    when the DICOM node tells them apart by the peer's address
+    (``OPENPACS_DICOM_CHECK_HOST=true``) and both have their own hosts.
+    """
+    others = session.scalars(
+        select(Equipment).where(Equipment.ae_title == ae_title, Equipment.id != (own or 0))
+    ).all()
+    for other in others:
+        if other.account_id == account_id:
+            raise Conflict(
+                f"AE title {ae_title} is already the title of equipment {other.uuid} "
+                f"({other.name}) of this account"
+            )
+        if not (check_host and host and other.host and other.host != host):
+            hint = (
+                "give both equipment different hosts"
+                if check_host
+                else "set OPENPACS_DICOM_CHECK_HOST=true and give both equipment different hosts"
+            )
+            raise Conflict(
+                f"AE title {ae_title} is already used by an equipment of another account; "
+                f"an association could not tell them apart ({hint})"
+            )
 
 
 def set_dicomweb(session: Session, account: Account, enabled: bool) -> Account:

@@ -45,6 +45,9 @@ class EquipmentInfo:
     equipment_name: str
     modality: str
     ae_title: str
+    # Where it listens for DICOM associations ("" and None when it does not).
+    host: str
+    port: int | None
     institution_uuid: str
 
 
@@ -125,7 +128,9 @@ class DirectoryService:
             rows = session.execute(stmt.order_by(Equipment.name, Equipment.id))
             return EquipmentList(
                 tuple(
-                    EquipmentInfo(e.uuid, e.name, e.modality, e.ae_title, institution_uuid)
+                    EquipmentInfo(
+                        e.uuid, e.name, e.modality, e.ae_title, e.host, e.port, institution_uuid
+                    )
                     for e, institution_uuid in rows
                 )
             )

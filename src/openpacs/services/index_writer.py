@@ -46,6 +46,8 @@ class IndexJob:
     account_id: int
     parsed: ParsedInstance
     blob_key: str
+    # Where a new order is made for a new study (None: the account's default institution).
+    institution_id: int | None = None
     done: Future[bool] = field(default_factory=Future)
 
 
@@ -71,9 +73,16 @@ class IndexWriter:
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
 
-    def submit(self, account_id: int, parsed: ParsedInstance, blob_key: str) -> bool:
+    def submit(
+        self,
+        account_id: int,
+        parsed: ParsedInstance,
+        blob_key: str,
+        *,
+        institution_id: int | None = None,
+    ) -> bool:
         """Queue the rows and wait for their commit; True if inserted, False if a duplicate."""
-        job = IndexJob(account_id, parsed, blob_key)
+        job = IndexJob(account_id, parsed, blob_key, institution_id)
         with self._queue_lock:
             self._queued.append(job)
         while not job.done.done():
@@ -107,12 +116,15 @@ class IndexWriter:
                 claimed = claim(session, [job.blob_key for job in batch])
                 live = [job for job in batch if job.blob_key in claimed]
                 results: dict[int, bool] = {}
-                for account_id, jobs in groupby(live, key=lambda job: job.account_id):
+                for (account_id, institution_id), jobs in groupby(
+                    live, key=lambda job: (job.account_id, job.institution_id)
+                ):
                     group = list(jobs)
                     items = [(job.parsed, job.blob_key) for job in group]
-                    for job, inserted in zip(
-                        group, index_instances(session, account_id, items), strict=True
-                    ):
+                    indexed = index_instances(
+                        session, account_id, items, institution_id=institution_id
+                    )
+                    for job, inserted in zip(group, indexed, strict=True):
                         results[id(job)] = inserted
                 # A duplicate's key stays reserved: the store hands it out again.
                 reserve(session, [job.blob_key for job in live if not results[id(job)]])

@@ -10,7 +10,8 @@ READ_WRITE_SCOPE = "read-write"
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller: a user of an account, or a share link (read-only).
+    """An authenticated caller: a user of an account, a share link (read-only), or a DICOM
+    association acting for its equipment's account (no user).
 
     What the caller may do is decided by :mod:`openpacs.services.permissions` from
     ``role`` (and the token scope); what they may *see* is the read scope the index
@@ -35,6 +36,11 @@ class Principal:
     # Set for share-link access: only these orders are visible, nothing may be written.
     share_id: int | None = None
     share_order_ids: frozenset[int] | None = field(default=None)
+    # Set for a DICOM association: the calling AE title's equipment, and the institution
+    # it belongs to (new orders for what it stores are made there).
+    ae_title: str | None = None
+    equipment_id: int | None = None
+    institution_id: int | None = None
 
     @property
     def read_only(self) -> bool:

@@ -206,7 +206,9 @@ class StoreService:
                 self._discard(key)
                 return _write_failed(parsed, exc)
             try:
-                inserted = self._writer.submit(principal.account_id, parsed, key)
+                inserted = self._writer.submit(
+                    principal.account_id, parsed, key, institution_id=principal.institution_id
+                )
             except ReservationLost:
                 self._drop(key)
                 self._keys.clear()  # keys reserved with it were most likely claimed too

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -81,7 +82,14 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"Status": "ok"})
 
 
-def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
+#: Something that runs beside the app on the same services (the DICOM node): entered once
+#: the app has started, left before the services close.
+Attachment = Callable[[AppContext], AbstractContextManager[Any]]
+
+
+def create_app(
+    settings: Settings, *, db: Database | None = None, attach: Attachment | None = None
+) -> Starlette:
     database = db or Database(settings.effective_database_url)
     blobs = blob_store_for(settings)
     ctx = AppContext(
@@ -98,7 +106,8 @@ def create_app(settings: Settings, *, db: Database | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sweeper.start()  # what a crash left is released in the background, not at start
-        yield
+        with attach(ctx) if attach is not None else nullcontext():
+            yield
         sweeper.close()
         ctx.store.close()
         ctx.audit.close()

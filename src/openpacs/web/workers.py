@@ -7,6 +7,11 @@ share the listening socket instead (uvicorn's own ``workers``), whichever proces
 first accepts every pending connection, so the few keep-alive connections of a modality
 or an upload script often all land on one process while the other cores idle.
 
+A second listener (the DICOM port) is served the same way: the parent accepts on it
+too and tags those connections, and each worker hands them to the ``extension`` it was
+given (a factory run on the worker's services when its app starts: the DICOM node,
+which serves them on its own threads).
+
 The parent restarts a worker that dies and stops them all on SIGINT/SIGTERM; once
 stopping, it starts no worker again (a SIGTERM to the whole process group ends the
 workers too, and they must not be replaced). Each worker gets the parent's
@@ -17,7 +22,7 @@ Workers are forked from the parent after it has imported the server's modules (a
 holds no database connection or thread), so a worker, first or replacement, starts in a
 fraction of a second instead of importing everything again (spawned workers took
 seconds each, both at once on the machine's cores). A forked worker first closes what it
-inherited and must not hold: the listening socket and the parent's ends of the other
+inherited and must not hold: the listening sockets and the parent's ends of the other
 workers' channels (else a worker would never see its parent go away).
 """
 
@@ -29,18 +34,23 @@ import gc
 import logging
 import multiprocessing
 import os
+import selectors
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 
 from openpacs.settings import Settings
+
+if TYPE_CHECKING:
+    from openpacs.web.context import AppContext
 
 log = logging.getLogger("openpacs.workers")
 
@@ -52,6 +62,20 @@ _STOP_SECONDS = 30.0
 QUICK_DEATH_SECONDS = 10.0
 QUICK_DEATHS_ALLOWED = 5
 
+# What the parent sends with each connection: HTTP, or the second listener's.
+HTTP = b"c"
+OTHER = b"o"
+
+
+class ConnectionSink(AbstractContextManager[Any], Protocol):
+    """Serves the second listener's connections in a worker (the DICOM node)."""
+
+    def serve(self, connection: socket.socket, on_close: Callable[[], None]) -> None: ...
+
+
+#: Made once per worker from its services, when its app starts.
+Extension = Callable[["AppContext"], ConnectionSink]
+
 
 class WorkersFailing(RuntimeError):
     """The workers keep ending right after they start."""
@@ -61,11 +85,16 @@ class HandedConnectionsServer(uvicorn.Server):
     """A uvicorn server without a listener: it serves the connections the parent sends."""
 
     def __init__(
-        self, config: uvicorn.Config, channel: socket.socket, on_close: Callable[[], None]
+        self,
+        config: uvicorn.Config,
+        channel: socket.socket,
+        on_close: Callable[[], None],
+        other: Callable[[socket.socket], None] | None = None,
     ) -> None:
         super().__init__(config)
         self._channel = channel
         self._on_close = on_close
+        self._other = other  # serves the connections tagged OTHER
         self._opening: set[asyncio.Task[None]] = set()  # referenced until done
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -103,8 +132,11 @@ class HandedConnectionsServer(uvicorn.Server):
             loop.remove_reader(self._channel.fileno())
             self.should_exit = True
             return
-        for fd in fds:
+        for tag, fd in zip(message.ljust(len(fds), HTTP), fds, strict=False):
             connection = socket.socket(fileno=fd)
+            if tag == OTHER[0] and self._other is not None:
+                self._other(connection)
+                continue
             task = loop.create_task(self._serve_connection(loop, connection, create_protocol))
             self._opening.add(task)
             task.add_done_callback(self._opening.discard)
@@ -128,6 +160,7 @@ def _worker_main(
     open_connections: Any,
     settings: Settings,
     inherited: tuple[int, ...] = (),
+    extension: Extension | None = None,
 ) -> None:
     """Entry point of one worker process (forked from the parent: see the module)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,12 +176,26 @@ def _worker_main(
         level=getattr(logging, log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    app = create_app(settings)
+    sinks: list[ConnectionSink] = []
+
+    def attach(ctx: AppContext) -> ConnectionSink:
+        assert extension is not None
+        sinks.append(extension(ctx))
+        return sinks[-1]
+
+    app = create_app(settings, attach=attach if extension is not None else None)
     gc.freeze()  # what is loaded now lives as long as the process (see cli/serve.py)
 
     def closed() -> None:
         with open_connections.get_lock():
             open_connections[index] -= 1
+
+    def other(connection: socket.socket) -> None:
+        if not sinks:  # not started yet, or no extension: nobody serves it
+            connection.close()
+            closed()
+            return
+        sinks[0].serve(connection, closed)
 
     config = uvicorn.Config(
         app,
@@ -157,7 +204,7 @@ def _worker_main(
         lifespan="on",
         http=http_protocol(settings.max_request_bytes),
     )
-    HandedConnectionsServer(config, channel, closed).run()
+    HandedConnectionsServer(config, channel, closed, other).run()
 
 
 @dataclass
@@ -176,12 +223,14 @@ class WorkerPool:
         settings: Settings,
         target: Callable[..., None] = _worker_main,
         *,
-        listener: socket.socket | None = None,
+        listeners: tuple[socket.socket, ...] = (),
+        extension: Extension | None = None,
     ) -> None:
         self._context = multiprocessing.get_context("fork")
         self._settings = settings
         self._target = target
-        self._listener = listener
+        self._listeners = listeners
+        self._extension = extension
         self._quick_deaths = 0
         #: Set on SIGINT/SIGTERM: from then on no worker is started (see the module).
         self.stopping = False
@@ -192,10 +241,9 @@ class WorkerPool:
         self._next = 0
 
     def _inherited(self) -> tuple[int, ...]:
-        """What a new worker must close: the listener, the other workers' channels."""
+        """What a new worker must close: the listeners, the other workers' channels."""
         fds = [worker.channel.fileno() for worker in self.workers if worker.channel.fileno() >= 0]
-        if self._listener is not None:
-            fds.append(self._listener.fileno())
+        fds += [listener.fileno() for listener in self._listeners]
         return tuple(fds)
 
     def _start(self, index: int) -> _Worker:
@@ -203,7 +251,14 @@ class WorkerPool:
         inherited = (*self._inherited(), parent_end.fileno())
         process = self._context.Process(
             target=self._target,
-            args=(index, child_end, self.open_connections, self._settings, inherited),
+            args=(
+                index,
+                child_end,
+                self.open_connections,
+                self._settings,
+                inherited,
+                self._extension,
+            ),
             name=f"openpacs-worker-{index}",
             daemon=False,
         )
@@ -222,7 +277,7 @@ class WorkerPool:
         self._next = (best + 1) % count
         return self.workers[best]
 
-    def hand_over(self, connection: socket.socket) -> None:
+    def hand_over(self, connection: socket.socket, tag: bytes = HTTP) -> None:
         if self.stopping:
             return  # closed by the caller: the server is going away
         for _attempt in range(len(self.workers)):
@@ -230,7 +285,7 @@ class WorkerPool:
             with self.open_connections.get_lock():
                 self.open_connections[worker.index] += 1
             try:
-                socket.send_fds(worker.channel, [b"c"], [connection.fileno()])
+                socket.send_fds(worker.channel, [tag], [connection.fileno()])
                 return
             except OSError:
                 with self.open_connections.get_lock():
@@ -282,10 +337,15 @@ class WorkerPool:
                 worker.process.join(5)
 
 
-def serve_workers(settings: Settings) -> int:
+def serve_workers(
+    settings: Settings,
+    other_listener: socket.socket | None = None,
+    extension: Extension | None = None,
+) -> int:
     """Listen on the settings' host and port and run ``settings.workers`` worker
     processes until SIGINT/SIGTERM; the exit code (1 with a message on stderr when it
-    cannot serve)."""
+    cannot serve). Connections to ``other_listener`` (bound already) go to the workers'
+    ``extension``."""
     settings = settings.resolved()  # the workers must not depend on our working directory
     host, port, count = settings.host, settings.port, settings.workers
     try:
@@ -293,9 +353,16 @@ def serve_workers(settings: Settings) -> int:
     except OSError as exc:
         print(f"openpacs: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    listener.settimeout(_POLL_SECONDS)
+    selector = selectors.DefaultSelector()
+    listeners = tuple(sock for sock in (listener, other_listener) if sock is not None)
+    for sock, tag in ((listener, HTTP), (other_listener, OTHER)):
+        if sock is not None:
+            if sock is other_listener:
+                sock.listen(128)
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ, tag)
     gc.freeze()  # what is loaded now is shared with the forked workers, untouched
-    pool = WorkerPool(settings, listener=listener)
+    pool = WorkerPool(settings, listeners=listeners, extension=extension)
 
     def stop(_signum: int, _frame: object) -> None:
         pool.stopping = True
@@ -304,21 +371,27 @@ def serve_workers(settings: Settings) -> int:
     log.info("listening on %s:%d with %d server processes", host, port, count)
     try:
         while not pool.stopping:
-            try:
-                connection, _address = listener.accept()
-            except TimeoutError:
+            ready = selector.select(_POLL_SECONDS)
+            if not ready:
                 pool.replace_dead()
                 continue
-            except InterruptedError:
-                continue
-            with connection:
-                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                pool.hand_over(connection)
+            for key, _events in ready:
+                try:
+                    connection, _address = key.fileobj.accept()  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    continue
+                with connection:
+                    connection.setblocking(True)
+                    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    pool.hand_over(connection, key.data)
     except WorkersFailing as exc:
         print(f"openpacs: {exc}", file=sys.stderr)
         return 1
     finally:
+        selector.close()
         listener.close()
+        if other_listener is not None:
+            other_listener.close()
         pool.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
