@@ -16,7 +16,7 @@ from openpacs.index.db import Database
 from openpacs.index.delete_rows import delete_study_rows
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Account, Institution, PatientOrder, Series, Study
-from openpacs.services.delete import delete_resource
+from openpacs.services.delete import DeleteService
 from openpacs.services.errors import Forbidden, NotFound
 from openpacs.services.principal import Principal
 from openpacs.services.retrieve import (
@@ -115,7 +115,7 @@ def test_scopes_other_accounts_and_shares(world: World) -> None:
         with pytest.raises(NotFound):
             list_instances(session, world.alice, Scope(study, det_uid("scope", "series", 9)))
     with pytest.raises(Forbidden):
-        delete_resource(world.db, world.blobs, shared, Scope(study))
+        DeleteService(world.db, world.blobs).delete(shared, Scope(study))
 
 
 def test_delete_study_rows_returns_keys_and_keeps_the_order_scheduled(world: World) -> None:
@@ -144,7 +144,7 @@ def test_delete_study_rows_returns_keys_and_keeps_the_order_scheduled(world: Wor
         )
 
 
-def test_delete_resource_recounts_and_removes_blobs(world: World) -> None:
+def test_delete_recounts_and_removes_blobs(world: World) -> None:
     for series, number in [(1, 1), (1, 2), (2, 1)]:
         world.store(
             world.alice, spec("recount", series, number, modality="MR" if series == 2 else "CT")
@@ -153,7 +153,7 @@ def test_delete_resource_recounts_and_removes_blobs(world: World) -> None:
     with world.db.session() as session:
         keys = {r.sop_uid: r.blob_key for r in list_instances(session, world.alice, Scope(study))}
     sop = det_uid("recount", "sop", 2, 1)
-    result = delete_resource(world.db, world.blobs, world.alice, Scope(None, None, sop))
+    result = DeleteService(world.db, world.blobs).delete(world.alice, Scope(None, None, sop))
     assert (result.level, result.instances, result.blobs_removed) == ("instance", 1, 1)
     assert not world.blobs.local_path(keys[sop]).exists()  # type: ignore[union-attr]
     with world.db.session() as session:
@@ -162,6 +162,6 @@ def test_delete_resource_recounts_and_removes_blobs(world: World) -> None:
         ).one()
     assert tuple(row) == (1, 2, "\\CT\\")
     with pytest.raises(NotFound):
-        delete_resource(world.db, world.blobs, world.alice, Scope(None, None, sop))
+        DeleteService(world.db, world.blobs).delete(world.alice, Scope(None, None, sop))
     with pytest.raises(NotFound):
-        delete_resource(world.db, world.blobs, world.bob, Scope(study))
+        DeleteService(world.db, world.blobs).delete(world.bob, Scope(study))

@@ -1,16 +1,27 @@
 """Use cases: store, search, retrieve, delete, orders, folders, shares, assignments.
 
-Service shape: module functions, not classes that hold the database. A function that is
-a unit of work of its own takes the ``Database`` and opens, commits and closes its
-session, so that its order of work (what commits before which blob is touched) is
-written where the work is (``delete.delete_resource``). A function that composes into
-its caller's transaction takes the ``Session`` and never commits (``search.search``,
-``retrieve.list_instances``). Classes are for what runs alongside requests and keeps
-state between them (the index writer's group commit, the audit trail's batches);
-``store.StoreService`` and ``shares.ShareService`` predate the rule and are still to be
-turned into functions.
+Service shape, one for every face (DICOMweb, the custom API, share pages, the DICOM node):
+
+* A **use case is a class** built with what it needs of the process (the ``Database``,
+  the blob store, the audit trail, settings values) and called with the ``Principal``
+  who asks: ``OrderService(db).create(who, new)``, ``DeleteService(db, blobs).delete(who,
+  scope)``, ``StoreService``/``StowDriver`` (one per process: they keep state between
+  requests). Each method checks the caller's permission first
+  (:mod:`openpacs.services.permissions`), is one unit of work that opens, commits and
+  closes its own session, and writes its order of work down where the work is (what
+  commits before which blob is touched).
+* A **building block that composes into a caller's transaction is a function taking the
+  ``Session``** and never commits: ``search.search``, ``retrieve.list_instances``,
+  ``orders.find_order``. A handler that streams (WADO metadata in batches, QIDO pages)
+  opens short sessions around them so that a slow client holds no transaction.
 
 SQL lives in ``openpacs.index`` (``qido_sql``, ``retrieve_sql``, ``delete_rows``,
-``instance_rows``, ``order_link``, ``audit``); a service decides, checks permissions and
-turns "nothing visible" into ``NotFound``.
+``instance_rows``, ``order_link``, ``audit``, ...); a service decides, checks permissions
+and turns "nothing visible" into ``NotFound``. HTTP statuses are chosen in ``web/``
+(``web/errors.py``), DIMSE statuses in ``dimse/``.
+
+Layers (pinned by ``tests/unit/test_layers.py``): ``protocol`` may import ``dicom``, never
+the reverse; ``index`` imports neither ``services`` nor ``web``; ``services`` imports no
+face (``web``, ``dimse``, ``cli``, ``client``); ``web`` and ``dimse`` do not import each
+other.
 """

@@ -37,7 +37,7 @@ from openpacs.services.principal import Principal
 from openpacs.services.retrieve import Scope
 from openpacs.storage.base import BlobStore
 
-__all__ = ["DeleteResult", "delete_resource"]
+__all__ = ["DeleteResult", "DeleteService"]
 
 log = logging.getLogger("openpacs.delete")
 
@@ -49,35 +49,44 @@ class DeleteResult:
     blobs_removed: int
 
 
-def delete_resource(
-    db: Database, blobs: BlobStore, principal: Principal, scope: Scope
-) -> DeleteResult:
-    """Delete what ``scope`` names (blocking: run in a worker thread)."""
-    require(principal, Action.DELETE)
-    with db.session() as session:
-        found = find_target(session, principal, scope)
-        if found is None:
-            raise NotFound(f"{scope.describe()} not found")
-        target, study_uid = found
-        if scope.level == "instance":
-            keys = delete_instance_rows(session, principal.account_id, target)
-        elif scope.level == "series":
-            keys = delete_series_rows(session, principal.account_id, target)
-        else:
-            keys = delete_study_rows(session, principal.account_id, target)
-        record_event(
-            session,
-            principal,
-            f"{scope.level}.delete",
-            study_uid=study_uid,
-            detail=f"{scope.describe()}: {len(keys)} instance(s)",
-        )
-    removed = 0
-    for key in keys:
+class DeleteService:
+    """DELETE of a study, series or instance, for a principal (see the module docstring)."""
+
+    def __init__(self, db: Database, blobs: BlobStore) -> None:
+        self._db = db
+        self._blobs = blobs
+
+    def delete(self, principal: Principal, scope: Scope) -> DeleteResult:
+        """Delete what ``scope`` names (blocking: run in a worker thread)."""
+        require(principal, Action.DELETE)
+        with self._db.session() as session:
+            found = find_target(session, principal, scope)
+            if found is None:
+                raise NotFound(f"{scope.describe()} not found")
+            target, study_uid = found
+            keys = _DELETE_ROWS[scope.level](session, principal.account_id, target)
+            record_event(
+                session,
+                principal,
+                f"{scope.level}.delete",
+                study_uid=study_uid,
+                detail=f"{scope.describe()}: {len(keys)} instance(s)",
+            )
+        removed = sum(self._remove_blob(key) for key in keys)
+        log.info("deleted %s: %d instance(s)", scope.describe(), len(keys))
+        return DeleteResult(scope.level, len(keys), removed)
+
+    def _remove_blob(self, key: str) -> bool:
         try:
-            blobs.delete(key)
-            removed += 1
+            self._blobs.delete(key)
         except Exception:  # the index no longer points at it; gc can retry
             log.exception("could not delete blob %s after deleting its index rows", key)
-    log.info("deleted %s: %d instance(s)", scope.describe(), len(keys))
-    return DeleteResult(scope.level, len(keys), removed)
+            return False
+        return True
+
+
+_DELETE_ROWS = {
+    "instance": delete_instance_rows,
+    "series": delete_series_rows,
+    "study": delete_study_rows,
+}

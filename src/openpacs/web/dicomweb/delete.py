@@ -10,12 +10,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.services.delete import delete_resource
+from openpacs.services.delete import DeleteService
 from openpacs.web.context import context, principal
 from openpacs.web.dicomweb.wado_common import in_thread, scope_of
 
 
 async def delete(request: Request) -> Response:
     ctx, who, scope = context(request), principal(request), scope_of(request)
-    await in_thread(lambda: delete_resource(ctx.db, ctx.blobs, who, scope))
+    await in_thread(lambda: DeleteService(ctx.db, ctx.blobs).delete(who, scope))
     return Response(status_code=204)
