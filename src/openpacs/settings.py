@@ -62,6 +62,13 @@ class Settings:
     dicom_port: int = 11112
     ae_title: str = "OPENPACS"
     dicom_check_host: bool = False
+    # The OHIF viewer at /viewer/ (ohif/): served when installed and not turned off; the
+    # release (another version needs its integrity) and where installations live
+    # (empty: inside the Python environment, see ohif/release.py).
+    ohif: bool = True
+    ohif_version: str = ""
+    ohif_integrity: str = ""
+    ohif_root: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -245,6 +252,16 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         None,
         "a calling AE title must also come from its equipment's host",
     ),
+    EnvSetting("OPENPACS_OHIF", "ohif", _boolean, None, "serve the OHIF viewer at /viewer/"),
+    EnvSetting("OPENPACS_OHIF_VERSION", "ohif_version", _text, None, "OHIF release to use"),
+    EnvSetting(
+        "OPENPACS_OHIF_INTEGRITY",
+        "ohif_integrity",
+        _text,
+        None,
+        "sha512 integrity of that release's tarball",
+    ),
+    EnvSetting("OPENPACS_OHIF_ROOT", "ohif_root", _text, None, "where OHIF is installed"),
 )
 
 

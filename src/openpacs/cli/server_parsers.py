@@ -24,6 +24,32 @@ ROLE_HELP = (
 def register(commands: SubParsers) -> None:
     _register_serve(commands)
     _register_admin(commands)
+    _register_viewer(commands)
+
+
+def _register_viewer(commands: SubParsers) -> None:
+    viewer = commands.add_parser(
+        "viewer",
+        help="install the OHIF viewer that the server serves at /viewer/",
+        description="The OHIF viewer (@ohif/app's prebuilt bundle), served at /viewer/.",
+    )
+    sub = viewer.add_subparsers(dest="viewer_command", metavar="ACTION", required=True)
+    install = sub.add_parser(
+        "install",
+        help="download (or take --from), check and unpack the pinned release; idempotent",
+        description="Install the pinned @ohif/app release (OPENPACS_OHIF_VERSION and "
+        "OPENPACS_OHIF_INTEGRITY choose another) into OPENPACS_OHIF_ROOT (default: inside "
+        "this Python environment). The tarball's sha512 must match the pinned integrity.",
+    )
+    install.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        metavar="TGZ",
+        help="a local copy of the tarball (no download; checked all the same)",
+    )
+    install.set_defaults(handler="openpacs.cli.viewer:install")
 
 
 def add_database_options(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import Sweeper
+from openpacs.services.ratelimit import FailureLimiter
 from openpacs.services.store import StoreService
 from openpacs.services.stow import ClientGone
 from openpacs.settings import Settings
@@ -35,6 +36,8 @@ from openpacs.web.middleware import (
     BasicAuthMiddleware,
     NormalisePathMiddleware,
 )
+from openpacs.web.ohif.loader import load_viewer
+from openpacs.web.ohif.routes import ohif_routes
 from openpacs.web.share.routes import share_routes
 
 log = logging.getLogger("openpacs")
@@ -100,6 +103,8 @@ def create_app(
         audit=AuditTrail(database, settings.data_dir / "audit", sync=settings.audit_sync),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
+    # One limit on password guessing for every place that checks a user's password.
+    login_limiter = FailureLimiter()
 
     sweeper = Sweeper(database, blobs)
 
@@ -121,6 +126,8 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         # The recipients of share links: pages and a read-only DICOMweb root per share.
         *share_routes(),
+        # The OHIF viewer (its files, and its pages for users and share recipients).
+        *ohif_routes(),
     ]
     middleware = [
         Middleware(AccessLogMiddleware, log_requests=settings.access_log),
@@ -138,6 +145,7 @@ def create_app(
             BasicAuthMiddleware,
             authenticator=authenticator,
             prefix=DICOMWEB_PREFIX,
+            limiter=login_limiter,
             audit=ctx.audit,
         ),
     ]
@@ -153,4 +161,6 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.authenticator = authenticator
+    app.state.login_limiter = login_limiter
+    app.state.ohif = load_viewer(settings)
     return app

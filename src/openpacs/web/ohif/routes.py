@@ -1,0 +1,110 @@
+"""The OHIF viewer's URLs: ``/viewer/...`` for the account's users, and a share's
+``/share/{token}/ohif/...`` for its recipients.
+
+* ``/viewer/{file}``: a file of the bundle (public, see :mod:`.assets`); any other path
+  without a file extension is one of OHIF's own routes (``/viewer/`` the study list,
+  ``/viewer/viewer?StudyInstanceUIDs=...`` a study): the page, for a signed-in user.
+* ``/viewer/app-config.js``: that user's configuration (the account's DICOMweb root).
+* ``/share/{token}/ohif/...``: the same page for a share's recipient (after the share's
+  password, with its session cookie), configured with the share's read-only DICOMweb
+  root, so OHIF sees only the shared studies; ``.../app-config.js`` its configuration.
+  The bundle's files still come from ``/viewer/``.
+
+With no usable installation (``OPENPACS_OHIF=false``, not installed, an install that
+failed) these pages answer 404 saying so, and the share page offers only the built-in
+viewer.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from openpacs.ohif.bundle import Bundle
+from openpacs.ohif.release import PUBLIC_PATH
+from openpacs.web.context import context
+from openpacs.web.ohif.assets import asset_response
+from openpacs.web.ohif.config import ViewerConfig, page_headers
+from openpacs.web.ohif.signin import signed_in_or_challenge
+from openpacs.web.share.auth import share_path
+
+VIEWER_ROOT = PUBLIC_PATH.rstrip("/")  # /viewer
+SHARE_VIEWER = "ohif"  # /share/{token}/ohif
+CONFIG_FILE = "app-config.js"
+NOT_INSTALLED = (
+    "The OHIF viewer is not installed on this server (run `openpacs viewer install`, "
+    "or see OPENPACS_OHIF in the README); the built-in viewer of the share pages works."
+)
+
+
+def installed_bundle(request: Request) -> Bundle | None:
+    bundle: Bundle | None = getattr(request.app.state, "ohif", None)
+    return bundle
+
+
+def _not_installed() -> Response:
+    return PlainTextResponse(NOT_INSTALLED, status_code=404, headers={"Cache-Control": "no-store"})
+
+
+def _is_client_route(path: str) -> bool:
+    """OHIF's own routes have no file extension (``viewer``, ``segmentation``, ``""``)."""
+    return "." not in path.rsplit("/", 1)[-1]
+
+
+def page_response(bundle: Bundle, base: str, *, referrer: str = "same-origin") -> Response:
+    return Response(
+        bundle.page(f"{base}/{CONFIG_FILE}"),
+        media_type="text/html; charset=utf-8",
+        headers=page_headers(referrer=referrer),
+    )
+
+
+def config_response(config: ViewerConfig, *, referrer: str = "same-origin") -> Response:
+    return Response(
+        config.script(),
+        media_type="text/javascript; charset=utf-8",
+        headers=page_headers(referrer=referrer),
+    )
+
+
+async def viewer(request: Request) -> Response:
+    bundle = installed_bundle(request)
+    if bundle is None:
+        return _not_installed()
+    path = str(request.path_params.get("path", ""))
+    asset = bundle.asset(path)
+    if asset is not None:
+        return asset_response(request, asset)
+    if path != CONFIG_FILE and not _is_client_route(path):
+        return PlainTextResponse("no such file of the viewer", status_code=404)
+    refusal = await signed_in_or_challenge(request)
+    if refusal is not None:
+        return refusal
+    if path == CONFIG_FILE:
+        return config_response(
+            ViewerConfig(
+                router_basename=VIEWER_ROOT,
+                dicomweb_root=urlsplit(context(request).settings.dicomweb_root).path,
+                friendly_name="openpacs",
+            )
+        )
+    return page_response(bundle, VIEWER_ROOT)
+
+
+def share_viewer_config(request: Request, token: str) -> ViewerConfig:
+    page = share_path(context(request).settings, token)
+    return ViewerConfig(
+        router_basename=f"{page}/{SHARE_VIEWER}",
+        dicomweb_root=f"{page}/dicomweb",
+        friendly_name="Shared studies",
+    )
+
+
+def ohif_routes() -> list[BaseRoute]:
+    return [
+        Route(VIEWER_ROOT, viewer, methods=["GET", "HEAD"]),
+        Route(VIEWER_ROOT + "/{path:path}", viewer, methods=["GET", "HEAD"]),
+    ]
