@@ -7,7 +7,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
-.PHONY: serve test lint typecheck browser dcmtk bench clean
+.PHONY: serve test lint typecheck browser dcmtk viewer bench clean
 
 $(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ $(TEST_STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
-serve: $(SERVE_STAMP)
+# The OHIF viewer served at /viewer/: the pinned @ohif/app tarball from the npm registry
+# (kept in ~/.cache/openpacs, checked against its sha512), unpacked into .venv once. Offline
+# or failed: one line, and the server runs without it (the share pages' viewer remains).
+viewer: $(SERVE_STAMP)
+	@$(BIN)/openpacs viewer install || true
+
+serve: $(SERVE_STAMP) viewer
 	@echo "The openpacs command is in $(VENV)/bin; to use it in your shell: . $(VENV)/bin/activate"
 	$(BIN)/openpacs serve
 
@@ -53,7 +59,7 @@ dcmtk:
 	  else echo "dcmtk not installed: the DICOM network tests will be skipped"; fi
 
 # Two test processes: the end-to-end tests mostly wait on servers, subprocesses and disks.
-test: lint typecheck browser dcmtk
+test: lint typecheck browser dcmtk viewer
 	$(BIN)/pytest -q -n 2
 
 bench: $(TEST_STAMP)

@@ -29,7 +29,6 @@ from openpacs.web.context import context
 from openpacs.web.ohif.assets import asset_response
 from openpacs.web.ohif.config import ViewerConfig, page_headers
 from openpacs.web.ohif.signin import signed_in_or_challenge
-from openpacs.web.share.auth import share_path
 
 VIEWER_ROOT = PUBLIC_PATH.rstrip("/")  # /viewer
 SHARE_VIEWER = "ohif"  # /share/{token}/ohif
@@ -49,7 +48,7 @@ def _not_installed() -> Response:
     return PlainTextResponse(NOT_INSTALLED, status_code=404, headers={"Cache-Control": "no-store"})
 
 
-def _is_client_route(path: str) -> bool:
+def is_client_route(path: str) -> bool:
     """OHIF's own routes have no file extension (``viewer``, ``segmentation``, ``""``)."""
     return "." not in path.rsplit("/", 1)[-1]
 
@@ -78,7 +77,7 @@ async def viewer(request: Request) -> Response:
     asset = bundle.asset(path)
     if asset is not None:
         return asset_response(request, asset)
-    if path != CONFIG_FILE and not _is_client_route(path):
+    if path != CONFIG_FILE and not is_client_route(path):
         return PlainTextResponse("no such file of the viewer", status_code=404)
     refusal = await signed_in_or_challenge(request)
     if refusal is not None:
@@ -94,8 +93,8 @@ async def viewer(request: Request) -> Response:
     return page_response(bundle, VIEWER_ROOT)
 
 
-def share_viewer_config(request: Request, token: str) -> ViewerConfig:
-    page = share_path(context(request).settings, token)
+def share_viewer_config(page: str) -> ViewerConfig:
+    """A share's viewer: ``page`` is the share's path (``/share/{token}``)."""
     return ViewerConfig(
         router_basename=f"{page}/{SHARE_VIEWER}",
         dicomweb_root=f"{page}/dicomweb",

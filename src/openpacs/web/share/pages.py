@@ -155,6 +155,10 @@ class ShareLinks:
 
     page: str
     dicomweb: str
+    ohif: str = ""  # the share's OHIF viewer ("" when OHIF is not installed)
+
+    def ohif_study(self, study_uid: str) -> str:
+        return f"{self.ohif}/viewer?StudyInstanceUIDs={u(study_uid)}"
 
     def viewer(self, series_uid: str) -> str:
         return f"{self.page}/viewer/{u(series_uid)}"
@@ -195,6 +199,11 @@ def _study_card(study: SharedStudy, share: OpenShare, links: ShareLinks) -> str:
         action = '<span class="no-download">Download not enabled for this link</span>'
     else:
         action = ""
+    if study.images and links.ohif:
+        action = (
+            f'<a class="button ohif" href="{links.ohif_study(study.study_uid)}">'
+            "Open in viewer</a> " + action
+        )
     description = f'<p class="desc">{h(study.description)}</p>' if study.description else ""
     if study.series:
         items = []

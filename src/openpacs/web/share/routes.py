@@ -8,6 +8,8 @@
 * ``GET /share/{token}/download/{study}``: the study as a ZIP, if the share allows
   downloads (else 403 with a page saying so).
 * ``/share/{token}/dicomweb/...``: the share's read-only DICOMweb root (``dicomweb.py``).
+* ``/share/{token}/ohif/...``: the OHIF viewer on that root (when installed; the share
+  page then has "Open in viewer" per study), after the password like every page.
 
 Unknown and deleted links: 404; expired: 410, both as pages. The share page and the
 first view of a series write a ``share.view`` audit event, a download ``share.download``.
@@ -36,6 +38,16 @@ from openpacs.services.share_access import (
 )
 from openpacs.web.context import AppContext, context
 from openpacs.web.dicomweb import wado_zip
+from openpacs.web.ohif.routes import (
+    CONFIG_FILE,
+    NOT_INSTALLED,
+    SHARE_VIEWER,
+    config_response,
+    installed_bundle,
+    is_client_route,
+    page_response,
+    share_viewer_config,
+)
 from openpacs.web.share import pages
 from openpacs.web.share.auth import (
     check_password,
@@ -57,9 +69,11 @@ async def _in_thread(func: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(func)
 
 
-def _links(ctx: AppContext, token: str) -> pages.ShareLinks:
+def _links(ctx: AppContext, token: str, *, ohif: bool = False) -> pages.ShareLinks:
     page = h(share_path(ctx.settings, quote(token, safe="")))
-    return pages.ShareLinks(page=page, dicomweb=f"{page}/dicomweb")
+    return pages.ShareLinks(
+        page=page, dicomweb=f"{page}/dicomweb", ohif=f"{page}/{SHARE_VIEWER}" if ohif else ""
+    )
 
 
 async def _open(request: Request) -> OpenShare | Response:
@@ -98,6 +112,8 @@ def _login_form(request: Request, *, error: str = "", status: int = 200) -> Resp
     token = str(request.path_params["token"])
     action = share_path(context(request).settings, quote(token, safe=""))
     here = request.url.path
+    if request.url.query:  # the OHIF viewer's pages carry the study in the query
+        here += "?" + request.url.query
     next_path = here if here.startswith(action + "/") else ""
     return pages.password_page(action, error=error, next_path=next_path, status=status)
 
@@ -125,7 +141,8 @@ async def share_page(request: Request) -> Response:
     if not has_session(request, access, share):
         return _login_form(request)
     studies: list[SharedStudy] = await _in_thread(lambda: _studies_and_audit(request, ctx, share))
-    return pages.share_page(share, studies, _links(ctx, token))
+    ohif = installed_bundle(request) is not None
+    return pages.share_page(share, studies, _links(ctx, token, ohif=ohif))
 
 
 def _studies_and_audit(request: Request, ctx: AppContext, share: OpenShare) -> list[SharedStudy]:
@@ -222,12 +239,33 @@ async def share_download(request: Request) -> Response:
     return await wado_zip.zip_response(ctx.db, ctx.blobs, share.account_id, scope, refs)
 
 
+async def share_ohif(request: Request) -> Response:
+    """The OHIF viewer on the share's read-only DICOMweb root (see ``web/ohif``)."""
+    bundle = installed_bundle(request)
+    if bundle is None:
+        return pages.notice_page(404, "Viewer not available", NOT_INSTALLED)
+    path = str(request.path_params.get("path", ""))
+    if path != CONFIG_FILE and not is_client_route(path):
+        return pages.missing_page("This file")
+    opened = await _open_signed_in(request)
+    if isinstance(opened, Response):
+        return opened
+    share, ctx = opened, context(request)
+    page = share_path(ctx.settings, quote(str(request.path_params["token"]), safe=""))
+    if path == CONFIG_FILE:
+        return config_response(share_viewer_config(page), referrer="no-referrer")
+    await _in_thread(lambda: _audit(request, share, "share.view", "", "OHIF viewer"))
+    return page_response(bundle, f"{page}/{SHARE_VIEWER}", referrer="no-referrer")
+
+
 def share_routes() -> list[BaseRoute]:
     """Every route of the recipient's side (see the module docstring)."""
     return [
         Route("/share/{token}", share_page, methods=["GET", "POST"]),
         Route("/share/{token}/viewer/{series}", share_viewer, methods=["GET"]),
         Route("/share/{token}/download/{study}", share_download, methods=["GET"]),
+        Route("/share/{token}/" + SHARE_VIEWER, share_ohif, methods=["GET"]),
+        Route("/share/{token}/" + SHARE_VIEWER + "/{path:path}", share_ohif, methods=["GET"]),
         Route("/share/{token}/dicomweb", ShareDicomwebRoot()),
         Mount("/share/{token}/dicomweb", app=ShareDicomweb()),
     ]
