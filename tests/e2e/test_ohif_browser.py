@@ -12,13 +12,12 @@ real server: what a signed-in user and a share recipient see, pixel by pixel.
   root, and OHIF's study list holding only the shared study;
 * every session's network log: no 4xx or 5xx, no failed load, nothing from another origin.
 
-Screenshots: ``test-artifacts/ohif-*.png``. The user signs in with HTTP Basic, sent by the
-browser with every request (Chromium's DevTools ``setExtraHTTPHeaders``).
+Screenshots: ``test-artifacts/ohif-*.png``. The user signs in on the web application's
+sign-in page; OHIF's DICOMweb requests carry its session cookie.
 """
 
 from __future__ import annotations
 
-import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -93,12 +92,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
 
 
 def sign_in(driver: Any, account: TestAccount) -> None:
-    """Every request of this browser carries the user's Basic credentials."""
-    token = base64.b64encode(f"{account.email}:{account.password}".encode()).decode()
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd(
-        "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
-    )
+    """The web application's sign-in page, filled in as a person would (it comes back
+    to the page that sent the browser there)."""
+    from selenium.webdriver.common.by import By
+
+    wait_for(lambda: driver.find_elements(By.ID, "signin-form"), what="the sign-in page")
+    driver.find_element(By.ID, "email").send_keys(account.email)
+    driver.find_element(By.ID, "password").send_keys(account.password)
+    driver.find_element(By.ID, "signin-submit").click()
 
 
 def rendered_url(server: ServerProcess, state: ViewportState) -> str:
@@ -137,10 +138,13 @@ def settle(driver: Any, state: ViewportState) -> ViewportState:
 def test_user_opens_studies_in_ohif(scenario: Scenario) -> None:
     server, account = scenario.server, scenario.account
     with chrome(width=1400, height=900) as driver:
+        # -- not signed in: the sign-in page, then back to the viewer's study list
+        driver.get(f"{server.url}/viewer/")
+        assert "/signin?next=/viewer" in driver.current_url
         sign_in(driver, account)
+        wait_for(lambda: driver.current_url == f"{server.url}/viewer", what="the way back")
 
         # -- the study list: this account's three studies, not the other account's
-        driver.get(f"{server.url}/viewer/")
         body = driver.find_element("tag name", "body")
         wait_for(lambda: "Doe, John" in body.text, timeout=60, what="the study list")
         dismiss_notices(driver)

@@ -1,4 +1,5 @@
-"""The OHIF viewer's URLs over plain HTTP: who may open which page, what the
+"""The OHIF viewer's URLs over plain HTTP: who may open which page (the web application's
+signed-in users, a share's recipients after its password), what the
 configuration holds, how the bundle's files are served, and the fall-back without it.
 
 The bundle is the installed release (``make viewer``); the fall-back server points
@@ -10,8 +11,10 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -57,14 +60,26 @@ def asset_names() -> dict[str, str]:
     }
 
 
+@contextmanager
+def signed_in(served: Served) -> Iterator[httpx.Client]:
+    """A client with the web application's session cookie."""
+    with httpx.Client(base_url=served.server.url, timeout=30) as client:
+        form = {"email": served.account.email, "password": served.account.password}
+        assert client.post("/signin", data=form).status_code == 303
+        yield client
+
+
 def test_the_page_is_for_signed_in_users(served: Served) -> None:
     url = f"{served.server.url}/viewer/"
-    refused = httpx.get(url)
-    assert refused.status_code == 401
-    assert refused.headers["WWW-Authenticate"] == 'Basic realm="openpacs"'
-    wrong = httpx.get(url, auth=(served.account.email, "not-the-password"))
-    assert wrong.status_code == 401
-    page = httpx.get(url, auth=served.account.auth)
+    route = f"/viewer/viewer?StudyInstanceUIDs={served.study}"
+    refused = httpx.get(served.server.url + route)
+    assert refused.status_code == 303  # to the sign-in page, and back here afterwards
+    assert refused.headers["location"] == "/signin?next=" + quote(route, safe="/")
+    # Basic credentials are for DICOMweb clients; the viewer is a page of the web app.
+    assert httpx.get(url, auth=served.account.auth).status_code == 303
+    with signed_in(served) as client:
+        page = client.get(url)
+        same = client.get(route)
     assert page.status_code == 200
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.headers["cache-control"] == "no-store"
@@ -77,15 +92,17 @@ def test_the_page_is_for_signed_in_users(served: Served) -> None:
     assert "<script>" not in page.text
     assert '<script src="/viewer/app-config.js"></script>' in page.text
     assert re.search(r'<script defer src="/viewer/app\.bundle\.[0-9a-f]+\.js"></script>', page.text)
-    # OHIF's own routes are the same page.
-    route = f"{served.server.url}/viewer/viewer?StudyInstanceUIDs={served.study}"
-    assert httpx.get(route, auth=served.account.auth).text == page.text
+    assert same.text == page.text  # OHIF's own routes are the same page
 
 
 def test_the_configuration_names_the_account_root_and_no_secret(served: Served) -> None:
     url = f"{served.server.url}/viewer/app-config.js"
-    assert httpx.get(url).status_code == 401
-    config = httpx.get(url, auth=served.account.auth)
+    assert httpx.get(url).status_code == 303
+    with signed_in(served) as client:
+        config = client.get(url)
+        # The cookie is what OHIF's DICOMweb requests carry: the root accepts it.
+        studies = client.get("/dicomweb/studies", params={"includefield": "00081030,00080060"})
+    assert studies.status_code == 200 and len(studies.json()) == 1
     assert config.status_code == 200
     assert config.headers["content-type"] == "text/javascript; charset=utf-8"
     text = config.text
@@ -121,9 +138,9 @@ def test_files_are_served_from_the_bundle_only(served: Served) -> None:
     assert css.headers["cache-control"] == "no-cache"
     assert "url(/viewer/" in css.text and "url(/a" not in css.text
     # Not in the table: 404, whatever the path says.
-    for path in ("nope.js", "index.html", "sw.js", "app-config.js.gz", "%2e%2e/openpacs.db"):
-        response = httpx.get(f"{base}/{path}", auth=served.account.auth)
-        assert response.status_code == 404, path
+    with signed_in(served) as client:
+        for path in ("nope.js", "index.html", "sw.js", "app-config.js.gz", "%2e%2e/openpacs.db"):
+            assert client.get(f"{base}/{path}").status_code == 404, path
     assert httpx.get(f"{served.server.url}/viewer/..%2f..%2fopenpacs.db").status_code == 404
 
 
@@ -165,7 +182,7 @@ def test_without_a_bundle_the_server_runs_and_says_so(tmp_path: Path) -> None:
         account = server.create_account()
         order = upload(server, account, study_specs("ohif-off", "Poe^Ann", images=1))
         share = create_share(server, account, [order])
-        off = httpx.get(f"{server.url}/viewer/", auth=account.auth)
+        off = httpx.get(f"{server.url}/viewer/")
         assert off.status_code == 404 and "not installed" in off.text
         page = httpx.get(share)
         assert page.status_code == 200 and "Open in viewer" not in page.text

@@ -181,6 +181,5 @@ def create_app(
     app.state.ctx = ctx
     app.state.authenticator = authenticator
     app.state.sessions = sessions
-    app.state.login_limiter = limiter
     app.state.ohif = load_viewer(settings)
     return app

@@ -3,7 +3,10 @@
 
 * ``/viewer/{file}``: a file of the bundle (public, see :mod:`.assets`); any other path
   without a file extension is one of OHIF's own routes (``/viewer/`` the study list,
-  ``/viewer/viewer?StudyInstanceUIDs=...`` a study): the page, for a signed-in user.
+  ``/viewer/viewer?StudyInstanceUIDs=...`` a study): the page, for a user signed in to
+  the web application (its session cookie; else 303 to the sign-in page, which comes
+  back here). OHIF's DICOMweb requests carry the same cookie (same origin), which the
+  DICOMweb root accepts: no credentials in the page.
 * ``/viewer/app-config.js``: that user's configuration (the account's DICOMweb root).
 * ``/share/{token}/ohif/...``: the same page for a share's recipient (after the share's
   password, with its session cookie), configured with the share's read-only DICOMweb
@@ -28,7 +31,7 @@ from openpacs.ohif.release import PUBLIC_PATH
 from openpacs.web.context import context
 from openpacs.web.ohif.assets import asset_response
 from openpacs.web.ohif.config import ViewerConfig, page_headers
-from openpacs.web.ohif.signin import signed_in_or_challenge
+from openpacs.web.session_auth import sign_in_redirect, signed_in
 
 VIEWER_ROOT = PUBLIC_PATH.rstrip("/")  # /viewer
 SHARE_VIEWER = "ohif"  # /share/{token}/ohif
@@ -79,9 +82,8 @@ async def viewer(request: Request) -> Response:
         return asset_response(request, asset)
     if path != CONFIG_FILE and not is_client_route(path):
         return PlainTextResponse("no such file of the viewer", status_code=404)
-    refusal = await signed_in_or_challenge(request)
-    if refusal is not None:
-        return refusal
+    if await signed_in(request) is None:
+        return sign_in_redirect(request)  # and back here, study and all, afterwards
     if path == CONFIG_FILE:
         return config_response(
             ViewerConfig(
