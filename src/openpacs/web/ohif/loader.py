@@ -23,10 +23,12 @@ def load_viewer(settings: Settings) -> Bundle | None:
         return None
     try:
         release = release_for(settings.ohif_version, settings.ohif_integrity)
-        return load_bundle(ohif_root(settings), release)
+        bundle = load_bundle(ohif_root(settings), release)
     except (ReleaseError, BundleError) as exc:
         log.warning(
             "OHIF viewer off (%s; run `openpacs viewer install`): pages use the built-in viewer",
             exc,
         )
         return None
+    log.info("OHIF viewer %s at %s/viewer/", release.version, settings.effective_public_url)
+    return bundle

@@ -20,7 +20,7 @@ viewer.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -45,6 +45,14 @@ NOT_INSTALLED = (
 def installed_bundle(request: Request) -> Bundle | None:
     bundle: Bundle | None = getattr(request.app.state, "ohif", None)
     return bundle
+
+
+def study_viewer_path(request: Request, study_uid: str) -> str | None:
+    """Where a signed-in user opens a study in OHIF (None when the viewer is off): for
+    the web application's order and study pages."""
+    if installed_bundle(request) is None:
+        return None
+    return f"{VIEWER_ROOT}/viewer?StudyInstanceUIDs={quote(study_uid, safe='')}"
 
 
 def _not_installed() -> Response:
