@@ -62,6 +62,12 @@ class Settings:
     dicom_port: int = 11112
     ae_title: str = "OPENPACS"
     dicom_check_host: bool = False
+    # The web application's session cookie: signed out after this many idle minutes, and
+    # at the latest this many hours after signing in; with trust_proxy, X-Forwarded-Proto
+    # from the reverse proxy in front is believed (the cookie is then Secure on https).
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    trust_proxy: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -244,6 +250,27 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
         _boolean,
         None,
         "a calling AE title must also come from its equipment's host",
+    ),
+    EnvSetting(
+        "OPENPACS_SESSION_IDLE_MINUTES",
+        "session_idle_minutes",
+        _whole(1, 7 * 24 * 60),
+        None,
+        "web sessions end after this many minutes without a request",
+    ),
+    EnvSetting(
+        "OPENPACS_SESSION_MAX_HOURS",
+        "session_max_hours",
+        _whole(1, 30 * 24),
+        None,
+        "web sessions end this many hours after signing in",
+    ),
+    EnvSetting(
+        "OPENPACS_TRUST_PROXY",
+        "trust_proxy",
+        _boolean,
+        None,
+        "believe X-Forwarded-Proto from the reverse proxy in front",
     ),
 )
 

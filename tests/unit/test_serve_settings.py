@@ -109,6 +109,7 @@ def test_first_start_message_names_the_account_and_where_to_sign_in(tmp_path: Pa
     assert "AccountUuid  0f6f3c9e-1111-4d2b-9b4e-6f1d2c3b4a59" in text
     assert "admin@openpacs.local" in text and "pw-123" in text
     assert "export OPENPACS_URL=http://127.0.0.1:8080/dicomweb" in text
+    assert "in a browser at http://127.0.0.1:8080/" in text
     assert all(len(line) <= 80 for line in text.splitlines() if str(tmp_path) not in line)
     assert "AccountUuid" not in first_start_message(None, Settings())
     assert "DICOM node: AE title OPENPACS on port 11112" in first_start_message(None, Settings())

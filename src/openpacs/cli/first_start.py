@@ -21,8 +21,9 @@ def first_start_message(admin: InitialAdmin | None, settings: Settings) -> str:
             f"  user         {admin.email}",
             f"  password     {admin.password}",
             f"  (also written to {admin.file}, readable only by you)",
-            "Sign in with them from the openpacs command line, the Python SDK or a DICOMweb",
-            "viewer (there is no web application yet):",
+            f"Sign in with them in a browser at {settings.effective_public_url}/ (the web",
+            "application), or from the openpacs command line, the Python SDK or a DICOMweb",
+            "viewer:",
             f"  export OPENPACS_URL={root}",
             f"  export OPENPACS_USER={admin.email}",
             "  openpacs users",
@@ -30,6 +31,7 @@ def first_start_message(admin: InitialAdmin | None, settings: Settings) -> str:
         hint = path_hint()
         if hint:
             lines.append(hint)
+    lines.append(f"openpacs web application: {settings.effective_public_url}/")
     lines.append(f"openpacs DICOMweb root: {root}  (data in {settings.data_dir})")
     if settings.dicom_port:
         lines.append(

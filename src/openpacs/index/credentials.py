@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, insert, select, update
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import Account, ApiToken, AuthEpoch, User, UserInstitution
@@ -22,9 +22,11 @@ __all__ = [
     "bump_epoch",
     "end_logins",
     "institution_ids",
+    "password_hash_of",
     "read_epoch",
     "token_row",
     "touch_tokens",
+    "user_by_id",
     "user_row",
 ]
 
@@ -62,12 +64,26 @@ def institution_ids(session: Session, user_id: int) -> frozenset[int] | None:
 
 def user_row(session: Session, email: str) -> tuple[User, bool] | None:
     """The user with this e-mail and whether their account has DICOMweb switched on."""
+    return _user_where(session, User.email == email)
+
+
+def _user_where(session: Session, clause: ColumnElement[bool]) -> tuple[User, bool] | None:
     row = session.execute(
         select(User, Account.dicomweb_enabled)
         .join(Account, Account.id == User.account_id)
-        .where(User.email == email)
+        .where(clause)
     ).first()
     return None if row is None else (row[0], bool(row[1]))
+
+
+def user_by_id(session: Session, user_id: int) -> tuple[User, bool] | None:
+    """The user with this id and whether their account has DICOMweb switched on."""
+    return _user_where(session, User.id == user_id)
+
+
+def password_hash_of(session: Session, user_id: int) -> str | None:
+    value = session.scalar(select(User.password_hash).where(User.id == user_id))
+    return None if value is None else str(value)
 
 
 def token_row(session: Session, token_hash: str) -> tuple[ApiToken, User, bool] | None:

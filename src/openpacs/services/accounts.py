@@ -141,6 +141,21 @@ def set_password(session: Session, email: str, password: str) -> User:
     """A new password; it also revokes the user's API tokens: they are made with the
     password, so whoever knew the old one may have made some."""
     user = user_by_email(session, email)
+    _new_password(session, user, password, None)
+    return user
+
+
+def set_own_password(session: Session, who: Principal, password: str) -> User:
+    """The signed-in user's new password (the web application; the caller has checked
+    the current one and the strength): the same effects as :func:`set_password`."""
+    user = session.get(User, who.user_id)
+    if user is None or user.account_id != who.account_id:
+        raise NotFound("no such user")
+    _new_password(session, user, password, who)
+    return user
+
+
+def _new_password(session: Session, user: User, password: str, by: Principal | None) -> None:
     user.password_hash = hash_password(password)
     revoked = session.execute(
         update(ApiToken)
@@ -148,8 +163,7 @@ def set_password(session: Session, email: str, password: str) -> User:
         .values(revoked_at=utcnow())
     )
     count = getattr(revoked, "rowcount", 0) or 0
-    _changed(session, user, "user.set_password", f": {count} API token(s) revoked")
-    return user
+    _changed(session, user, "user.set_password", f": {count} API token(s) revoked", by)
 
 
 def _check_role(role: str) -> None:
@@ -157,10 +171,13 @@ def _check_role(role: str) -> None:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
 
 
-def _changed(session: Session, user: User, action: str, detail: str) -> None:
-    """End the user's logins and record the change in their account's audit trail."""
+def _changed(
+    session: Session, user: User, action: str, detail: str, by: Principal | None = None
+) -> None:
+    """End the user's logins and record the change in their account's audit trail (by
+    ``by``, or by ``openpacs admin`` on the server machine)."""
     end_logins(session, user)
-    who = Principal(user.account_id, client=ADMIN_CLIENT)
+    who = by or Principal(user.account_id, client=ADMIN_CLIENT)
     record_event(session, who, action, detail=f"{user.email} ({user.uuid}){detail}")
 
 

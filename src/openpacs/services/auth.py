@@ -171,10 +171,10 @@ class Authenticator:
                 return AuthResult(None)
             user, enabled = found
             if not verify_password(user.password_hash, password):
-                return AuthResult(None, attempted=_principal(user, scope))
+                return AuthResult(None, attempted=user_principal(user, scope))
         if user.disabled:
-            return AuthResult(None, refusal=DISABLED, attempted=_principal(user, scope))
-        result = AuthResult(_principal(user, scope), dicomweb_enabled=enabled)
+            return AuthResult(None, refusal=DISABLED, attempted=user_principal(user, scope))
+        result = AuthResult(user_principal(user, scope), dicomweb_enabled=enabled)
         self._remember(digest, result, self._ttl)
         return result
 
@@ -212,14 +212,15 @@ class Authenticator:
                 return AuthResult(None, refusal=DISABLED), 0.0
             scope = institution_ids(session, user.id)
             touch_tokens(session, [(row.id, now)])
-        principal = _principal(user, scope, row)
+        principal = user_principal(user, scope, row)
         seconds = min(self._ttl, (expires - now).total_seconds())
         return AuthResult(principal, dicomweb_enabled=enabled), seconds
 
 
-def _principal(
+def user_principal(
     user: User, scope: frozenset[int] | None, token: ApiToken | None = None
 ) -> Principal:
+    """The principal of a user (signed in with ``token``, or with the password)."""
     return Principal(
         account_id=user.account_id,
         user_id=user.id,

@@ -43,8 +43,9 @@ from openpacs.index.models import (
     Study,
     User,
     UserGroup,
+    UserGroupMember,
 )
-from openpacs.index.order_link import SCHEDULED
+from openpacs.index.order_link import IMAGES_RECEIVED, SCHEDULED
 from openpacs.index.viewer import in_account, is_narrow, order_scope
 from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.errors import BadRequest, Conflict, NotFound
@@ -175,6 +176,16 @@ class OrderQuery:
     assigned_user_group_uuid: str = ""
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    # The web application's additions: Scheduled or ImagesReceived; the orders assigned
+    # to this user or to one of their groups; and the order of the results (SORTS).
+    status: str = ""
+    assigned_to_user_id: int | None = None
+    sort: str = "newest"
+
+
+#: The orders of a search result: newest first (the default), or by study date, or by
+#: patient name. Each is served by an index that starts with the account.
+SORTS = ("newest", "oldest", "study_date", "study_date_asc", "name", "name_desc")
 
 
 # -- the service -------------------------------------------------------------------------
@@ -546,23 +557,54 @@ def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderP
         )
         where.append(PatientOrder.assigned_group_id == group_id)
 
+    if query.status:
+        if query.status not in (SCHEDULED, IMAGES_RECEIVED):
+            raise BadRequest(
+                f"status: {query.status!r} is neither {SCHEDULED} nor {IMAGES_RECEIVED}"
+            )
+        where.append(PatientOrder.status == query.status)
+    if query.assigned_to_user_id is not None:
+        groups = select(UserGroupMember.group_id).where(
+            UserGroupMember.user_id == query.assigned_to_user_id
+        )
+        where.append(
+            or_(
+                PatientOrder.assigned_user_id == query.assigned_to_user_id,
+                PatientOrder.assigned_group_id.in_(groups),
+            )
+        )
+    if query.sort not in SORTS:
+        raise BadRequest(f"sort: {query.sort!r} is not one of {', '.join(SORTS)}")
+
     total = int(session.scalar(select(func.count(PatientOrder.id)).where(*where)) or 0)
-    newest: SQLColumnExpression[Any] = PatientOrder.created_at
-    if sqlite and (_has_indexed_filter(query) or is_narrow(who)):
-        # Without ANALYZE statistics SQLite prefers walking ix_order_account_created (no
-        # sort) over a selective filter's index, i.e. it scans the whole account. The
-        # same order as an expression rules that index out: filter first, then sort the
-        # matches (which the count above visits anyway).
-        newest = PatientOrder.created_at.op("||")("")
     orders = session.scalars(
         select(PatientOrder)
         .where(*where)
-        .order_by(newest.desc(), PatientOrder.id.desc())
+        .order_by(*_order_by(query, who, sqlite))
         .limit(query.limit)
         .offset(query.offset)
     ).all()
     summaries = tuple(OrderSummary(**values) for values in _summary_values(session, orders))
     return OrderPage(summaries, total, query.limit, query.offset)
+
+
+def _order_by(query: OrderQuery, who: Principal, sqlite: bool) -> list[Any]:
+    """The ORDER BY of a search (:data:`SORTS`), always ending with the id (stable)."""
+    column: SQLColumnExpression[Any] = {
+        "study_date": PatientOrder.study_date,
+        "study_date_asc": PatientOrder.study_date,
+        "name": PatientOrder.patient_name_norm,
+        "name_desc": PatientOrder.patient_name_norm,
+    }.get(query.sort, PatientOrder.created_at)
+    if sqlite and (_has_indexed_filter(query) or is_narrow(who)):
+        # Without ANALYZE statistics SQLite prefers walking the sort's index (no sort
+        # step) over a selective filter's index, i.e. it scans the whole account. The
+        # same order as an expression rules that index out: filter first, then sort the
+        # matches (which the count visits anyway).
+        column = column.op("||")("")
+    if query.sort in ("oldest", "study_date_asc", "name"):
+        return [column.asc(), PatientOrder.id.asc()]
+    return [column.desc(), PatientOrder.id.desc()]
 
 
 def _has_indexed_filter(query: OrderQuery) -> bool:
@@ -574,6 +616,7 @@ def _has_indexed_filter(query: OrderQuery) -> bool:
         or query.study_date_to
         or query.assigned_user_uuid
         or query.assigned_user_group_uuid
+        or query.assigned_to_user_id is not None
     )
 
 

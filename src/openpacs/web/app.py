@@ -15,10 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpacs.index.db import Database
+from openpacs.protocol.custom_params import ENDPOINTS
 from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import Sweeper
+from openpacs.services.ratelimit import FailureLimiter
+from openpacs.services.sessions import SessionKeeper
 from openpacs.services.store import StoreService
 from openpacs.services.stow import ClientGone
 from openpacs.settings import Settings
@@ -35,7 +38,9 @@ from openpacs.web.middleware import (
     BasicAuthMiddleware,
     NormalisePathMiddleware,
 )
+from openpacs.web.session_auth import WebSessionMiddleware
 from openpacs.web.share.routes import share_routes
+from openpacs.web.ui.routes import ui_routes
 
 log = logging.getLogger("openpacs")
 
@@ -100,6 +105,17 @@ def create_app(
         audit=AuditTrail(database, settings.data_dir / "audit", sync=settings.audit_sync),
     )
     authenticator = Authenticator(database, settings.auth_cache_seconds)
+    # One limit on guessing passwords, shared by HTTP Basic and the sign-in page.
+    limiter = FailureLimiter()
+    sessions = SessionKeeper(
+        database,
+        settings.data_dir,
+        idle_seconds=settings.session_idle_minutes * 60,
+        max_seconds=settings.session_max_hours * 3600,
+        authenticator=authenticator,
+        limiter=limiter,
+        audit=ctx.audit,
+    )
 
     sweeper = Sweeper(database, blobs)
 
@@ -121,6 +137,8 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         # The recipients of share links: pages and a read-only DICOMweb root per share.
         *share_routes(),
+        # The web application for the account's own users (sign-in at /).
+        *ui_routes(),
     ]
     middleware = [
         Middleware(AccessLogMiddleware, log_requests=settings.access_log),
@@ -134,11 +152,16 @@ def create_app(
             expose_headers=CORS_EXPOSED_HEADERS,
             allow_credentials=True,
         ),
+        Middleware(WebSessionMiddleware, sessions=sessions, settings=settings),
         Middleware(
             BasicAuthMiddleware,
             authenticator=authenticator,
             prefix=DICOMWEB_PREFIX,
+            limiter=limiter,
             audit=ctx.audit,
+            sessions=sessions,
+            settings=settings,
+            csrf_paths=frozenset(DICOMWEB_PREFIX + spec.path for spec in ENDPOINTS),
         ),
     ]
     app = Starlette(
@@ -153,4 +176,5 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.authenticator = authenticator
+    app.state.sessions = sessions
     return app

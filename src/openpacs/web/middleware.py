@@ -16,7 +16,10 @@ from openpacs.protocol.basic_auth import basic_credentials, bearer_token
 from openpacs.services.audit import FAILURE, AuditTrail, Event
 from openpacs.services.auth import Authenticator, AuthResult
 from openpacs.services.ratelimit import FailureLimiter, retry_after_header
+from openpacs.services.sessions import SessionKeeper, SessionToken
+from openpacs.settings import Settings
 from openpacs.web.errors import error_response
+from openpacs.web.session_auth import SAFE_METHODS, csrf_header, csrf_refusal
 
 _SLASHES = re.compile(r"/{2,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -79,12 +82,22 @@ class BasicAuthMiddleware:
         prefix: str,
         limiter: FailureLimiter | None = None,
         audit: AuditTrail | None = None,
+        sessions: SessionKeeper | None = None,
+        settings: Settings | None = None,
+        csrf_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.prefix = prefix
         self.limiter = limiter or FailureLimiter()
         self.audit = audit
+        # The web application's session cookie (services/sessions.py), for same-origin
+        # browser calls without an Authorization header. ``csrf_paths`` are paths whose
+        # every call changes or may change state (the custom API answers GET too): the
+        # cookie needs the CSRF token there whatever the method.
+        self.sessions = sessions
+        self.settings = settings
+        self.csrf_paths = csrf_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not (
@@ -96,6 +109,11 @@ class BasicAuthMiddleware:
             await self.app(scope, receive, send)
             return
         header = _authorization(scope)
+        if header is None and self.sessions is not None:
+            token = scope.get("state", {}).get("web_session")
+            if token is not None:
+                await self._with_session(scope, receive, send, token)
+                return
         credentials = basic_credentials(header) if header is not None else None
         token = bearer_token(header) if header is not None else None
         if credentials is None and token is None:
@@ -132,6 +150,32 @@ class BasicAuthMiddleware:
         client = scope.get("client")
         address = client[0] if client else ""
         scope.setdefault("state", {})["principal"] = replace(result.principal, client=address)
+        await self.app(scope, receive, send)
+
+    async def _with_session(
+        self, scope: Scope, receive: Receive, send: Send, token: SessionToken
+    ) -> None:
+        """A browser call with the web application's session cookie (no Authorization)."""
+        assert self.sessions is not None and self.settings is not None
+        if scope["method"] not in SAFE_METHODS or scope["path"] in self.csrf_paths:
+            given = csrf_header(scope)
+            refusal = csrf_refusal(scope, self.sessions, self.settings, token, given)
+            if refusal:
+                await error_response(403, refusal)(scope, receive, send)
+                return
+        found = await anyio.to_thread.run_sync(self.sessions.principal, token)
+        if found is None:
+            reason = "your session has ended; sign in again"
+            await error_response(401, reason)(scope, receive, send)
+            return
+        who, dicomweb_enabled = found
+        if not dicomweb_enabled:
+            reason = "DICOMweb access is disabled for this account"
+            await error_response(403, reason)(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else ""
+        scope.setdefault("state", {})["principal"] = replace(who, client=address)
         await self.app(scope, receive, send)
 
     async def _basic(

@@ -1,0 +1,153 @@
+"""What every page handler does first: the signed-in user, the frame, forms, CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from openpacs.services.errors import ServiceError
+from openpacs.services.principal import Principal
+from openpacs.web.context import AppContext, context
+from openpacs.web.errors import status_of
+from openpacs.web.session_auth import (
+    csrf_refusal,
+    csrf_token,
+    keeper,
+    session_token,
+    sign_in_redirect,
+    signed_in,
+)
+from openpacs.web.ui.layout import Frame, message_page
+
+T = TypeVar("T")
+MAX_FORM_BYTES = 64 * 1024
+
+
+class FormError(Exception):
+    """A form that cannot be used; the message is for the user."""
+
+
+async def in_thread(func: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(func)
+
+
+def prefix_of(request: Request) -> str:
+    return urlsplit(context(request).settings.effective_public_url).path.rstrip("/")
+
+
+def frame(request: Request, who: Principal | None, current: str = "") -> Frame:
+    return Frame(who, csrf_token(request) if who is not None else "", prefix_of(request), current)
+
+
+async def user_or_redirect(request: Request) -> Principal | Response:
+    """The signed-in user, or the redirect to the sign-in page."""
+    who = await signed_in(request)
+    return sign_in_redirect(request) if who is None else who
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A form-encoded body (at most 64 KiB): FormError otherwise."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise FormError("the form was not sent as a form (application/x-www-form-urlencoded)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormError("the form is too large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormError("the form is not UTF-8 text") from None
+    return parse_qs(text, keep_blank_values=True, max_num_fields=2000)
+
+
+def first(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name)
+    return values[0].strip() if values else ""
+
+
+def csrf_problem(request: Request, form: dict[str, list[str]]) -> str:
+    """Why this form post with the session cookie is refused ("" when it is fine)."""
+    token = session_token(request)
+    if token is None:
+        return "you are not signed in"
+    given = first(form, "csrf_token") or request.headers.get("x-csrf-token", "")
+    ctx: AppContext = context(request)
+    return csrf_refusal(request.scope, keeper(request), ctx.settings, token, given)
+
+
+async def signed_in_post(request: Request) -> tuple[Principal, dict[str, list[str]]] | Response:
+    """The user and the form of a state-changing post, after the CSRF checks."""
+    who = await signed_in(request)
+    if who is None:
+        return sign_in_redirect(request)
+    try:
+        form = await read_form(request)
+    except FormError as exc:
+        return message_page(frame(request, who), 400, "The form cannot be used", str(exc))
+    problem = csrf_problem(request, form)
+    if problem:
+        return message_page(frame(request, who), 403, "Request refused", sentence(problem))
+    return who, form
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
+
+
+def error_page(request: Request, who: Principal, exc: ServiceError) -> HTMLResponse:
+    """A service error as a page with its status (404 for what the user cannot see)."""
+    status = status_of(exc)
+    title = {
+        403: "Not allowed",
+        404: "Not found",
+        409: "Already there",
+        410: "Gone",
+    }.get(status, "That did not work")
+    return message_page(frame(request, who), status, title, sentence(exc.reason))
+
+
+#: What a page says after a change (``?done=KEY``): fixed texts, so that a link cannot
+#: make one of our pages say something of its own.
+DONE: dict[str, str] = {
+    "password": "Your password was changed.",
+    "order-deleted": "The order was deleted.",
+    "order-created": "The order was created.",
+    "folder-created": "The folder was created.",
+    "folder-changed": "The folder was changed.",
+    "folder-deleted": "The folder was deleted.",
+    "folders-changed": "The order's folders were changed.",
+    "assigned": "The assignment was changed.",
+    "share-deleted": "The share link was revoked.",
+    "share-extended": "The share link's expiry date was changed.",
+    "user-added": "The user was added.",
+    "user-changed": "The user was changed.",
+    "group-added": "The group was added.",
+    "group-changed": "The group was changed.",
+    "institution-added": "The institution was added.",
+    "equipment-added": "The equipment was added.",
+    "equipment-changed": "The equipment was changed.",
+    "equipment-removed": "The equipment was removed.",
+}
+
+
+def done_message(request: Request) -> str:
+    return DONE.get(request.query_params.get("done", ""), "")
+
+
+def see_other(request: Request, path: str, done: str = "") -> RedirectResponse:
+    """303 to a page of ours (``path`` made of safe parts), saying ``DONE[done]`` there."""
+    assert not done or done in DONE
+    target = prefix_of(request) + path
+    if done:
+        target += ("&" if "?" in path else "?") + "done=" + quote(done, safe="")
+    return RedirectResponse(target, status_code=303)

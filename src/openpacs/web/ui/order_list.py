@@ -1,0 +1,271 @@
+"""``GET /orders``: the account's patient orders, newest first, with search and paging.
+
+Every filter is a query parameter (so a search is a link that can be bookmarked and
+the back button works): ``name`` (prefix, any case and accents, ``*``/``?`` wildcards as
+QIDO), ``pid``, ``acc``, ``from``/``to`` (study date), ``modality``, ``institution``,
+``status`` (Scheduled / ImagesReceived), ``mine`` (assigned to me or my groups), ``sort``,
+``page`` and ``size``. The search is :meth:`OrderService.search`, the API's, answered
+from the order indexes; a reader sees only their assigned orders, as everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from openpacs.services.directory import DirectoryService, InstitutionInfo
+from openpacs.services.errors import ServiceError
+from openpacs.services.orders import SORTS, OrderPage, OrderQuery, OrderService, OrderSummary
+from openpacs.services.principal import Principal
+from openpacs.web.context import context
+from openpacs.web.share.pages import format_date, format_name, format_sex
+from openpacs.web.ui.common import done_message, frame, in_thread, sentence, user_or_redirect
+from openpacs.web.ui.layout import Frame, h, notice, page, u
+
+PAGE_SIZES = (25, 50, 100)
+#: The modalities offered in the filter (any other can be typed into the API).
+COMMON_MODALITIES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "RF", "NM", "PT", "OT", "SC")
+STATUSES = (("", "Any status"), ("Scheduled", "Scheduled"), ("ImagesReceived", "Images received"))
+SORT_LABELS = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "study_date": "Study date, newest",
+    "study_date_asc": "Study date, oldest",
+    "name": "Patient name, A-Z",
+    "name_desc": "Patient name, Z-A",
+}
+FILTERS = ("name", "pid", "acc", "from", "to", "modality", "institution", "status", "mine")
+
+
+@dataclass(frozen=True)
+class Search:
+    """The list's query parameters, as given (for the form) and as understood."""
+
+    values: dict[str, str]
+    query: OrderQuery
+    page: int
+    size: int
+    error: str = ""
+
+
+def _date(value: str, label: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_search(params: dict[str, str], who: Principal) -> Search:
+    values = {name: params.get(name, "").strip()[:200] for name in (*FILTERS, "sort")}
+    sort = values["sort"] if values["sort"] in SORTS else "newest"
+    values["sort"] = sort
+    size = int(params.get("size", "")) if params.get("size", "").isdigit() else PAGE_SIZES[0]
+    size = size if size in PAGE_SIZES else PAGE_SIZES[0]
+    raw_page = params.get("page", "")
+    number = max(int(raw_page), 1) if raw_page.isdigit() and len(raw_page) < 7 else 1
+    error = ""
+    try:
+        start, end = _date(values["from"], "Study date from"), _date(values["to"], "Study date to")
+        if start and end and start > end:
+            raise ValueError("Study date from is after Study date to")
+    except ValueError as exc:
+        error, start, end = str(exc), None, None
+    status = values["status"] if values["status"] in ("Scheduled", "ImagesReceived") else ""
+    query = OrderQuery(
+        institution_uuids=(values["institution"],) if values["institution"] else (),
+        patient_name=values["name"],
+        patient_id=values["pid"],
+        accession_number=values["acc"],
+        modalities=(values["modality"].upper(),) if values["modality"] else (),
+        study_date_from=start,
+        study_date_to=end,
+        limit=size,
+        offset=(number - 1) * size,
+        status=status,
+        assigned_to_user_id=who.user_id if values["mine"] else None,
+        sort=sort,
+    )
+    return Search(values, query, number, size, error)
+
+
+def _link(fr: Frame, search: Search, **changes: str | int) -> str:
+    params = {k: v for k, v in search.values.items() if v}
+    params["size"] = str(search.size)
+    params.update({k: str(v) for k, v in changes.items()})
+    if params.get("size") == str(PAGE_SIZES[0]):
+        params.pop("size")
+    if params.get("sort") == "newest":
+        params.pop("sort")
+    if params.get("page") == "1":
+        params.pop("page")
+    return fr.url("/orders") + (h("?" + urlencode(params)) if params else "")
+
+
+def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) -> str:
+    items = "".join(
+        f'<option value="{h(value)}"{" selected" if value == chosen else ""}>{h(text)}</option>'
+        for value, text in options
+    )
+    return (
+        f'<div><label for="f-{name}">{label}</label>'
+        f'<select id="f-{name}" name="{name}">{items}</select></div>'
+    )
+
+
+def _text(name: str, label: str, value: str, kind: str = "text", hint: str = "") -> str:
+    placeholder = f' placeholder="{h(hint)}"' if hint else ""
+    return (
+        f'<div><label for="f-{name}">{label}</label>'
+        f'<input type="{kind}" id="f-{name}" name="{name}" value="{h(value)}"{placeholder}></div>'
+    )
+
+
+def _filters(fr: Frame, search: Search, institutions: tuple[InstitutionInfo, ...]) -> str:
+    v = search.values
+    modalities = [("", "Any")] + [(m, m) for m in COMMON_MODALITIES]
+    if v["modality"] and v["modality"].upper() not in COMMON_MODALITIES:
+        modalities.append((v["modality"].upper(), v["modality"].upper()))
+    institution_options = [("", "Any")] + [
+        (i.institution_uuid, i.institution_name) for i in institutions
+    ]
+    fields = (
+        _text("name", "Patient name", v["name"], hint="e.g. doe or doe^j*")
+        + _text("pid", "Patient ID", v["pid"])
+        + _text("acc", "Accession number", v["acc"])
+        + _text("from", "Study date from", v["from"], "date")
+        + _text("to", "Study date to", v["to"], "date")
+        + _select("modality", "Modality", modalities, v["modality"].upper())
+        + (
+            _select("institution", "Institution", institution_options, v["institution"])
+            if len(institutions) > 1
+            else ""
+        )
+        + _select("status", "Status", list(STATUSES), v["status"])
+        + _select("sort", "Sort", list(SORT_LABELS.items()), v["sort"])
+    )
+    mine = (
+        '<label class="check"><input type="checkbox" name="mine" value="1" id="f-mine"'
+        f"{' checked' if v['mine'] else ''}> Assigned to me or my groups</label>"
+    )
+    return (
+        f'<form class="card filters" method="get" action="{fr.url("/orders")}" id="search" '
+        f'role="search">{fields}<div>{mine}</div>'
+        f'<input type="hidden" name="size" value="{search.size}">'
+        '<div class="actions"><button class="button" type="submit" id="search-submit">'
+        f'Search</button><a class="button secondary" href="{fr.url("/orders")}">Clear</a>'
+        "</div></form>"
+    )
+
+
+def _status_pill(status: str) -> str:
+    if status == "ImagesReceived":
+        return '<span class="pill ok">Images received</span>'
+    return '<span class="pill wait">Scheduled</span>'
+
+
+def _row(fr: Frame, order: OrderSummary, institutions: dict[str, str]) -> str:
+    link = fr.url("/orders/") + u(order.patient_order_uuid)
+    modalities = ", ".join(order.modalities_in_study) or order.modality
+    born = format_date(order.patient_birthdate.replace("-", ""))
+    sex = format_sex(order.patient_sex)
+    name = format_name(order.patient_name) or "(no name)"
+    institution = institutions.get(order.patient_order_institution_uuid, "")
+    return (
+        f'<tr data-order="{h(order.patient_order_uuid)}">'
+        f'<td><a class="patient" href="{link}">{h(name)}</a>'
+        f'<span class="sub">ID {h(order.patient_id)}</span></td>'
+        f'<td class="hide-narrow">{h(born)}<span class="sub">{h(sex)}</span></td>'
+        f'<td class="study-date">{h(order.study_date or "—")}</td>'
+        f"<td>{h(modalities)}</td>"
+        f'<td class="hide-narrow">{h(order.study_description)}'
+        f'<span class="sub">{h(institution)}</span></td>'
+        f'<td class="hide-narrow">{h(order.accession_number)}</td>'
+        f'<td class="num">{order.number_of_instances}</td>'
+        f"<td>{_status_pill(order.order_status)}</td></tr>"
+    )
+
+
+def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[str, str]) -> str:
+    total = result.total_count
+    if total == 0:
+        return '<p class="card empty" id="no-orders">No orders match this search.</p>'
+    first_n = search.query.offset + 1
+    last_n = search.query.offset + len(result.patient_order_list)
+    pages = max((total + search.size - 1) // search.size, 1)
+    rows = "".join(_row(fr, o, institutions) for o in result.patient_order_list)
+    table = (
+        '<div class="table-wrap"><table id="orders"><thead><tr>'
+        "<th>Patient</th><th class=hide-narrow>Born</th><th>Study date</th><th>Modality</th>"
+        "<th class=hide-narrow>Description</th><th class=hide-narrow>Accession</th>"
+        '<th class="num">Images</th><th>Status</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+    prev_link = (
+        f'<a class="button secondary small" rel="prev" id="prev-page" '
+        f'href="{_link(fr, search, page=search.page - 1)}">← Previous</a>'
+        if search.page > 1
+        else ""
+    )
+    next_link = (
+        f'<a class="button secondary small" rel="next" id="next-page" '
+        f'href="{_link(fr, search, page=search.page + 1)}">Next →</a>'
+        if search.page < pages
+        else ""
+    )
+    sizes = "".join(
+        f'<a href="{_link(fr, search, size=n, page=1)}"'
+        f"{' class=sorted' if n == search.size else ''}>{n}</a> "
+        for n in PAGE_SIZES
+    )
+    noun = "order" if total == 1 else "orders"
+    count = (
+        f'<span class="count" id="count">{first_n:,}–{last_n:,} of '
+        f'<strong id="total">{total:,}</strong> {noun}</span>'
+    )
+    pager = (
+        f'<div class="pager">{prev_link}<span class="muted">Page {search.page} of {pages:,}</span>'
+        f'{next_link}<span class="muted hide-narrow">Per page: {sizes}</span></div>'
+    )
+    return f'<div class="toolbar">{count}</div>{table}{pager}'
+
+
+async def order_list(request: Request) -> Response:
+    who = await user_or_redirect(request)
+    if isinstance(who, Response):
+        return who
+    ctx = context(request)
+    fr = frame(request, who, "orders")
+    search = parse_search(dict(request.query_params), who)
+
+    def load() -> tuple[OrderPage | None, tuple[InstitutionInfo, ...], str]:
+        institutions = DirectoryService(ctx.db).institutions(who).institution_list
+        if search.error:
+            return None, institutions, search.error
+        try:
+            return OrderService(ctx.db).search(who, search.query), institutions, ""
+        except ServiceError as exc:
+            return None, institutions, sentence(exc.reason)
+
+    result, institutions, error = await in_thread(load)
+    names = {i.institution_uuid: i.institution_name for i in institutions}
+    body = (
+        '<div class="head"><h1>Orders</h1><div class="head-actions">'
+        + (
+            f'<a class="button" href="{fr.url("/upload")}">Upload images</a>'
+            f'<a class="button secondary" href="{fr.url("/orders/new")}">New order</a>'
+            if fr.may_write
+            else ""
+        )
+        + "</div></div>"
+        + notice(done_message(request))
+        + _filters(fr, search, institutions)
+        + notice(error, "error")
+        + (_results(fr, search, result, names) if result is not None else "")
+    )
+    return page(fr, "Orders", body, status=400 if error else 200)

@@ -1,0 +1,32 @@
+// openpacs web application: small helpers for every page (no framework, no build step).
+(function () {
+  'use strict';
+  // Buttons and links with data-confirm ask first (the text names what is at stake).
+  document.addEventListener('click', function (e) {
+    var el = e.target.closest('[data-confirm]');
+    if (el && !window.confirm(el.getAttribute('data-confirm'))) { e.preventDefault(); }
+  });
+  document.addEventListener('submit', function (e) {
+    var form = e.target;
+    var text = form.getAttribute('data-confirm');
+    if (text && !window.confirm(text)) { e.preventDefault(); }
+  });
+  // Copy buttons: data-copy names the input whose value is copied.
+  document.addEventListener('click', function (e) {
+    var button = e.target.closest('[data-copy]');
+    if (!button) { return; }
+    var input = document.getElementById(button.getAttribute('data-copy'));
+    if (!input) { return; }
+    input.select();
+    var done = function () { button.textContent = 'Copied'; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () {
+        document.execCommand('copy'); done();
+      });
+    } else { document.execCommand('copy'); done(); }
+  });
+  // Selects with data-submit send their form when changed (sort, page size).
+  document.addEventListener('change', function (e) {
+    if (e.target.matches('select[data-submit]')) { e.target.form.submit(); }
+  });
+})();
