@@ -7,7 +7,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
-.PHONY: serve test lint typecheck browser dcmtk viewer bench clean
+.PHONY: serve test lint typecheck browser dcmtk bytecode viewer bench clean
 
 $(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,19 @@ $(TEST_STAMP): $(SERVE_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(TEST_STAMP)
 
+# The package is installed editable, and some machines set PYTHONDONTWRITEBYTECODE: compile
+# it here so that every start (and every server the tests start) reads bytecode instead of
+# compiling ~150 modules again (about 0.2 s of each start). Only changed files are redone.
+bytecode: $(SERVE_STAMP)
+	@$(BIN)/python -m compileall -q src
+
 # The OHIF viewer served at /viewer/: the pinned @ohif/app tarball from the npm registry
 # (kept in ~/.cache/openpacs, checked against its sha512), unpacked into .venv once. Offline
 # or failed: one line, and the server runs without it (the share pages' viewer remains).
 viewer: $(SERVE_STAMP)
 	@$(BIN)/openpacs viewer install || true
 
-serve: $(SERVE_STAMP) viewer
+serve: $(SERVE_STAMP) bytecode viewer
 	@echo "The openpacs command is in $(VENV)/bin; to use it in your shell: . $(VENV)/bin/activate"
 	$(BIN)/openpacs serve
 
@@ -59,7 +65,7 @@ dcmtk:
 	  else echo "dcmtk not installed: the DICOM network tests will be skipped"; fi
 
 # Two test processes: the end-to-end tests mostly wait on servers, subprocesses and disks.
-test: lint typecheck browser dcmtk viewer
+test: lint typecheck browser dcmtk bytecode viewer
 	$(BIN)/pytest -q -n 2
 
 bench: $(TEST_STAMP)

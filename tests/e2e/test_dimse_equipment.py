@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import orjson
 import pytest
 
+from openpacs.client import PacsClient
 from tests.e2e.api_client import ok, post
+from tests.support.cli import run_cli
 from tests.support.dcmtk import run
 from tests.support.dimse import new_ae_title
 from tests.support.server import ServerProcess, TestAccount
@@ -65,6 +67,22 @@ def test_add_update_and_remove_take_effect_without_a_restart(
     assert echo(server, first)
     listed = ok(post(server, account, "/getequipmentlist", {}))["EquipmentList"]
     assert [(e["AETitle"], e["Host"], e["Port"]) for e in listed] == [(first, "127.0.0.1", 11113)]
+    with PacsClient(server.dicomweb, account.email, account.password) as pacs:
+        device = pacs.list_equipment()[0]
+    assert (device.ae_title, device.host, device.port) == (first, "127.0.0.1", 11113)
+    table = run_cli(
+        "equipment",
+        env={
+            "OPENPACS_URL": server.dicomweb,
+            "OPENPACS_USER": account.email,
+            "OPENPACS_PASSWORD": account.password,
+            "COLUMNS": "200",
+        },
+    )
+    assert table.returncode == 0, table.stderr
+    header, _, row = table.stdout.splitlines()[:3]
+    assert header.split()[3:6] == ["AETitle", "Host", "Port"]
+    assert row.split()[-4:-1] == [first, "127.0.0.1", "11113"]
 
     changed = admin(server, "update-equipment", "--equipment", str(added["EquipmentUuid"]),
                     "--ae-title", second, "--no-port")  # fmt: skip

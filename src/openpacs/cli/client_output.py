@@ -394,9 +394,22 @@ def _list_view(items: Sequence[Any]) -> tuple[list[Column], list[list[Any]]]:
                 Column("Name"),
                 Column("Modality"),
                 Column("AETitle"),
+                Column("Host"),
+                number("Port"),
                 identifier("InstitutionUuid"),
             ],
-            [[e.equipment_uuid, e.name, e.modality, e.ae_title, e.institution_uuid] for e in items],
+            [
+                [
+                    e.equipment_uuid,
+                    e.name,
+                    e.modality,
+                    e.ae_title,
+                    e.host,
+                    e.port,
+                    e.institution_uuid,
+                ]
+                for e in items
+            ],
         )
     return [Column("Value")], [[getattr(item, "raw", item)] for item in items]
 

@@ -693,16 +693,23 @@ class Equipment:
     modality: str = ""
     ae_title: str = ""
     institution_uuid: str = ""
+    # Where the device listens for DICOM associations (C-MOVE destinations); "" / None
+    # when it does not.
+    host: str = ""
+    port: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Equipment:
+        port = raw.get("Port")
         return cls(
             equipment_uuid=_text(raw, "EquipmentUuid", "Uuid"),
             name=_text(raw, "EquipmentName", "Name"),
             modality=_text(raw, "Modality"),
             ae_title=_text(raw, "AETitle", "AeTitle", "AE"),
             institution_uuid=_text(raw, "InstitutionUuid"),
+            host=_text(raw, "Host"),
+            port=port if isinstance(port, int) and not isinstance(port, bool) else None,
             raw=raw,
         )
 

@@ -23,6 +23,7 @@ one (``attempted``), so the face can put the failed sign-in in that account's tr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -65,6 +66,13 @@ class AuthResult:
     attempted: Principal | None = None
 
 
+@functools.cache
+def _unknown_user_hash() -> str:
+    """Verified against when the user does not exist, so that response timing does not
+    tell which e-mail addresses have accounts (one per process)."""
+    return hash_password(secrets.token_hex(16))
+
+
 class Authenticator:
     def __init__(
         self, db: Database, cache_seconds: float = 60.0, epoch_seconds: float = 1.0
@@ -81,9 +89,9 @@ class Authenticator:
         # Each argon2 check takes 64 MiB for a moment: a burst of first logins must not
         # multiply that, so at most two run at once (the rest wait their turn).
         self._hashing = threading.BoundedSemaphore(2)
-        # Verified against when the user does not exist, so that response timing does not
-        # tell which e-mail addresses have accounts.
-        self._dummy_hash = hash_password(secrets.token_hex(16))
+        # Made in the background: an argon2 hash takes 0.1-0.6 s of CPU, which a
+        # restarted server must not spend before it answers.
+        threading.Thread(target=_unknown_user_hash, name="dummy-hash", daemon=True).start()
 
     # -- the login epoch
 
@@ -167,7 +175,7 @@ class Authenticator:
             if hit is not None:
                 return hit
             if found is None:
-                verify_password(self._dummy_hash, password)
+                verify_password(_unknown_user_hash(), password)
                 return AuthResult(None)
             user, enabled = found
             if not verify_password(user.password_hash, password):
