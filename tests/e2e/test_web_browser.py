@@ -190,6 +190,21 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         cd_row = [r for r in rows if r.text.startswith("corpus/CD/IMAGES/IM00001")]
         assert cd_row and "Stored" in cd_row[0].text
         shot(driver, clinic, "upload")
+        # Files dropped on the page go the same way (a drop made by the page's own script
+        # from a file chooser's files: WebDriver cannot drag from the desktop).
+        driver.get(base + "/upload")
+        driver.execute_script(
+            "var i = document.createElement('input'); i.type = 'file'; i.id = 'dropped';"
+            "document.body.appendChild(i);"
+        )
+        driver.find_element(By.ID, "dropped").send_keys(str(folder / "pydicom__CT_small.dcm"))
+        driver.execute_script(
+            "var t = new DataTransfer(); t.items.add(document.getElementById('dropped').files[0]);"
+            "document.getElementById('drop').dispatchEvent("
+            "new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}));"
+        )
+        wait_for(lambda: driver.find_elements(By.ID, "upload-done"), 60, "the dropped file")
+        assert "Already stored: 1" in text_of(driver, "summary")
 
         # -- search by name prefix (any case) and by study date range
         click(driver, "nav-orders")

@@ -346,6 +346,7 @@
     if (items && items.length && items[0].webkitGetAsEntry) {
       var entries = Array.prototype.map.call(items, function (i) { return i.webkitGetAsEntry(); })
         .filter(Boolean);
+      if (!entries.length) { start(fromList(e.dataTransfer.files)); return; }
       Promise.all(entries.map(function (entry) { return walk(entry, ''); })).then(function (lists) {
         start([].concat.apply([], lists));
       });
