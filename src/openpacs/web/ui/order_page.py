@@ -578,7 +578,8 @@ def delete_html(fr: Frame, view: OrderView) -> str:
     return (
         '<section class="card narrow danger-zone"><h1>Delete this order?</h1>'
         f'<p id="delete-question">The order of <strong>{h(who_words)}</strong>'
-        f"{' from ' + h(p.study_date) if p.study_date else ''} and its {h(images)} will be "
+        f"{' from ' + h(p.study_date) if p.study_date else ''}"
+        f"{' and its ' + h(images) if p.number_of_instances else ' (no images yet)'} will be "
         "deleted for good, with its folder links and share links. This cannot be undone.</p>"
         f'<form method="post" action="{path}/delete">{fr.csrf_field()}'
         f'<input type="hidden" name="confirm" value="{h(p.patient_order_uuid)}">'
