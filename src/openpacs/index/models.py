@@ -260,6 +260,9 @@ class PatientOrder(Base):
         Index("ix_order_account_accession", "account_id", "accession_number"),
         Index("ix_order_account_study_date", "account_id", "study_date"),
         Index("ix_order_account_created", "account_id", "created_at", "id"),
+        # The web application's status filter (Scheduled / ImagesReceived), newest first.
+        Index("ix_order_account_status", "account_id", "status", "created_at", "id"),
+        Index("ix_order_account_modality", "account_id", "modality"),
     )
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)

@@ -137,11 +137,12 @@ def user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def set_password(session: Session, email: str, password: str) -> User:
+def set_password(session: Session, email: str, password: str, by: Principal | None = None) -> User:
     """A new password; it also revokes the user's API tokens: they are made with the
-    password, so whoever knew the old one may have made some."""
+    password, so whoever knew the old one may have made some. ``by``: the admin who
+    made the change in the web application (None: ``openpacs admin``)."""
     user = user_by_email(session, email)
-    _new_password(session, user, password, None)
+    _new_password(session, user, password, by)
     return user
 
 
@@ -181,22 +182,22 @@ def _changed(
     record_event(session, who, action, detail=f"{user.email} ({user.uuid}){detail}")
 
 
-def set_role(session: Session, email: str, role: str) -> User:
+def set_role(session: Session, email: str, role: str, by: Principal | None = None) -> User:
     """Give a user another role (admin, member or reader: services/permissions.py)."""
     _check_role(role)
     user = user_by_email(session, email)
     if user.role != role:
         before, user.role = user.role, role
-        _changed(session, user, "user.set_role", f": {before} -> {role}")
+        _changed(session, user, "user.set_role", f": {before} -> {role}", by)
     return user
 
 
-def set_disabled(session: Session, email: str, disabled: bool) -> User:
+def set_disabled(session: Session, email: str, disabled: bool, by: Principal | None = None) -> User:
     """Disable a user (no sign-in with the password or any token) or enable them again."""
     user = user_by_email(session, email)
     if user.disabled != disabled:
         user.disabled = disabled
-        _changed(session, user, "user.disable" if disabled else "user.enable", "")
+        _changed(session, user, "user.disable" if disabled else "user.enable", "", by)
     return user
 
 

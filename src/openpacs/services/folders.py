@@ -3,8 +3,8 @@
 
 A folder holds links to orders; putting an order in a folder moves and copies nothing,
 and one order can be in many folders. Folders nest to any depth (``parent_id``); the tree
-can have no cycle because a folder's parent is fixed when it is created and must already
-exist (there is no move).
+can have no cycle: a folder's parent must already exist when it is created, and a move
+(the web application's) refuses to put a folder below itself.
 
 Rules (documented for users):
 
@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,9 +41,9 @@ from openpacs.dicom.ingest import normalize_name
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.folder_rows import folders_of_order
-from openpacs.index.models import Folder, FolderOrder, PatientOrder
+from openpacs.index.models import Folder, FolderOrder, PatientOrder, Share
 from openpacs.index.viewer import Viewer, order_scope
-from openpacs.services.errors import Conflict, NotFound
+from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.orders import (
     FolderRef,
     OrderSummary,
@@ -51,7 +51,7 @@ from openpacs.services.orders import (
     _summary_values,
     find_order,
 )
-from openpacs.services.permissions import Action, require
+from openpacs.services.permissions import Action, Grant, grant_of, require
 from openpacs.services.principal import Principal
 
 # IN lists are sent in chunks of this size (SQLite's bound-parameter limit).
@@ -126,6 +126,86 @@ class FolderService:
         with self._db.session() as session:
             return add_order_to_folders(session, who, order_uuid, folder_uuids)
 
+    # -- the web application's changes (no API endpoint of the vendor guide)
+
+    def change(
+        self, who: Principal, folder_uuid: str, name: str, description: str, parent_uuid: str
+    ) -> None:
+        """Rename a folder, change its description, or move it under another parent
+        (``parent_uuid`` "" = the top); never below itself."""
+        require(who, Action.WRITE)
+        name = " ".join(name.split())
+        if not name:
+            raise BadRequest("FolderName: a folder needs a name")
+        with self._db.session() as session:
+            folder = find_folder(session, who, folder_uuid, "FolderUuid")
+            parent = (
+                find_folder(session, who, parent_uuid, "ParentFolderUuid") if parent_uuid else None
+            )
+            if parent is not None and parent.id in descendant_folder_ids(session, folder.id):
+                raise BadRequest("ParentFolderUuid: a folder cannot be moved into itself")
+            _check_free_name(session, who, name, parent, own=folder.id)
+            folder.name, folder.name_norm = name, folder_name_norm(name)
+            folder.description = description.strip()
+            folder.parent_id = parent.id if parent is not None else None
+            record_event(session, who, "folder.change", detail=f"FolderUuid={folder.uuid}: {name}")
+
+    def delete(self, who: Principal, folder_uuid: str, *, with_contents: bool) -> None:
+        """Delete a folder: empty (no subfolders, no orders), or with ``with_contents``
+        its subfolders and links too. Orders are never deleted; share links of the
+        folders end (which needs the right to revoke them)."""
+        require(who, Action.WRITE)
+        with self._db.session() as session:
+            folder = find_folder(session, who, folder_uuid, "FolderUuid")
+            ids = descendant_folder_ids(session, folder.id)
+            linked = session.scalar(
+                select(func.count()).select_from(FolderOrder).where(FolderOrder.folder_id.in_(ids))
+            )
+            if not with_contents and (len(ids) > 1 or linked):
+                raise Conflict(
+                    f"folder {folder.name!r} is not empty ({len(ids) - 1} subfolder(s), "
+                    f"{linked} order link(s)); confirm to delete it with its contents"
+                )
+            shares = session.scalars(select(Share).where(Share.folder_id.in_(ids))).all()
+            if shares:
+                grant = grant_of(who, Action.REVOKE_SHARE)
+                if grant is Grant.NONE or (
+                    grant is Grant.OWN and any(s.created_by_user_id != who.user_id for s in shares)
+                ):
+                    raise Forbidden(
+                        f"folder {folder.name!r} is shared by a link you may not revoke; "
+                        "ask an admin"
+                    )
+                session.execute(delete(Share).where(Share.id.in_([s.id for s in shares])))
+            session.execute(delete(FolderOrder).where(FolderOrder.folder_id.in_(ids)))
+            session.execute(delete(Folder).where(Folder.id.in_(ids)))
+            record_event(
+                session,
+                who,
+                "folder.delete",
+                detail=f"FolderUuid={folder.uuid}: {folder.name}, {len(ids) - 1} subfolder(s), "
+                f"{linked} order link(s), {len(shares)} share(s)",
+            )
+
+    def remove_order(self, who: Principal, order_uuid: str, folder_uuid: str) -> None:
+        """Take an order out of a folder (the order itself stays)."""
+        require(who, Action.WRITE)
+        with self._db.session() as session:
+            order = find_order(session, who, order_uuid)
+            folder = find_folder(session, who, folder_uuid, "FolderUuid")
+            session.execute(
+                delete(FolderOrder).where(
+                    FolderOrder.folder_id == folder.id, FolderOrder.order_id == order.id
+                )
+            )
+            record_event(
+                session,
+                who,
+                "folder.remove_order",
+                study_uid=order.study_instance_uid,
+                detail=f"PatientOrderUuid={order.uuid}; FolderUuid={folder.uuid}",
+            )
+
 
 # -- names -------------------------------------------------------------------------------
 
@@ -169,15 +249,7 @@ def create_folder(
     if parent_folder_uuid:
         parent = find_folder(session, who, parent_folder_uuid, "ParentFolderUuid")
     norm = folder_name_norm(name)
-    same_name = select(Folder.uuid).where(
-        Folder.account_id == who.account_id,
-        Folder.name_norm == norm,
-        Folder.parent_id.is_(None) if parent is None else Folder.parent_id == parent.id,
-    )
-    clash = session.scalar(same_name.limit(1))
-    if clash is not None:
-        where = "at the top" if parent is None else f"in folder {parent.uuid}"
-        raise Conflict(f"FolderName: folder {clash} {where} already has the name {name!r}")
+    _check_free_name(session, who, name, parent)
     folder = Folder(
         account_id=who.account_id,
         parent_id=parent.id if parent is not None else None,
@@ -188,6 +260,22 @@ def create_folder(
     session.add(folder)
     session.flush()
     return folder
+
+
+def _check_free_name(
+    session: Session, who: Principal, name: str, parent: Folder | None, own: int | None = None
+) -> None:
+    """Conflict when another folder under ``parent`` has the same name."""
+    same_name = select(Folder.uuid).where(
+        Folder.account_id == who.account_id,
+        Folder.name_norm == folder_name_norm(name),
+        Folder.parent_id.is_(None) if parent is None else Folder.parent_id == parent.id,
+        Folder.id != (own or 0),
+    )
+    clash = session.scalar(same_name.limit(1))
+    if clash is not None:
+        where = "at the top" if parent is None else f"in folder {parent.uuid}"
+        raise Conflict(f"FolderName: folder {clash} {where} already has the name {name!r}")
 
 
 # -- read --------------------------------------------------------------------------------

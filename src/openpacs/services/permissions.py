@@ -47,6 +47,7 @@ class Action(StrEnum):
     REVOKE_SHARE = "revoke-share"  # list and delete share links
     READ_AUDIT = "read-audit"  # the audit trail
     OWN_TOKENS = "own-tokens"  # create, list and revoke one's own API tokens
+    ADMINISTER = "administer"  # users, groups, institutions, equipment (web admin pages)
 
 
 class Grant(StrEnum):
@@ -66,6 +67,7 @@ ROLE_TABLE: dict[Action, dict[Role, Grant]] = {
     Action.REVOKE_SHARE: {_A: Grant.ALL, _M: Grant.OWN, _R: Grant.NONE},
     Action.READ_AUDIT: {_A: Grant.ALL, _M: Grant.NONE, _R: Grant.NONE},
     Action.OWN_TOKENS: {_A: Grant.OWN, _M: Grant.OWN, _R: Grant.OWN},
+    Action.ADMINISTER: {_A: Grant.ALL, _M: Grant.NONE, _R: Grant.NONE},
 }
 
 #: What an action is, in the words of a refusal ("your role (reader) may not ...").
@@ -76,6 +78,7 @@ ACTION_WORDS: dict[Action, str] = {
     Action.REVOKE_SHARE: "list or delete share links",
     Action.READ_AUDIT: "read the audit trail",
     Action.OWN_TOKENS: "manage API tokens",
+    Action.ADMINISTER: "manage the account's users, groups, institutions and equipment",
 }
 
 

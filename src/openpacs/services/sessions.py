@@ -214,6 +214,9 @@ class SessionKeeper:
                 status=429,
                 retry_after=wait,
             )
+        # A disabled user or a new password must not pass on a login cached before the
+        # change: read the login epoch first (one short query; see services/auth.py).
+        self._authenticator.check_epoch()
         result = self._authenticator.authenticate(key, password)
         if result.principal is not None and result.principal.token_id is not None:
             return SignIn(error=_sentence(NOT_A_TOKEN_PAGE), status=401)

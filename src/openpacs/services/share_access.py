@@ -281,19 +281,27 @@ def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
 
 def shared_studies(session: Session, share: OpenShare) -> list[SharedStudy]:
     """The shared orders, newest study first, each with its series in number order."""
-    order_ids = sorted(share.order_ids)
+    return order_studies(session, share.account_id, share.order_ids)
+
+
+def order_studies(
+    session: Session, account_id: int, visible_order_ids: Iterable[int]
+) -> list[SharedStudy]:
+    """Orders of the account (ids the caller may see), newest study first, each with its
+    series in number order (the share page's and the web application's order page's)."""
+    order_ids = sorted(visible_order_ids)
     orders: list[PatientOrder] = []
     studies: dict[int, Study] = {}
     series_of: dict[int, list[Series]] = {}
     for chunk in _chunks(order_ids):
         orders += session.scalars(
             select(PatientOrder).where(
-                PatientOrder.account_id == share.account_id, PatientOrder.id.in_(chunk)
+                PatientOrder.account_id == account_id, PatientOrder.id.in_(chunk)
             )
         )
         for study in session.scalars(
             select(Study)
-            .where(Study.account_id == share.account_id, Study.order_id.in_(chunk))
+            .where(Study.account_id == account_id, Study.order_id.in_(chunk))
             .order_by(Study.id)
         ):
             assert study.order_id is not None
@@ -302,7 +310,7 @@ def shared_studies(session: Session, share: OpenShare) -> list[SharedStudy]:
     for chunk in _chunks(study_ids):
         for series in session.scalars(
             select(Series)
-            .where(Series.account_id == share.account_id, Series.study_id.in_(chunk))
+            .where(Series.account_id == account_id, Series.study_id.in_(chunk))
             .order_by(Series.series_number.is_(None), Series.series_number, Series.id)
         ):
             series_of.setdefault(series.study_id, []).append(series)
@@ -364,31 +372,38 @@ MAX_FRAMES_PER_INSTANCE = 2000
 
 def series_view(session: Session, share: OpenShare, series_uid: str) -> SeriesView:
     """The images of one shared series in order (NotFound if not in the share)."""
-    ids = sorted(share.order_ids)
+    return order_series_view(session, share.account_id, share.order_ids, series_uid)
+
+
+def order_series_view(
+    session: Session, account_id: int, visible_order_ids: Iterable[int], series_uid: str
+) -> SeriesView:
+    """The images of one series of these orders in order (NotFound if in none of them)."""
+    ids = sorted(visible_order_ids)
     row = None
     if ids:
         row = session.execute(
             select(Series, Study)
             .join(Study, Study.id == Series.study_id)
             .where(
-                Series.account_id == share.account_id,
-                Study.account_id == share.account_id,
+                Series.account_id == account_id,
+                Study.account_id == account_id,
                 Series.series_instance_uid == series_uid,
                 Study.order_id.in_(ids),
             )
             .limit(1)
         ).first()
     if row is None:
-        raise NotFound(f"series {series_uid[:64]} is not in this share")
+        raise NotFound(f"series {series_uid[:64]} is not among these studies")
     series, study = row
     order = session.get(PatientOrder, study.order_id)
     if order is None:
-        raise NotFound(f"series {series_uid[:64]} is not in this share")
+        raise NotFound(f"series {series_uid[:64]} is not among these studies")
     shown = _shared_study(order, study, {study.id: [series]})
     instances = session.execute(
         select(Instance.sop_instance_uid, Instance.number_of_frames)
         .where(
-            Instance.account_id == share.account_id,
+            Instance.account_id == account_id,
             Instance.series_id == series.id,
             Instance.number_of_frames.is_not(None),
         )

@@ -233,21 +233,25 @@ class ShareService:
 
     def delete(self, who: Principal, share_uuid: str) -> DeletedShare:
         """Revoke a share: any of the account's (admins) or one the caller made (members)."""
-        grant = require(who, Action.REVOKE_SHARE)
         with self._db.session() as session:
-            share = session.scalar(
-                select(Share).where(Share.account_id == who.account_id, Share.uuid == share_uuid)
-            )
-            if share is None:
-                raise NotFound(f"ShareUuid: no share {share_uuid}")
-            if grant is Grant.OWN and share.created_by_user_id != who.user_id:
-                raise Forbidden(
-                    f"your role ({who.role}) may delete only the share links you created"
-                )
+            share = _own_share(session, who, share_uuid, "delete")
             session.execute(delete(ShareOrder).where(ShareOrder.share_id == share.id))
             record_event(session, who, "share.delete", detail=f"ShareUuid={share.uuid}")
             session.delete(share)
             return DeletedShare(share_uuid)
+
+    def extend(self, who: Principal, share_uuid: str, expire_date: date | None) -> ShareInfo:
+        """A new last day for a share (None: it never expires), as for revoking: any of
+        the account's (admins) or one the caller made (members). An expired link works
+        again when its date moves into the future."""
+        self._check_expiry(expire_date, required=False)
+        with self._db.session() as session:
+            share = _own_share(session, who, share_uuid, "change")
+            share.expire_date = expire_date.isoformat() if expire_date else ""
+            until = share.expire_date or "never expires"
+            record_event(session, who, "share.extend", detail=f"ShareUuid={share.uuid}: {until}")
+            session.flush()
+            return share_infos(session, [share], self._tz)[0]
 
     # -- helpers
 
@@ -293,6 +297,19 @@ class ShareService:
         info = share_infos(session, [share], self._tz)[0]
         values = {f.name: getattr(info, f.name) for f in fields(ShareInfo)}
         return CreatedShare(**values, share_url=f"{self._public_url}/share/{token}")
+
+
+def _own_share(session: Session, who: Principal, share_uuid: str, verb: str) -> Share:
+    """A share the caller may revoke or change (the ``revoke-share`` permission)."""
+    grant = require(who, Action.REVOKE_SHARE)
+    share = session.scalar(
+        select(Share).where(Share.account_id == who.account_id, Share.uuid == share_uuid)
+    )
+    if share is None:
+        raise NotFound(f"ShareUuid: no share {share_uuid}")
+    if grant is Grant.OWN and share.created_by_user_id != who.user_id:
+        raise Forbidden(f"your role ({who.role}) may {verb} only the share links you created")
+    return share
 
 
 def share_infos(session: Session, shares: Sequence[Share], tz_name: str) -> tuple[ShareInfo, ...]:

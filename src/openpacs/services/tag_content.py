@@ -82,11 +82,14 @@ class TagContentService:
         series_uuid: str = "",
         tag_ids: Sequence[str] = (),
         base_url: str,
+        instance_position: int | None = None,
     ) -> TagContent:
+        """``institution_uuid`` "" checks no institution; ``instance_position`` (with
+        ``series_uuid``) keeps only the instance at that 0-based position in the series."""
         require(who, Action.READ)
         keys = parse_tag_ids(tag_ids)
         with self._db.session() as session:
-            order = find_order(session, who, order_uuid, institution_uuid)
+            order = find_order(session, who, order_uuid, institution_uuid or None)
             series_stmt = (
                 select(Series)
                 .join(Study, Study.id == Series.study_id)
@@ -100,7 +103,7 @@ class TagContentService:
                 raise NotFound(f"PatientSeriesUuid: no series {series_uuid} in order {order_uuid}")
             by_series: dict[int, list[InstanceTags]] = {s.id: [] for s in series_rows}
             if by_series:
-                rows = session.execute(
+                stmt = (
                     select(
                         Instance.series_id,
                         Instance.sop_instance_uid,
@@ -110,6 +113,9 @@ class TagContentService:
                     .where(Instance.series_id.in_(list(by_series)))
                     .order_by(Instance.instance_number.asc().nulls_last(), Instance.id)
                 )
+                if series_uuid and instance_position is not None:
+                    stmt = stmt.offset(max(instance_position, 0)).limit(1)
+                rows = session.execute(stmt)
                 base = base_url.encode()
                 for series_id, sop_uid, number, metadata in rows:
                     tags = _select(_load(metadata, base), keys)

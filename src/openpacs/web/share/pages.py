@@ -305,8 +305,11 @@ _VIEWER_JS = """
 """
 
 
-def viewer_page(view: SeriesView, links: ShareLinks, index: int, preset: str) -> HTMLResponse:
-    """One image of the series with previous/next links (work without JavaScript too)."""
+def viewer_page(
+    view: SeriesView, links: ShareLinks, index: int, preset: str, back: str = "All studies"
+) -> HTMLResponse:
+    """One image of the series with previous/next links (work without JavaScript too);
+    ``back`` names the page of ``links.page`` (the share's list, or an order's page)."""
     images = view.images
     study, series = view.study, view.series
     base = links.series_base(series.study_uid, series.series_uid)
@@ -361,6 +364,6 @@ def viewer_page(view: SeriesView, links: ShareLinks, index: int, preset: str) ->
     else:
         controls = '<p class="empty">This series has no images that can be shown.</p>'
         script = ""
-    left = f'<a href="{h(links.page)}" id="back">← All studies</a>'
+    left = f'<a href="{h(links.page)}" id="back">← {h(back)}</a>'
     body = _bar(h(heading), left) + f"<main>{controls}</main>"
     return page_response(heading or "Viewer", body, script=script, body_class="dark")

@@ -176,17 +176,20 @@ def _row(fr: Frame, order: OrderSummary, institutions: dict[str, str]) -> str:
     sex = format_sex(order.patient_sex)
     name = format_name(order.patient_name) or "(no name)"
     institution = institutions.get(order.patient_order_institution_uuid, "")
+    if len(institutions) < 2:
+        institution = ""
+    pid = f'<span class="sub">ID {h(order.patient_id)}</span>' if order.patient_id else ""
     return (
         f'<tr data-order="{h(order.patient_order_uuid)}">'
         f'<td><a class="patient" href="{link}">{h(name)}</a>'
-        f'<span class="sub">ID {h(order.patient_id)}</span></td>'
-        f'<td class="hide-narrow">{h(born)}<span class="sub">{h(sex)}</span></td>'
-        f'<td class="study-date">{h(order.study_date or "—")}</td>'
+        f"{pid}</td>"
+        f'<td class="hide-narrow nowrap">{h(born)}<span class="sub">{h(sex)}</span></td>'
+        f'<td class="study-date nowrap">{h(order.study_date or "—")}</td>'
         f"<td>{h(modalities)}</td>"
         f'<td class="hide-narrow">{h(order.study_description)}'
         f'<span class="sub">{h(institution)}</span></td>'
         f'<td class="hide-narrow">{h(order.accession_number)}</td>'
-        f'<td class="num">{order.number_of_instances}</td>'
+        f'<td class="num hide-narrow">{order.number_of_instances}</td>'
         f"<td>{_status_pill(order.order_status)}</td></tr>"
     )
 
@@ -203,7 +206,7 @@ def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[st
         '<div class="table-wrap"><table id="orders"><thead><tr>'
         "<th>Patient</th><th class=hide-narrow>Born</th><th>Study date</th><th>Modality</th>"
         "<th class=hide-narrow>Description</th><th class=hide-narrow>Accession</th>"
-        '<th class="num">Images</th><th>Status</th></tr></thead>'
+        '<th class="num hide-narrow">Images</th><th>Status</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
     )
     prev_link = (

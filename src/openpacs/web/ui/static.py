@@ -17,6 +17,7 @@ from starlette.responses import Response
 FILES: dict[str, str] = {
     "app.css": "text/css; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "upload.js": "text/javascript; charset=utf-8",
 }
 
 

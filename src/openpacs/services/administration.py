@@ -1,0 +1,317 @@
+"""Administration of one account by its own admins (the web application's admin pages).
+
+The same changes as ``openpacs admin`` on the server machine (:mod:`.accounts`), but
+called with a principal: only an admin may make them (``administer`` in the role table),
+only in their own account (a user, group, institution or equipment of another account is
+not found), and each is recorded in the audit trail as made by that admin. A change that
+must end a user's logins (role, password, disabling) does so at once, as the command
+line's do. An admin cannot take their own admin role away or disable themselves, so an
+account always keeps the admin who is working in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from openpacs.index.audit import record_event
+from openpacs.index.db import Database
+from openpacs.index.models import (
+    Account,
+    Equipment,
+    Institution,
+    User,
+    UserGroup,
+    UserGroupMember,
+)
+from openpacs.services import accounts
+from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
+from openpacs.services.passwords import WeakPassword, check_password_strength
+from openpacs.services.permissions import Action, require
+from openpacs.services.principal import Principal
+
+T = TypeVar("T")
+ROLES = accounts.ROLES
+
+
+@dataclass(frozen=True)
+class AccountUser:
+    user_uuid: str
+    email: str
+    display_name: str
+    role: str
+    disabled: bool
+    institution_uuids: tuple[str, ...]  # () when not limited
+
+
+@dataclass(frozen=True)
+class EquipmentInput:
+    institution_uuid: str
+    name: str
+    modality: str = ""
+    ae_title: str = ""
+    host: str = ""
+    port: int | None = None
+
+
+class AdminService:
+    """Users, groups, institutions and equipment of the caller's account (admins only)."""
+
+    def __init__(self, db: Database, check_host: bool = False) -> None:
+        self._db = db
+        self._check_host = check_host
+
+    def _run(self, who: Principal, work: Callable[[Session], T]) -> T:
+        require(who, Action.ADMINISTER)
+        with self._db.session() as session:
+            try:
+                return work(session)
+            except ValueError as exc:  # the admin helpers' input errors (AE title, port...)
+                raise BadRequest(str(exc)) from None
+
+    # -- users
+
+    def users(self, who: Principal) -> tuple[AccountUser, ...]:
+        def work(session: Session) -> tuple[AccountUser, ...]:
+            account = _account(session, who)
+            return tuple(
+                AccountUser(
+                    row["UserUuid"],
+                    row["Email"],
+                    row["Name"],
+                    row["Role"],
+                    row["Disabled"],
+                    tuple(row["Institutions"]),
+                )
+                for row in accounts.list_users(session, account)
+            )
+
+        return self._run(who, work)
+
+    def add_user(
+        self, who: Principal, email: str, display_name: str, role: str, password: str
+    ) -> str:
+        """A new user of the account; returns their UserUuid."""
+        _check_role(role)
+        if not password:
+            raise BadRequest("password: give the new user a first password")
+        _check_strength(password)
+
+        def work(session: Session) -> str:
+            account = _account(session, who)
+            user = accounts.add_user(
+                session,
+                account,
+                email=email,
+                password=password,
+                display_name=display_name.strip(),
+                role=role,
+            )
+            record_event(
+                session, who, "user.add", detail=f"{user.email} ({user.uuid}), role {role}"
+            )
+            return user.uuid
+
+        return self._run(who, work)
+
+    def set_role(self, who: Principal, user_uuid: str, role: str) -> None:
+        _check_role(role)
+
+        def work(session: Session) -> None:
+            user = _user(session, who, user_uuid)
+            if user.id == who.user_id and role != user.role:
+                raise Forbidden("you cannot change your own role; ask another admin")
+            accounts.set_role(session, user.email, role, by=who)
+
+        self._run(who, work)
+
+    def set_password(self, who: Principal, user_uuid: str, password: str) -> None:
+        """A new password set by an admin (the user's sessions and API tokens end)."""
+        _check_strength(password)
+
+        def work(session: Session) -> None:
+            user = _user(session, who, user_uuid)
+            accounts.set_password(session, user.email, password, by=who)
+
+        self._run(who, work)
+
+    def set_disabled(self, who: Principal, user_uuid: str, disabled: bool) -> None:
+        def work(session: Session) -> None:
+            user = _user(session, who, user_uuid)
+            if user.id == who.user_id and disabled:
+                raise Forbidden("you cannot disable yourself; ask another admin")
+            accounts.set_disabled(session, user.email, disabled, by=who)
+
+        self._run(who, work)
+
+    # -- groups
+
+    def add_group(self, who: Principal, name: str) -> str:
+        name = " ".join(name.split())
+        if not name:
+            raise BadRequest("name: a group needs a name")
+
+        def work(session: Session) -> str:
+            group = accounts.add_group(session, _account(session, who), name)
+            record_event(session, who, "group.add", detail=f"{name} ({group.uuid})")
+            return group.uuid
+
+        return self._run(who, work)
+
+    def set_member(self, who: Principal, group_uuid: str, user_uuid: str, member: bool) -> None:
+        """Add a user to a group, or take them out of it (idempotent)."""
+
+        def work(session: Session) -> None:
+            group = session.scalar(
+                select(UserGroup).where(
+                    UserGroup.account_id == who.account_id, UserGroup.uuid == group_uuid
+                )
+            )
+            if group is None:
+                raise NotFound(f"no group {group_uuid}")
+            user = _user(session, who, user_uuid)
+            if member:
+                accounts.add_to_group(session, group.uuid, user.email)
+            else:
+                session.execute(
+                    delete(UserGroupMember).where(
+                        UserGroupMember.group_id == group.id, UserGroupMember.user_id == user.id
+                    )
+                )
+            action = "group.add_member" if member else "group.remove_member"
+            record_event(session, who, action, detail=f"{group.name}: {user.email}")
+
+        self._run(who, work)
+
+    # -- institutions and equipment
+
+    def add_institution(self, who: Principal, name: str) -> str:
+        name = " ".join(name.split())
+        if not name:
+            raise BadRequest("name: an institution needs a name")
+
+        def work(session: Session) -> str:
+            account = _account(session, who)
+            same = session.scalar(
+                select(Institution.uuid).where(
+                    Institution.account_id == account.id, Institution.name == name
+                )
+            )
+            if same is not None:
+                raise Conflict(f"institution {name!r} already exists ({same})")
+            institution = accounts.add_institution(session, account, name)
+            record_event(session, who, "institution.add", detail=f"{name} ({institution.uuid})")
+            return institution.uuid
+
+        return self._run(who, work)
+
+    def add_equipment(self, who: Principal, new: EquipmentInput) -> str:
+        if not new.name.strip():
+            raise BadRequest("name: an equipment needs a name")
+
+        def work(session: Session) -> str:
+            _institution(session, who, new.institution_uuid)
+            equipment = accounts.add_equipment(
+                session,
+                new.institution_uuid,
+                name=new.name.strip(),
+                modality=new.modality.strip(),
+                ae_title=new.ae_title,
+                host=new.host,
+                port=new.port,
+                check_host=self._check_host,
+            )
+            record_event(session, who, "equipment.add", detail=_equipment_words(equipment))
+            return equipment.uuid
+
+        return self._run(who, work)
+
+    def update_equipment(self, who: Principal, equipment_uuid: str, new: EquipmentInput) -> None:
+        if not new.name.strip():
+            raise BadRequest("name: an equipment needs a name")
+
+        def work(session: Session) -> None:
+            equipment = _equipment(session, who, equipment_uuid)
+            institution = _institution(session, who, new.institution_uuid)
+            equipment.institution_id = institution.id
+            change = accounts.EquipmentChange(
+                name=new.name.strip(),
+                modality=new.modality.strip(),
+                ae_title=new.ae_title,
+                host=new.host,
+                port=new.port,
+                no_port=new.port is None,
+            )
+            accounts.update_equipment(session, equipment.uuid, change, check_host=self._check_host)
+            record_event(session, who, "equipment.update", detail=_equipment_words(equipment))
+
+        self._run(who, work)
+
+    def remove_equipment(self, who: Principal, equipment_uuid: str) -> None:
+        def work(session: Session) -> None:
+            equipment = _equipment(session, who, equipment_uuid)
+            words = _equipment_words(equipment)
+            accounts.remove_equipment(session, equipment.uuid)
+            record_event(session, who, "equipment.remove", detail=words)
+
+        self._run(who, work)
+
+
+def _check_strength(password: str) -> None:
+    try:
+        check_password_strength(password)
+    except WeakPassword as exc:
+        raise BadRequest(f"password: {exc}") from None
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise BadRequest(f"role: {role!r} is not one of {', '.join(ROLES)}")
+
+
+def _account(session: Session, who: Principal) -> Account:
+    account = session.get(Account, who.account_id)
+    if account is None:
+        raise NotFound("no such account")
+    return account
+
+
+def _user(session: Session, who: Principal, user_uuid: str) -> User:
+    user = session.scalar(
+        select(User).where(User.account_id == who.account_id, User.uuid == user_uuid)
+    )
+    if user is None:
+        raise NotFound(f"no user {user_uuid}")
+    return user
+
+
+def _institution(session: Session, who: Principal, institution_uuid: str) -> Institution:
+    institution = session.scalar(
+        select(Institution).where(
+            Institution.account_id == who.account_id, Institution.uuid == institution_uuid
+        )
+    )
+    if institution is None:
+        raise NotFound(f"no institution {institution_uuid}")
+    return institution
+
+
+def _equipment(session: Session, who: Principal, equipment_uuid: str) -> Equipment:
+    equipment = session.scalar(
+        select(Equipment).where(
+            Equipment.account_id == who.account_id, Equipment.uuid == equipment_uuid
+        )
+    )
+    if equipment is None:
+        raise NotFound(f"no equipment {equipment_uuid}")
+    return equipment
+
+
+def _equipment_words(equipment: Equipment) -> str:
+    where = f" at {equipment.host}:{equipment.port}" if equipment.host and equipment.port else ""
+    title = f", AE title {equipment.ae_title}" if equipment.ae_title else ""
+    return f"{equipment.name} ({equipment.uuid}){title}{where}"

