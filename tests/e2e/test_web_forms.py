@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import httpx
 
+from tests.support.dimse import new_ae_title
 from tests.support.server import ServerProcess, TestAccount
 
 
@@ -103,11 +104,13 @@ def test_administration_and_what_a_member_is_refused(
         done(post(admin, "/admin/institutions", name="North"), "institution-added")
         institutions = api(server, account, "/getinstitutionlist")["InstitutionList"]
         north = next(i for i in institutions if i["InstitutionName"] == "North")  # type: ignore[index, union-attr]
+        # AE titles are unique across the accounts of a server that other tests share.
+        title = new_ae_title("CT")
         equipment = dict(
             institution=north["InstitutionUuid"],
             name="CT 1",
             modality="CT",
-            ae_title="CT1",
+            ae_title=title,
             host="10.0.0.9",
             port="104",
         )
@@ -115,9 +118,9 @@ def test_administration_and_what_a_member_is_refused(
         bad_port = post(admin, "/admin/equipment", **{**equipment, "name": "CT 2", "port": "x"})
         assert bad_port.status_code == 400 and "port" in bad_port.text
         clash = post(admin, "/admin/equipment", **{**equipment, "name": "CT 2"})
-        assert clash.status_code == 409 and "AE title CT1" in clash.text
+        assert clash.status_code == 409 and f"AE title {title}" in clash.text
         (ct,) = api(server, account, "/getequipmentlist")["EquipmentList"]  # type: ignore[misc]
-        assert (ct["AETitle"], ct["Host"], ct["Port"]) == ("CT1", "10.0.0.9", 104)
+        assert (ct["AETitle"], ct["Host"], ct["Port"]) == (title, "10.0.0.9", 104)
         done(
             post(admin, f"/admin/equipment/{ct['EquipmentUuid']}", **{**equipment, "port": ""}),
             "equipment-changed",
