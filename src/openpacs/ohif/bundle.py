@@ -10,14 +10,18 @@ script instead of OHIF's ``app-config.js``, no service worker).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from openpacs.ohif.install import MARKER, is_installed
 from openpacs.ohif.release import PUBLIC_PATH, Release, install_dir
+
+log = logging.getLogger("openpacs.ohif")
 
 MEDIA_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -82,8 +86,17 @@ class Asset:
 class Bundle:
     release: Release
     root: Path
-    assets: dict[str, Asset]  # URL path below PUBLIC_PATH -> file
     template: str  # index.html with the page's placeholders
+
+    @functools.cached_property
+    def assets(self) -> dict[str, Asset]:
+        """URL path below PUBLIC_PATH -> file. Made at the first request for a file, not at
+        start: a stat of each of the ~1,000 files would delay every restart by 0.1-0.2 s."""
+        try:
+            return _assets(self.root, self.release)
+        except OSError as exc:
+            log.error("cannot read the OHIF installation in %s: %s", self.root, exc)
+            return {}
 
     def asset(self, relative: str) -> Asset | None:
         return self.assets.get(relative)
@@ -100,10 +113,9 @@ def load_bundle(root: Path, release: Release) -> Bundle:
         raise BundleError(f"OHIF {release.version} is not installed in {directory}")
     try:
         source = (directory / "index.html").read_text(encoding="utf-8")
-        assets = _assets(directory, release)
     except OSError as exc:
         raise BundleError(f"cannot read the OHIF installation in {directory}: {exc}") from None
-    return Bundle(release, directory, assets, page_template(source))
+    return Bundle(release, directory, page_template(source))
 
 
 def page_template(source: str) -> str:
