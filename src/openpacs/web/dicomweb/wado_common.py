@@ -97,8 +97,8 @@ async def load_instances(request: Request, scope: Scope) -> list[InstanceRef]:
     ctx, who = context(request), principal(request)
 
     def run() -> list[InstanceRef]:
-        with ctx.db.session() as session:
-            return list_instances(session, who, scope)
+        with ctx.db.engine.connect() as conn:  # a read: no session, no commit
+            return list_instances(conn, who, scope)
 
     refs = await in_thread(run)
     _audit_study(request, scope, refs[0].study_uid)
@@ -109,8 +109,8 @@ async def load_instance(request: Request, scope: Scope) -> InstanceDetail:
     ctx, who = context(request), principal(request)
 
     def run() -> InstanceDetail:
-        with ctx.db.session() as session:
-            return get_instance(session, who, scope)
+        with ctx.db.engine.connect() as conn:
+            return get_instance(conn, who, scope)
 
     detail = await in_thread(run)
     _audit_study(request, scope, detail.ref.study_uid)
