@@ -25,7 +25,7 @@ from sqlalchemy import BindParameter, ColumnElement, Connection, Select, bindpar
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import Instance, Series, Study
-from openpacs.index.raw import RawStatement, raw_cursor
+from openpacs.index.raw import InListStatement, RawStatement, raw_cursor
 from openpacs.index.viewer import Viewer, visible_studies
 
 __all__ = [
@@ -249,34 +249,24 @@ def find_instance(db: Session | Connection, viewer: Viewer, scope: Scope) -> Ins
     return InstanceDetail(_ref(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3], row[n + 4])
 
 
-_METADATA: dict[int, RawStatement] = {}
+_METADATA = InListStatement(
+    lambda ids: select(Instance.id, Instance.metadata_json).where(
+        Instance.account_id == bindparam("account"), Instance.id.in_(ids)
+    )
+)
 
 
 def fetch_metadata(db: Session | Connection, account_id: int, ids: Sequence[int]) -> list[bytes]:
     """The stored DICOM JSON of these instances, in the order of ``ids``.
 
     ``ids`` come from :func:`find_instances` (already scoped); the account filter is kept
-    as a second guard. An instance deleted meanwhile is skipped. One statement per number
-    of ids, compiled once (callers ask for at most a few hundred at a time).
+    as a second guard. An instance deleted meanwhile is skipped.
     """
     if not ids:
         return []
-    raw = _METADATA.get(len(ids))
-    if raw is None:
-        names: list[BindParameter[int]] = [bindparam(f"i{n}") for n in range(len(ids))]
-        stmt = select(Instance.id, Instance.metadata_json).where(
-            Instance.account_id == bindparam("account"), Instance.id.in_(names)
-        )
-        raw = _METADATA[len(ids)] = RawStatement(stmt)
-    params: dict[str, object] = {f"i{n}": int(i) for n, i in enumerate(ids)}
-    params["account"] = account_id
     conn = db.connection() if isinstance(db, Session) else db
-    cursor = raw_cursor(conn)
-    try:
-        raw.execute(cursor, conn.dialect, params)
-        by_id = {int(row[0]): bytes(row[1]) for row in cursor.fetchall()}
-    finally:
-        cursor.close()
+    rows = _METADATA.rows(conn, [int(i) for i in ids], {"account": account_id})
+    by_id = {int(row[0]): bytes(row[1]) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
