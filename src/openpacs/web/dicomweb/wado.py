@@ -71,7 +71,6 @@ from openpacs.web.dicomweb.wado_common import (
     instance_of,
     instances_of,
     load_instance,
-    load_instances,
     read_whole,
     reason_of,
     scope_of,
@@ -202,13 +201,27 @@ async def metadata(request: Request) -> Response:
     """GET .../metadata at study, series and instance level (PS3.18 10.4.1.1.2)."""
     ctx, scope = context(request), scope_of(request)
     ranges = accept_ranges(request)
-    refs = await load_instances(request, scope)
-    choice = choose(request, ranges, _METADATA_OFFERS)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {"Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"
     account_id, base = principal(request).account_id, dicomweb_base(request)
+
+    def look_up() -> tuple[list[InstanceRef], Choice, bytes | None]:
+        """The instances and the negotiated type, in one worker-thread call; with them,
+        when one batch holds them all (as JSON), the whole body."""
+        refs = instances_of(request, scope)
+        choice = choose(request, ranges, _METADATA_OFFERS)
+        if len(refs) > METADATA_BATCH or DICOM_XML in (choice.media_type, choice.part_type):
+            return refs, choice, None
+        rows = metadata_rows(ctx.db, account_id, [ref.id for ref in refs], base)
+        data = _JsonArray().batch(rows, first=True) + _JsonArray().end(empty=not rows)
+        return refs, choice, zlib.compress(data, 1, wbits=31) if gzip else data
+
+    refs, choice, whole = await in_thread(look_up)
+    audit_study(request, scope, refs[0].study_uid)
+    if whole is not None:
+        return Response(whole, media_type=choice.media_type, headers=headers)
     ids = [ref.id for ref in refs]
 
     def batch(start: int) -> list[bytes]:
