@@ -41,6 +41,8 @@ from bench.harness import DICOM, DICOM_JSON, OCTETS, Target, multipart_body
 from bench.servers import OpenpacsServer
 
 TICK = os.sysconf("SC_CLK_TCK")
+#: System (kernel) CPU seconds per request of the last unprofiled measure of each case.
+KERNEL: dict[str, float] = {}
 
 #: (layer, substrings of a frame's file path), checked from the innermost frame outwards.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
@@ -65,10 +67,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads, living and ended)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process (all its threads, living and ended)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[11]) / TICK, int(fields[12]) / TICK
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def layer_of(stack: list[str]) -> str:
@@ -201,10 +207,14 @@ def measure(
     if profile is not None:
         os.kill(pid, signal.SIGUSR1)
         time.sleep(0.2)
-    cpu, wall = cpu_seconds(pid), time.perf_counter()
+    (user, system), wall = cpu_times(pid), time.perf_counter()
     for i in range(requests):
         one(i)
-    cpu, wall = cpu_seconds(pid) - cpu, time.perf_counter() - wall
+    after = cpu_times(pid)
+    wall = time.perf_counter() - wall
+    cpu = after[0] - user + after[1] - system
+    if profile is None:
+        KERNEL[name] = (after[1] - system) / requests / per
     if profile is not None:
         os.kill(pid, signal.SIGUSR2)
         deadline = time.monotonic() + 30
@@ -243,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu, wall, items = measure(cases, name, pid, args.requests, None)
             unit = "instance" if name == "stow50" else "request"
             line = f"{name}: {1000 * cpu / items:.2f} ms CPU per {unit}, "
+            line += f"of which {1000 * KERNEL[name]:.2f} ms in the kernel; "
             line += f"{1000 * wall / args.requests:.2f} ms wall per request"
             print(line, flush=True)
             rows.append((name, cpu / items))
