@@ -15,9 +15,12 @@ import signal
 import sys
 from types import FrameType
 
-import yappi
-
 from openpacs.cli.main import main
+
+try:
+    import yappi
+except ImportError:  # a profiling tool, not a dependency of the project or its tests
+    raise SystemExit("yappi is not installed: .venv/bin/pip install yappi==1.7.6") from None
 
 OUT = os.environ.get("OPENPACS_YAPPI_OUT", "yappi.tsv")
 
