@@ -7,7 +7,7 @@ SUM := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SERVE_STAMP := $(VENV)/.installed-serve-$(SUM)
 TEST_STAMP := $(VENV)/.installed-test-$(SUM)
 
-.PHONY: serve test lint typecheck browser dcmtk bytecode viewer bench clean
+.PHONY: serve test lint typecheck browser dcmtk bytecode viewer bench bench-scale clean
 
 $(SERVE_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ test: lint typecheck browser dcmtk bytecode viewer
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench.run
+
+# Not part of CI: a million instances on SQLite and on PostgreSQL (see bench/scale.py);
+# a smaller run: make bench-scale SCALE_ARGS="--instances 100000".
+bench-scale: $(TEST_STAMP)
+	$(BIN)/python -m bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -69,6 +69,7 @@ def cstore_scenarios(bench: Bench) -> list[Scenario]:
                 )
             )
             data = bench.generator.make(specs, seed=5000 * rnd)
+            bench.universe.add(specs)  # the searches that follow may find these studies
             folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
             per_association: list[list[Path]] = [[] for _ in range(associations)]
             studies: dict[str, int] = {}

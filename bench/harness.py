@@ -64,6 +64,9 @@ class Target:
     # "identity": no compressed answers (both servers send raw bytes); "gzip, deflate" lets
     # each server compress as it sees fit (Orthanc's default then gzips whole instances).
     accept_encoding: str = "identity"
+    # A server without /thumbnail (Orthanc's DICOMweb plugin 1.7) is asked for what it
+    # stands for: the rendered image in a 128x128 viewport.
+    thumbnail_as_rendered: bool = False
     _client: httpx.Client | None = field(default=None, repr=False)
 
     @property
@@ -87,6 +90,8 @@ class Target:
             self._client = None
 
     def get(self, path: str, accept: str, params: dict[str, str] | None = None) -> httpx.Response:
+        if self.thumbnail_as_rendered and path.endswith("/thumbnail"):
+            path, params = path.removesuffix("/thumbnail") + "/rendered", {"viewport": "128,128"}
         # Wildcards stay literal: Orthanc 1.10 does not decode %2A in query values.
         query = ("?" + urlencode(params, safe="*,", quote_via=quote)) if params else ""
         return self.client.get(self.root + path + query, headers={"Accept": accept})

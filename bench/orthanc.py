@@ -98,6 +98,7 @@ class OrthancServer:
             (BENCH_USER, BENCH_PASSWORD),
             self.process.pid,
             dicom=(self.dicom_port, "ORTHANC"),
+            thumbnail_as_rendered=True,
         )
 
     def stop(self) -> None:

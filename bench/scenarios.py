@@ -7,6 +7,9 @@ is verified afterwards (outside the timing) against the data the harness generat
 
 Groups, in the order they run:
 
+* small - the small reads a viewer makes, on a 5-study archive stored first
+  (``bench/small_reads.py``): rendered JPEG, thumbnail, one frame, one instance, a
+  5-instance series' metadata, QIDO /studies, a 5-instance study. Figure: p50.
 * load  - the data the read scenarios need: 10,000 one-instance studies of 64x64 (4
   clients, 50 instances per request), one study of 2 series x 100 CT instances of
   512x512, and one instance of 100 frames of 512x512. Reported, not compared.
@@ -64,6 +67,7 @@ from bench.harness import (
     split_multipart,
     timed,
 )
+from bench.small_reads import small_scenarios
 
 STUDY_UID, SERIES_UID, SOP_UID = "0020000D", "0020000E", "00080018"
 STUDY_DATE = "00080020"
@@ -98,6 +102,8 @@ class Sizes:
     other_repeats: int = 10  # multi-frame frame, rendered
     cstore_instances: int = 1000  # per round, on 1 or split over 4 associations
     cstore_rounds: int = 2
+    small_rounds: int = 3
+    small_reads: int = 40  # per round and small-read scenario
 
 
 FULL = Sizes()
@@ -120,6 +126,8 @@ QUICK = Sizes(
     other_repeats=4,
     cstore_instances=80,
     cstore_rounds=1,
+    small_rounds=2,
+    small_reads=8,
 )
 
 
@@ -230,6 +238,113 @@ def stow_run(target: Target, per_client: list[list[_StowRequest]]) -> RoundResul
     return RoundResult([seconds for seconds, _, _ in done], sent, nbytes, wall)
 
 
+#: One GET of a read scenario: (path below the root, Accept, verify); verify returns the
+#: items the answer holds (instances, images) or fails the scenario.
+GetRequest = tuple[str, str, Callable[[httpx.Response], int]]
+
+
+def get_scenario(
+    name: str,
+    group: str,
+    what: str,
+    rounds: int,
+    repeats: int,
+    request: Callable[[random.Random], GetRequest],
+    *,
+    figure: str = "p50",
+    target: float | None = None,
+    unit: str = "",
+) -> Scenario:
+    """A read scenario: ``repeats`` GETs per round made by ``request(rng)``, one client,
+    one after the other; every answer verified after the round."""
+
+    def prepare(rnd: int) -> list[GetRequest]:
+        rng = random.Random(f"{name}-{rnd}")
+        return [request(rng) for _ in range(repeats)]
+
+    def run(target_: Target, requests: list[GetRequest]) -> RoundResult:
+        done = []
+        start = time.perf_counter()
+        for path, accept, _ in requests:
+            response, seconds = timed(lambda p=path, a=accept: target_.get(p, a))
+            done.append((seconds, response))
+        wall = time.perf_counter() - start
+        items = nbytes = 0
+        for (_, response), (_, _, verify) in zip(done, requests, strict=True):
+            items += verify(response)
+            nbytes += len(response.content)
+        return RoundResult([s for s, _ in done], items, nbytes, wall)
+
+    def warmup(target_: Target, requests: list[GetRequest]) -> None:
+        path, accept, _ = requests[0]
+        target_.get(path, accept)
+
+    return Scenario(name, group, what, rounds, prepare, run, warmup, unit, figure, target)
+
+
+def dicom_parts(data: dict[str, bytes], expected: list[str]) -> Callable[[httpx.Response], int]:
+    def verify(response: httpx.Response) -> int:
+        expect_status(response, 200)
+        parts = split_multipart(response)
+        check(len(parts) == len(expected), f"{len(parts)} parts, {len(expected)} due")
+        seen = set()
+        for _, content in parts:
+            sop = sop_uid_of(content)
+            check(sop in data, f"unexpected instance {sop}")
+            check(content == data[sop], f"instance {sop}: bytes differ")
+            seen.add(sop)
+        check(seen == set(expected), "the parts are not the instances due")
+        return len(parts)
+
+    return verify
+
+
+def metadata_items(expected: list[str], study: str) -> Callable[[httpx.Response], int]:
+    def verify(response: httpx.Response) -> int:
+        expect_status(response, 200)
+        items = orjson.loads(response.content)
+        check(isinstance(items, list), "metadata is not a JSON list")
+        sops = json_values(items, SOP_UID)
+        check(sorted(sops) == sorted(expected), f"{len(sops)} items, {len(expected)} due")
+        check(set(json_values(items, STUDY_UID)) == {study}, "wrong StudyInstanceUID")
+        return len(items)
+
+    return verify
+
+
+def frame_part(expected: bytes) -> Callable[[httpx.Response], int]:
+    def verify(response: httpx.Response) -> int:
+        expect_status(response, 200)
+        parts = split_multipart(response)
+        check(len(parts) == 1, f"{len(parts)} parts for one frame")
+        check(parts[0][1] == expected, f"frame: {len(parts[0][1])} bytes, not the frame")
+        return 1
+
+    return verify
+
+
+def jpeg_image(
+    width: int, height: int, *, at_most: bool = False
+) -> Callable[[httpx.Response], int]:
+    """A single JPEG image of this size (``at_most``: no side larger)."""
+
+    def verify(response: httpx.Response) -> int:
+        expect_status(response, 200)
+        ctype = response.headers.get("content-type", "")
+        check(ctype.startswith("image/jpeg"), f"image: Content-Type {ctype!r}")
+        image = Image.open(io.BytesIO(response.content))
+        check(image.format == "JPEG", f"image: {image.format}, not JPEG")
+        fits = image.size[0] <= width and image.size[1] <= height
+        check(fits if at_most else image.size == (width, height), f"image: size {image.size}")
+        return 1
+
+    return verify
+
+
+def instance_path(spec: InstanceSpec) -> str:
+    return f"/studies/{spec.study_uid}/series/{spec.series_uid}/instances/{spec.sop_uid}"
+
+
 class Bench:
     """All scenarios over one or more targets, with memory sampling by phase."""
 
@@ -269,7 +384,8 @@ class Bench:
         ]
         loads = [self._load_index(), self._load_wado()]
         dicom = [*cstore_scenarios(self), *cfind_scenarios(self)]
-        return [*loads, *stow, *self._qido(), *self._wado(), *dicom]
+        small = small_scenarios(self)
+        return [*small, *loads, *stow, *self._qido(), *self._wado(), *dicom]
 
     def selected(self) -> list[Scenario]:
         every = self.scenarios()
@@ -285,6 +401,8 @@ class Bench:
             need.add("load_index_64x64")
         if "wado" in groups:
             need.add("load_wado_study")
+        if "small" in groups:
+            need.add("load_small_archive")
         return [s for s in every if s in chosen or s.name in need]
 
     # ------------------------------------------------------------------ loads
@@ -317,6 +435,7 @@ class Bench:
             stow_run,
             item_unit="instances",
             figure="throughput",
+            target=1.2,  # issue 20: small instances, a new study each
         )
 
     def _load_wado(self) -> Scenario:
@@ -408,7 +527,7 @@ class Bench:
             stow_run,
             item_unit="instances",
             figure="throughput",
-            target=1.2,
+            target=1.5,  # issue 20
         )
 
     # ------------------------------------------------------------------ QIDO
@@ -526,129 +645,46 @@ class Bench:
     def _wado(self) -> list[Scenario]:
         z = self.sizes
 
-        def instance_path(spec: InstanceSpec) -> str:
-            return f"/studies/{spec.study_uid}/series/{spec.series_uid}/instances/{spec.sop_uid}"
+        def make(name: str, what: str, repeats: int, request: Any, **options: Any) -> Scenario:
+            return get_scenario(name, "wado", what, z.wado_rounds, repeats, request, **options)
 
-        def make(
-            name: str,
-            what: str,
-            repeats: int,
-            request: Callable[[random.Random], tuple[str, str, Callable[[httpx.Response], int]]],
-            *,
-            figure: str = "p50",
-            target: float | None = None,
-            unit: str = "",
-        ) -> Scenario:
-            """``request(rng)`` gives (path, Accept, verify); verify returns items seen."""
-
-            def prepare(rnd: int) -> list[tuple[str, str, Callable[[httpx.Response], int]]]:
-                rng = random.Random(f"{name}-{rnd}")
-                return [request(rng) for _ in range(repeats)]
-
-            def run(target_: Target, requests: list[Any]) -> RoundResult:
-                done = []
-                start = time.perf_counter()
-                for path, accept, _ in requests:
-                    response, seconds = timed(lambda p=path, a=accept: target_.get(p, a))
-                    done.append((seconds, response))
-                wall = time.perf_counter() - start
-                items = nbytes = 0
-                for (_, response), (_, _, verify) in zip(done, requests, strict=True):
-                    items += verify(response)
-                    nbytes += len(response.content)
-                return RoundResult([s for s, _ in done], items, nbytes, wall)
-
-            def warmup(target_: Target, requests: list[Any]) -> None:
-                path, accept, _ = requests[0]
-                target_.get(path, accept)
-
-            return Scenario(name, "wado", what, z.wado_rounds, prepare, run, warmup, unit, figure,
-                            target)  # fmt: skip
-
-        def dicom_parts(expected: list[str]) -> Callable[[httpx.Response], int]:
-            def verify(response: httpx.Response) -> int:
-                expect_status(response, 200)
-                parts = split_multipart(response)
-                check(len(parts) == len(expected), f"{len(parts)} parts, {len(expected)} due")
-                seen = set()
-                for _, content in parts:
-                    sop = sop_uid_of(content)
-                    check(sop in self.wado_data, f"unexpected instance {sop}")
-                    check(content == self.wado_data[sop], f"instance {sop}: bytes differ")
-                    seen.add(sop)
-                check(seen == set(expected), "the parts are not the instances due")
-                return len(parts)
-
-            return verify
-
-        def metadata(expected: list[str], study: str) -> Callable[[httpx.Response], int]:
-            def verify(response: httpx.Response) -> int:
-                expect_status(response, 200)
-                items = orjson.loads(response.content)
-                check(isinstance(items, list), "metadata is not a JSON list")
-                sops = json_values(items, SOP_UID)
-                check(sorted(sops) == sorted(expected), f"{len(sops)} items, {len(expected)} due")
-                check(set(json_values(items, STUDY_UID)) == {study}, "wrong StudyInstanceUID")
-                return len(items)
-
-            return verify
-
-        def frame(expected: bytes) -> Callable[[httpx.Response], int]:
-            def verify(response: httpx.Response) -> int:
-                expect_status(response, 200)
-                parts = split_multipart(response)
-                check(len(parts) == 1, f"{len(parts)} parts for one frame")
-                check(parts[0][1] == expected, f"frame: {len(parts[0][1])} bytes, not the frame")
-                return 1
-
-            return verify
-
-        def study(_: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def study(_: random.Random) -> GetRequest:
             first = self.wado_specs[0]
             sops = [s.sop_uid for s in self.wado_specs]
-            return f"/studies/{first.study_uid}", DICOM, dicom_parts(sops)
+            return f"/studies/{first.study_uid}", DICOM, dicom_parts(self.wado_data, sops)
 
-        def one_instance(rng: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def one_instance(rng: random.Random) -> GetRequest:
             spec = rng.choice(self.wado_specs)
-            return instance_path(spec), DICOM, dicom_parts([spec.sop_uid])
+            return instance_path(spec), DICOM, dicom_parts(self.wado_data, [spec.sop_uid])
 
-        def study_meta(_: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def study_meta(_: random.Random) -> GetRequest:
             first = self.wado_specs[0]
             sops = [s.sop_uid for s in self.wado_specs]
             path = f"/studies/{first.study_uid}/metadata"
-            return path, DICOM_JSON, metadata(sops, first.study_uid)
+            return path, DICOM_JSON, metadata_items(sops, first.study_uid)
 
-        def series_meta(rng: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def series_meta(rng: random.Random) -> GetRequest:
             spec = rng.choice(self.wado_specs)
             sops = [s.sop_uid for s in self.wado_specs if s.series_uid == spec.series_uid]
             path = f"/studies/{spec.study_uid}/series/{spec.series_uid}/metadata"
-            return path, DICOM_JSON, metadata(sops, spec.study_uid)
+            return path, DICOM_JSON, metadata_items(sops, spec.study_uid)
 
-        def one_frame(rng: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def one_frame(rng: random.Random) -> GetRequest:
             spec = rng.choice(self.wado_specs)
             expected = frame_bytes(spec, self.wado_data[spec.sop_uid], 1)
-            return instance_path(spec) + "/frames/1", OCTETS, frame(expected)
+            return instance_path(spec) + "/frames/1", OCTETS, frame_part(expected)
 
-        def multi_frame(rng: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def multi_frame(rng: random.Random) -> GetRequest:
             assert self.multiframe is not None
             spec, data = self.multiframe
             number = rng.randrange(1, spec.frames + 1)
             path = f"{instance_path(spec)}/frames/{number}"
-            return path, OCTETS, frame(frame_bytes(spec, data, number))
+            return path, OCTETS, frame_part(frame_bytes(spec, data, number))
 
-        def rendered(rng: random.Random) -> tuple[str, str, Callable[[httpx.Response], int]]:
+        def rendered(rng: random.Random) -> GetRequest:
             spec = rng.choice(self.wado_specs)
-
-            def verify(response: httpx.Response) -> int:
-                expect_status(response, 200)
-                ctype = response.headers.get("content-type", "")
-                check(ctype.startswith("image/jpeg"), f"rendered: Content-Type {ctype!r}")
-                image = Image.open(io.BytesIO(response.content))
-                check(image.format == "JPEG", f"rendered: {image.format}, not JPEG")
-                check(image.size == (spec.columns, spec.rows), f"rendered: size {image.size}")
-                return 1
-
-            return instance_path(spec) + "/rendered", "image/jpeg", verify
+            path = instance_path(spec) + "/rendered"
+            return path, "image/jpeg", jpeg_image(spec.columns, spec.rows)
 
         n = len(self.wado_specs) or z.wado_series * z.wado_per_series
         per = z.wado_per_series
@@ -740,8 +776,12 @@ class Bench:
 
         try:
             chosen = self.selected()
+            # The small reads first: their archive must hold only their own 5 studies.
+            small = [s for s in chosen if s.group == "small"]
             ingest = [s for s in chosen if s.group in ("load", "stow", "cstore")]
-            reads = [s for s in chosen if s.group not in ("load", "stow", "cstore")]
+            reads = [s for s in chosen if s.group not in ("small", "load", "stow", "cstore")]
+            if small:
+                run(small, "small")
             if ingest:
                 run(ingest, "ingest")
                 memory("peak_rss_ingest", "ingest")

@@ -59,8 +59,17 @@ WORKERS = int(os.environ.get("OPENPACS_BENCH_WORKERS") or os.cpu_count() or 1)
 class OpenpacsServer:
     name = "openpacs"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        workers: int = WORKERS,
+        env: dict[str, str] | None = None,
+        module: str = "openpacs",
+    ) -> None:
         self.data_dir = data_dir
+        self.module = module  # bench.yappi_serve: the same server under a profiler
+        self.workers = workers
+        self.extra_env = env or {}
         self.port = free_port()
         self.dicom_port = free_port()
         # OPENPACS_BENCH_DATABASE_URL measures another index (an empty PostgreSQL database).
@@ -69,6 +78,10 @@ class OpenpacsServer:
         )
         self.log_path = data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def _serve(self) -> list[str]:
+        return ["serve"] if self.module == "openpacs" else []
 
     @property
     def root(self) -> str:
@@ -84,12 +97,13 @@ class OpenpacsServer:
             "OPENPACS_HOST": "127.0.0.1",
             "OPENPACS_PORT": str(self.port),
             "OPENPACS_LOG_LEVEL": "warning",
-            "OPENPACS_WORKERS": str(WORKERS),
+            "OPENPACS_WORKERS": str(self.workers),
             "OPENPACS_DICOM_PORT": str(self.dicom_port),
+            **self.extra_env,
         }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "openpacs", "serve"],
+                [sys.executable, "-m", self.module, *self._serve],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

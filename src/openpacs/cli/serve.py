@@ -15,7 +15,6 @@ stops, on SIGTERM or Ctrl-C, before the app's services close.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import socket
 import sys
@@ -30,7 +29,7 @@ from openpacs.dimse.node import handed_node, listening_node
 from openpacs.index.db import Database
 from openpacs.services.bootstrap import ensure_initial_admin
 from openpacs.settings import Settings, SettingsError
-from openpacs.web.app import create_app
+from openpacs.web.app import create_app, settle_memory
 from openpacs.web.http_protocol import http_protocol
 from openpacs.web.workers import serve_workers
 
@@ -89,9 +88,7 @@ def _serve_one(
 ) -> int:
     attach = listening_node(dicom) if dicom is not None else None
     app = create_app(settings, db=db, attach=attach)
-    # Everything loaded so far lives as long as the process: keep it out of the cyclic
-    # garbage collector's way (fewer, shorter collections while serving).
-    gc.freeze()
+    settle_memory()
     config = uvicorn.Config(
         app,
         host=settings.host,

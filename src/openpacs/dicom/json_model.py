@@ -23,8 +23,8 @@ from openpacs.dicom.rawfile import (
     UNDEFINED_LENGTH,
     InvalidInstance,
     RawFile,
+    elements_in_order,
     raw_value,
-    tag_list,
 )
 
 #: Binary values longer than this many bytes become BulkDataURIs.
@@ -192,11 +192,10 @@ class Walker:
     def walk(self, dataset: Dataset, base: int, prefix: str) -> JsonObject:
         out: JsonObject = {}
         encodings = _encodings(dataset)
-        for tag in sorted(tag_list(dataset)):
+        for tag, element in elements_in_order(dataset):
             if tag & 0xFFFF == 0 or tag >> 16 in (0x0000, 0x0002) or tag == 0xFFFCFFFC:
                 continue
             key = f"{tag:08X}"
-            element = dataset.get_item(tag, keep_deferred=True)
             if isinstance(element, RawDataElement):
                 out[key] = self._raw(dataset, element, tag, base, prefix + key, encodings)
             elif element is not None:

@@ -11,7 +11,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from pydicom._dicom_dict import DicomDictionary
 from pydicom.dataelem import DataElement, RawDataElement
@@ -137,6 +137,19 @@ def tag_name(tag: int) -> str:
     return f"{entry[2]} {label}" if entry else label
 
 
+def elements_in_order(dataset: Dataset) -> list[tuple[int, Any]]:
+    """(tag, element) of every element, by tag, as ``get_item(tag, keep_deferred=True)``
+    gives them (deferred values stay unread): read from the dataset's element dict at
+    once, without a ``Tag()`` conversion and a pydicom-level comparison per look-up,
+    which cost more than the rest of the walk on a typical header."""
+    return sorted(((int(tag), element) for tag, element in dataset._dict.items()),
+                  key=_first)  # fmt: skip
+
+
+def _first(item: tuple[int, Any]) -> int:
+    return item[0]
+
+
 def tag_list(dataset: Dataset) -> list[int]:
     keys = dataset.keys()  # iterating a Dataset yields elements, not tags
     return [int(tag) for tag in keys]
@@ -166,7 +179,7 @@ def _dataset_end(
     file: RawFile, dataset: Dataset, base: int, little: bool
 ) -> tuple[int, int] | None:
     """(end offset, tag) of the last element of an in-stream dataset, None if unknown."""
-    elements = [dataset.get_item(tag, keep_deferred=True) for tag in tag_list(dataset)]
+    elements = [element for _, element in elements_in_order(dataset)]
     present = [e for e in elements if e is not None and e.tag >> 16 != 0]
     if not present:
         return None

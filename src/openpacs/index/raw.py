@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy import BindParameter, Connection, Table, bindparam, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import Dialect
@@ -93,6 +93,33 @@ class RawStatement:
     ) -> None:
         compiled = self._for(dialect)
         cursor.executemany(compiled.sql, [self._params(compiled, p) for p in params])
+
+
+class InListStatement:
+    """A statement with an ``IN`` list of bound values, as a `RawStatement` per length of
+    the list (callers pass a few hundred values at the most); ``rows`` runs it on the
+    connection's DBAPI cursor inside its transaction and returns every row."""
+
+    def __init__(self, make: Callable[[list[BindParameter[Any]]], Executable]) -> None:
+        self._make = make
+        self._by_length: dict[int, RawStatement] = {}
+
+    def rows(
+        self, conn: Connection, values: Sequence[Any], params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        raw = self._by_length.get(len(values))
+        if raw is None:
+            names: list[BindParameter[Any]] = [bindparam(f"in_{n}") for n in range(len(values))]
+            raw = self._by_length[len(values)] = RawStatement(self._make(names))
+        given = {f"in_{n}": value for n, value in enumerate(values)}
+        if params:
+            given.update(params)
+        cursor = raw_cursor(conn)
+        try:
+            raw.execute(cursor, conn.dialect, given)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
 
 def _generator(default: Any) -> Callable[[], Any]:

@@ -17,16 +17,22 @@ from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import PendingBlob, utcnow
+from openpacs.index.raw import InListStatement
+
+_CLAIM = InListStatement(
+    lambda keys: (
+        delete(PendingBlob).where(PendingBlob.blob_key.in_(keys)).returning(PendingBlob.blob_key)
+    )
+)
 
 
 def claim(conn: Connection | Session, keys: Sequence[str]) -> set[str]:
-    """Delete the reservations of ``keys``; the keys that were still reserved."""
+    """Delete the reservations of ``keys``; the keys that were still reserved. (Compiled
+    once per number of keys: the index writer claims every batch it commits.)"""
     if not keys:
         return set()
-    statement = (
-        delete(PendingBlob).where(PendingBlob.blob_key.in_(keys)).returning(PendingBlob.blob_key)
-    )
-    return set(conn.execute(statement).scalars())
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    return {row[0] for row in _CLAIM.rows(connection, list(keys))}
 
 
 def reserve(conn: Connection | Session, keys: Sequence[str]) -> None:

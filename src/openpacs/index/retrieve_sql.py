@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import BindParameter, ColumnElement, Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import Instance, Series, Study
+from openpacs.index.raw import InListStatement, RawStatement, raw_cursor
 from openpacs.index.viewer import Viewer, visible_studies
 
 __all__ = [
@@ -155,36 +156,107 @@ def _ordered(stmt: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
     )
 
 
-def find_instances(session: Session, viewer: Viewer, scope: Scope) -> list[InstanceRef]:
+_DETAIL_COLUMNS = (
+    *_REF_COLUMNS,
+    Instance.rows,
+    Instance.columns,
+    Instance.bits_allocated,
+    Instance.frames_json,
+    Instance.bulk_json,
+)
+
+# --------------------------------------------------------------------------- fast path
+#
+# A viewer who sees the whole account (an admin's or member's request: nearly every
+# request) needs no read-scope clause, so its look-ups have a few fixed shapes: which UIDs
+# the URL names, one instance or a list. Each shape is a statement with bound parameters,
+# compiled once (RawStatement) and run on the DBAPI cursor: building, caching and
+# executing the statement through SQLAlchemy cost more than SQLite needs to answer it.
+# The same scoping as _scoped: account on all three tables, then the URL's UIDs.
+
+_Shape = tuple[bool, bool, bool, bool]  # study, series, sop given; one instance (detail)
+_FAST: dict[_Shape, RawStatement] = {}
+
+
+def _fast_statement(scope: Scope, detail: bool) -> RawStatement:
+    shape = (scope.study_uid is not None, scope.series_uid is not None,
+             scope.sop_uid is not None, detail)  # fmt: skip
+    raw = _FAST.get(shape)
+    if raw is None:
+        account: BindParameter[int] = bindparam("account")
+        where: list[ColumnElement[bool]] = [
+            Instance.account_id == account,
+            Series.account_id == account,
+            Study.account_id == account,
+        ]
+        if shape[0]:
+            where.append(Study.study_instance_uid == bindparam("study"))
+        if shape[1]:
+            where.append(Series.series_instance_uid == bindparam("series"))
+        if shape[2]:
+            where.append(Instance.sop_instance_uid == bindparam("sop"))
+        stmt = (
+            select(*(_DETAIL_COLUMNS if detail else _REF_COLUMNS))
+            .select_from(Instance)
+            .join(Series, Series.id == Instance.series_id)
+            .join(Study, Study.id == Instance.study_id)
+            .where(*where)
+        )
+        raw = _FAST[shape] = RawStatement(stmt.limit(1) if detail else _ordered(stmt))
+    return raw
+
+
+def _fast_rows(
+    db: Session | Connection, viewer: Viewer, scope: Scope, detail: bool
+) -> list[Any] | None:
+    """The rows of a whole-account viewer's look-up; None for a narrower viewer."""
+    if visible_studies(viewer) is not None:
+        return None
+    conn = db.connection() if isinstance(db, Session) else db
+    params: dict[str, object] = {"account": viewer.account_id}
+    for name, value in (("study", scope.study_uid), ("series", scope.series_uid),
+                        ("sop", scope.sop_uid)):  # fmt: skip
+        if value is not None:
+            params[name] = value
+    cursor = raw_cursor(conn)
+    try:
+        _fast_statement(scope, detail).execute(cursor, conn.dialect, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def find_instances(db: Session | Connection, viewer: Viewer, scope: Scope) -> list[InstanceRef]:
     """Every instance the scope names that ``viewer`` may see, in retrieval order."""
-    rows = session.execute(_ordered(_scoped(select(*_REF_COLUMNS), viewer, scope))).all()
+    rows = _fast_rows(db, viewer, scope, detail=False)
+    if rows is None:
+        rows = list(db.execute(_ordered(_scoped(select(*_REF_COLUMNS), viewer, scope))).all())
     return [_ref(row) for row in rows]
 
 
-def find_instance(session: Session, viewer: Viewer, scope: Scope) -> InstanceDetail | None:
+def find_instance(db: Session | Connection, viewer: Viewer, scope: Scope) -> InstanceDetail | None:
     """One instance (``scope.sop_uid`` is required) with its frame and bulk data ranges."""
     if scope.sop_uid is None:
         raise ValueError("find_instance needs a SOP Instance UID")
-    stmt = _scoped(
-        select(
-            *_REF_COLUMNS,
-            Instance.rows,
-            Instance.columns,
-            Instance.bits_allocated,
-            Instance.frames_json,
-            Instance.bulk_json,
-        ),
-        viewer,
-        scope,
-    )
-    row = session.execute(stmt.limit(1)).first()
-    if row is None:
+    rows = _fast_rows(db, viewer, scope, detail=True)
+    if rows is None:
+        stmt = _scoped(select(*_DETAIL_COLUMNS), viewer, scope)
+        rows = list(db.execute(stmt.limit(1)).all())
+    if not rows:
         return None
+    row = rows[0]
     n = len(_REF_COLUMNS)
     return InstanceDetail(_ref(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3], row[n + 4])
 
 
-def fetch_metadata(session: Session, account_id: int, ids: Sequence[int]) -> list[bytes]:
+_METADATA = InListStatement(
+    lambda ids: select(Instance.id, Instance.metadata_json).where(
+        Instance.account_id == bindparam("account"), Instance.id.in_(ids)
+    )
+)
+
+
+def fetch_metadata(db: Session | Connection, account_id: int, ids: Sequence[int]) -> list[bytes]:
     """The stored DICOM JSON of these instances, in the order of ``ids``.
 
     ``ids`` come from :func:`find_instances` (already scoped); the account filter is kept
@@ -192,11 +264,8 @@ def fetch_metadata(session: Session, account_id: int, ids: Sequence[int]) -> lis
     """
     if not ids:
         return []
-    rows = session.execute(
-        select(Instance.id, Instance.metadata_json).where(
-            Instance.account_id == account_id, Instance.id.in_(list(ids))
-        )
-    ).all()
+    conn = db.connection() if isinstance(db, Session) else db
+    rows = _METADATA.rows(conn, [int(i) for i in ids], {"account": account_id})
     by_id = {int(row[0]): bytes(row[1]) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 

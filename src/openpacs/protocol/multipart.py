@@ -47,7 +47,7 @@ _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI
 
 
 def _is_token(s: str) -> bool:
-    return bool(s) and all(c in _TCHAR for c in s)
+    return bool(s) and _TCHAR.issuperset(s)  # one C-level pass, not a generator per char
 
 
 # --------------------------------------------------------------------------- Content-Type

@@ -207,6 +207,12 @@ def resource_render_jobs(
     return jobs
 
 
+def render_key(job: RenderJob, media_type: str, params: RenderParams) -> tuple[object, ...]:
+    """What the image of ``job`` depends on (see services/render_cache.py)."""
+    ref = job.ref
+    return (ref.id, ref.blob_key, job.index, media_type, params)
+
+
 def render_image(blobs: BlobStore, job: RenderJob, media_type: str, params: RenderParams) -> bytes:
     """The image of ``job``; NotAcceptable when it cannot be rendered as asked,
     CannotDecode when its pixel data cannot be decoded."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from openpacs.index.retrieve_sql import (
@@ -35,7 +36,9 @@ __all__ = [
 ]
 
 
-def list_instances(session: Session, principal: Principal, scope: Scope) -> list[InstanceRef]:
+def list_instances(
+    session: Session | Connection, principal: Principal, scope: Scope
+) -> list[InstanceRef]:
     """Every instance the scope names, in retrieval order; NotFound when there is none
     (or none in the principal's read scope)."""
     require(principal, Action.READ)
@@ -45,7 +48,9 @@ def list_instances(session: Session, principal: Principal, scope: Scope) -> list
     return refs
 
 
-def get_instance(session: Session, principal: Principal, scope: Scope) -> InstanceDetail:
+def get_instance(
+    session: Session | Connection, principal: Principal, scope: Scope
+) -> InstanceDetail:
     """One instance (``scope.sop_uid`` is required) with its frame and bulk data ranges."""
     require(principal, Action.READ)
     detail = find_instance(session, principal, scope)

@@ -131,9 +131,9 @@ def _transcode_to_temp(blobs: BlobStore, ref: InstanceRef, target: str) -> Binar
 
 def metadata_rows(db: Database, account_id: int, ids: Sequence[int], base: str) -> list[bytes]:
     """The stored DICOM JSON of these instances (in the order of ``ids``), each with its
-    BulkDataURIs under ``base``; one short session per call (see fetch_metadata)."""
-    with db.session() as session:
-        rows = fetch_metadata(session, account_id, ids)
+    BulkDataURIs under ``base``; one short connection per call (see fetch_metadata)."""
+    with db.engine.connect() as conn:  # a read: no session, no commit
+        rows = fetch_metadata(conn, account_id, ids)
     root = base.encode()
     return [row.replace(_BULK_BASE, root) for row in rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
@@ -92,6 +93,20 @@ async def healthz(_request: Request) -> Response:
 #: Something that runs beside the app on the same services (the DICOM node): entered once
 #: the app has started, left before the services close.
 Attachment = Callable[[AppContext], AbstractContextManager[Any]]
+
+
+#: The cyclic garbage collector's thresholds while serving: parsing one upload allocates
+#: thousands of short-lived objects (pydicom elements), which at Python's default (a
+#: young-generation pass every 700 allocations) cost about 0.3 ms of collections per
+#: instance; reference counting frees nearly all of them anyway.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def settle_memory() -> None:
+    """Before serving: what is loaded now lives as long as the process, so keep it out of
+    the collector's way (``gc.freeze``), and collect young objects less often."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def create_app(

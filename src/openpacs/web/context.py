@@ -9,6 +9,7 @@ from starlette.requests import Request
 from openpacs.index.db import Database
 from openpacs.services.audit import AuditTrail
 from openpacs.services.principal import Principal
+from openpacs.services.render_cache import RenderCache
 from openpacs.services.store import StoreService
 from openpacs.services.stow import Limits, StowDriver
 from openpacs.settings import Settings
@@ -25,6 +26,8 @@ class AppContext:
     audit: AuditTrail
     # STOW-RS requests: spooled, stored through ``store``, audited (built from the above).
     stow: StowDriver = field(init=False)
+    # Rendered images and thumbnails already made (services/render_cache.py).
+    renders: RenderCache = field(default_factory=RenderCache)
 
     def __post_init__(self) -> None:
         self.stow = StowDriver(

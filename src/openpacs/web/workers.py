@@ -168,7 +168,7 @@ def _worker_main(
     for fd in inherited:
         with contextlib.suppress(OSError):
             os.close(fd)
-    from openpacs.web.app import create_app
+    from openpacs.web.app import create_app, settle_memory
     from openpacs.web.http_protocol import http_protocol
 
     log_level = settings.log_level
@@ -184,7 +184,7 @@ def _worker_main(
         return sinks[-1]
 
     app = create_app(settings, attach=attach if extension is not None else None)
-    gc.freeze()  # what is loaded now lives as long as the process (see cli/serve.py)
+    settle_memory()
 
     def closed() -> None:
         with open_connections.get_lock():

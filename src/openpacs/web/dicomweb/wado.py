@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.protocol.accept import Offer, accepts_gzip
+from openpacs.protocol.accept import Choice, Offer, accepts_gzip
 from openpacs.protocol.dicom_xml import xml_parts
 from openpacs.protocol.media_types import DICOM, DICOM_JSON, DICOM_XML, OCTET_STREAM, ZIP
 from openpacs.protocol.multipart import (
@@ -36,8 +37,14 @@ from openpacs.protocol.multipart import (
     part_header,
 )
 from openpacs.services.errors import ServiceError
-from openpacs.services.frames import frame_offers, parse_frame_numbers, plan_frames, read_frame
-from openpacs.services.retrieve import InstanceRef
+from openpacs.services.frames import (
+    FramePlan,
+    frame_offers,
+    parse_frame_numbers,
+    plan_frames,
+    read_frame,
+)
+from openpacs.services.retrieve import InstanceDetail, InstanceRef
 from openpacs.services.wado import (
     METADATA_BATCH,
     PartFile,
@@ -57,11 +64,14 @@ from openpacs.web.dicomweb.wado_common import (
     AbortableStreamingResponse,
     abort,
     accept_ranges,
+    audit_study,
     choose,
     file_chunks,
     in_thread,
+    instance_of,
+    instances_of,
     load_instance,
-    load_instances,
+    read_whole,
     reason_of,
     scope_of,
 )
@@ -70,19 +80,49 @@ from openpacs.web.errors import HttpError
 # --------------------------------------------------------------------------- retrieve
 
 
+#: A single instance up to this size is read whole and answered with its length.
+WHOLE_FILE = 4 << 20
+
+
+@dataclass
+class _Opened:
+    refs: list[InstanceRef]
+    choice: Choice
+    target: str = "*"
+    first: PartFile | None = None
+    whole: bytes | None = None  # the only instance's file, read whole (small)
+
+
 async def retrieve(request: Request) -> Response:
     """GET /studies/{study}[/series/{series}[/instances/{sop}]] and the PostDICOM forms."""
     ctx, scope = context(request), scope_of(request)
     ranges = accept_ranges(request)
-    refs = await load_instances(request, scope)
-    choice = choose(request, ranges, retrieve_offers(scope, refs))
+    base, blobs = dicomweb_base(request), ctx.blobs
+
+    def open_first() -> _Opened:
+        """Look up, negotiate and open the first file (a small single one read whole) in
+        one worker-thread call; errors here still get their status."""
+        refs = instances_of(request, scope)
+        opened = _Opened(refs, choose(request, ranges, retrieve_offers(scope, refs)))
+        if opened.choice.media_type == ZIP:
+            return opened
+        opened.target = opened.choice.transfer_syntax or "*"
+        check_transcodable(refs, opened.target)
+        opened.first = first = open_part(blobs, refs[0], opened.target)
+        if len(refs) == 1 and first.size is not None and first.size <= WHOLE_FILE:
+            with first.handle:
+                opened.whole = read_whole(first.handle, first.size, refs[0])
+        return opened
+
+    opened = await in_thread(open_first)
+    refs, choice, target, first = opened.refs, opened.choice, opened.target, opened.first
+    audit_study(request, scope, refs[0].study_uid)
     if choice.media_type == ZIP:
         account_id = principal(request).account_id
         return await wado_zip.zip_response(ctx.db, ctx.blobs, account_id, scope, refs)
-    target = choice.transfer_syntax or "*"
-    check_transcodable(refs, target)
-    base, blobs = dicomweb_base(request), ctx.blobs
-    first = await in_thread(lambda: open_part(blobs, refs[0], target))  # errors keep a status
+    assert first is not None
+    if opened.whole is not None:
+        return _whole(opened.whole, first.content_type, choice, target, refs[0], base)
     if choice.part_type is None:  # single-part application/dicom (instance level)
         return AbortableStreamingResponse(
             _single(first, refs[0]),
@@ -94,6 +134,19 @@ async def retrieve(request: Request) -> Response:
     return AbortableStreamingResponse(
         _multipart(blobs, base, refs, target, boundary, first), media_type=media_type
     )
+
+
+def _whole(
+    data: bytes, content_type: str, choice: Choice, target: str, ref: InstanceRef, base: str
+) -> Response:
+    """A single instance read whole: as such, or as the one part of a multipart body."""
+    if choice.part_type is None:
+        return Response(data, media_type=content_type)
+    boundary = new_boundary()
+    headers = {"Content-Type": content_type, "Content-Location": instance_path(ref).url(base)}
+    body = part_header(boundary, headers, first=True) + data + closing_delimiter(boundary)
+    media_type = multipart_content_type(boundary, DICOM, None if target == "*" else target)
+    return Response(body, media_type=media_type)
 
 
 async def _multipart(
@@ -148,13 +201,27 @@ async def metadata(request: Request) -> Response:
     """GET .../metadata at study, series and instance level (PS3.18 10.4.1.1.2)."""
     ctx, scope = context(request), scope_of(request)
     ranges = accept_ranges(request)
-    refs = await load_instances(request, scope)
-    choice = choose(request, ranges, _METADATA_OFFERS)
     gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
     headers = {"Vary": "Accept-Encoding"}
     if gzip:
         headers["Content-Encoding"] = "gzip"
     account_id, base = principal(request).account_id, dicomweb_base(request)
+
+    def look_up() -> tuple[list[InstanceRef], Choice, bytes | None]:
+        """The instances and the negotiated type, in one worker-thread call; with them,
+        when one batch holds them all (as JSON), the whole body."""
+        refs = instances_of(request, scope)
+        choice = choose(request, ranges, _METADATA_OFFERS)
+        if len(refs) > METADATA_BATCH or DICOM_XML in (choice.media_type, choice.part_type):
+            return refs, choice, None
+        rows = metadata_rows(ctx.db, account_id, [ref.id for ref in refs], base)
+        data = _JsonArray().batch(rows, first=True) + _JsonArray().end(empty=not rows)
+        return refs, choice, zlib.compress(data, 1, wbits=31) if gzip else data
+
+    refs, choice, whole = await in_thread(look_up)
+    audit_study(request, scope, refs[0].study_uid)
+    if whole is not None:
+        return Response(whole, media_type=choice.media_type, headers=headers)
     ids = [ref.id for ref in refs]
 
     def batch(start: int) -> list[bytes]:
@@ -258,16 +325,29 @@ async def frames(request: Request) -> Response:
     """GET .../instances/{sop}/frames/{list} as multipart/related (see services/frames)."""
     ctx, scope = context(request), scope_of(request)
     ranges = accept_ranges(request)
-    detail = await load_instance(request, scope)
-    ref = detail.ref
-    numbers = parse_frame_numbers(
-        str(request.path_params["frames"]), ref.number_of_frames, ref.sop_uid
-    )
-    plan = plan_frames(detail, choose(request, ranges, frame_offers(detail)))
-    blobs, path, base = ctx.blobs, instance_path(ref), dicomweb_base(request)
-    read = partial(read_frame, blobs, plan)
-    first = await in_thread(partial(read, numbers[0]))  # an error here still gets a status
+    blobs, base = ctx.blobs, dicomweb_base(request)
+
+    def first_frame() -> tuple[InstanceDetail, list[int], FramePlan, bytes]:
+        """Look up, negotiate and read the first frame in one worker-thread call (an
+        error here still gets its status)."""
+        detail = instance_of(request, scope)
+        ref = detail.ref
+        numbers = parse_frame_numbers(
+            str(request.path_params["frames"]), ref.number_of_frames, ref.sop_uid
+        )
+        plan = plan_frames(detail, choose(request, ranges, frame_offers(detail)))
+        return detail, numbers, plan, read_frame(blobs, plan, numbers[0])
+
+    detail, numbers, plan, first = await in_thread(first_frame)
+    ref, path = detail.ref, instance_path(detail.ref)
+    audit_study(request, scope, ref.study_uid)
     boundary = new_boundary()
+    media_type = multipart_content_type(boundary, plan.part_type, plan.transfer_syntax)
+    if len(numbers) == 1:  # all there is: one plain response with its length
+        location = path.frames(base, numbers[0])
+        headers = {"Content-Type": plan.content_type, "Content-Location": location}
+        whole = part_header(boundary, headers, first=True) + first + closing_delimiter(boundary)
+        return Response(whole, media_type=media_type)
 
     async def body() -> AsyncIterator[bytes]:
         for i, number in enumerate(numbers):
@@ -284,6 +364,4 @@ async def frames(request: Request) -> Response:
             yield part_header(boundary, headers, first=i == 0) + data
         yield closing_delimiter(boundary)
 
-    return AbortableStreamingResponse(
-        body(), media_type=multipart_content_type(boundary, plan.part_type, plan.transfer_syntax)
-    )
+    return AbortableStreamingResponse(body(), media_type=media_type)

@@ -92,32 +92,32 @@ def scope_of(request: Request) -> Scope:
     return Scope(params.get("study"), params.get("series"), params.get("sop"))
 
 
+def instances_of(request: Request, scope: Scope) -> list[InstanceRef]:
+    """The instances the URL names, in order (404 when none is visible to the caller).
+    Blocking: call it in a worker thread, then :func:`audit_study` on the loop."""
+    with context(request).db.engine.connect() as conn:  # a read: no session, no commit
+        return list_instances(conn, principal(request), scope)
+
+
+def instance_of(request: Request, scope: Scope) -> InstanceDetail:
+    """The one instance the URL names (blocking, as :func:`instances_of`)."""
+    with context(request).db.engine.connect() as conn:
+        return get_instance(conn, principal(request), scope)
+
+
 async def load_instances(request: Request, scope: Scope) -> list[InstanceRef]:
-    """The instances the URL names, in order (404 when none is visible to the caller)."""
-    ctx, who = context(request), principal(request)
-
-    def run() -> list[InstanceRef]:
-        with ctx.db.session() as session:
-            return list_instances(session, who, scope)
-
-    refs = await in_thread(run)
-    _audit_study(request, scope, refs[0].study_uid)
+    refs = await in_thread(lambda: instances_of(request, scope))
+    audit_study(request, scope, refs[0].study_uid)
     return refs
 
 
 async def load_instance(request: Request, scope: Scope) -> InstanceDetail:
-    ctx, who = context(request), principal(request)
-
-    def run() -> InstanceDetail:
-        with ctx.db.session() as session:
-            return get_instance(session, who, scope)
-
-    detail = await in_thread(run)
-    _audit_study(request, scope, detail.ref.study_uid)
+    detail = await in_thread(lambda: instance_of(request, scope))
+    audit_study(request, scope, detail.ref.study_uid)
     return detail
 
 
-def _audit_study(request: Request, scope: Scope, study_uid: str) -> None:
+def audit_study(request: Request, scope: Scope, study_uid: str) -> None:
     """The study a PostDICOM form (no study in the URL) read, for its audit event."""
     if scope.study_uid is None:
         setattr(request.state, AUDIT_STUDY, study_uid)
@@ -141,6 +141,19 @@ def choose(request: Request, ranges: list[MediaRange], offers: list[Offer]) -> C
         raise HttpError(406, str(exc)) from None
 
 
+def read_whole(handle: BinaryIO, size: int, ref: InstanceRef) -> bytes:
+    """All ``size`` bytes of a stored file (blocking); StoredFileError when it is shorter."""
+    data = handle.read(size)
+    if len(data) != size:
+        _damaged(ref.sop_uid, len(data), size)
+    return data
+
+
+def _damaged(label: str, got: int, expected: int) -> None:
+    log.error("stored file of instance %s is damaged: %d of %d bytes", label, got, expected)
+    raise StoredFileError(label, SHORTER)
+
+
 async def file_chunks(
     handle: BinaryIO, *, expected: int | None = None, label: str = ""
 ) -> AsyncIterator[bytes]:
@@ -159,9 +172,6 @@ async def file_chunks(
             total += len(chunk)
             yield chunk
         if expected is not None and total != expected:
-            log.error(
-                "stored file of instance %s is damaged: %d of %d bytes", label, total, expected
-            )
-            raise StoredFileError(label, SHORTER)
+            _damaged(label, total, expected)
     finally:
         handle.close()

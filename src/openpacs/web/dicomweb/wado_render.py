@@ -37,10 +37,10 @@ from openpacs.services.frames import (
     RenderParams,
     instance_render_jobs,
     render_image,
+    render_key,
     resource_render_jobs,
 )
-from openpacs.storage.base import BlobStore
-from openpacs.web.context import context, dicomweb_base
+from openpacs.web.context import AppContext, context, dicomweb_base
 from openpacs.web.dicomweb.wado_common import (
     AbortableStreamingResponse,
     abort,
@@ -84,9 +84,14 @@ def _offers(multi: bool) -> list[Offer]:
     return parts + single if multi else single + parts
 
 
-async def render(blobs: BlobStore, job: RenderJob, media_type: str, params: RenderParams) -> bytes:
-    """Render one job's image in a worker thread."""
-    return await in_thread(lambda: render_image(blobs, job, media_type, params))
+async def render(ctx: AppContext, job: RenderJob, media_type: str, params: RenderParams) -> bytes:
+    """One job's image: made before (the render cache), else rendered in a worker thread."""
+    key = render_key(job, media_type, params)
+    image = ctx.renders.get(key)
+    if image is None:
+        image = await in_thread(lambda: render_image(ctx.blobs, job, media_type, params))
+        ctx.renders.put(key, image)
+    return image
 
 
 async def rendered(request: Request) -> Response:
@@ -119,10 +124,10 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
     choice = choose(request, ranges, _offers(multi_resource))
     media_type = choice.part_type or choice.media_type
     if not multi_resource and choice.part_type is None:
-        image = await render(ctx.blobs, jobs[0], media_type, params)
+        image = await render(ctx, jobs[0], media_type, params)
         return Response(image, media_type=media_type)
     skip = scope.level != "instance"  # study/series: leave out what cannot be rendered
-    first_at, first = await _first_image(ctx.blobs, jobs, media_type, params, skip=skip)
+    first_at, first = await _first_image(ctx, jobs, media_type, params, skip=skip)
     boundary = new_boundary()
 
     async def body() -> AsyncIterator[bytes]:
@@ -133,7 +138,7 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
                 image = first
             else:
                 try:
-                    image = await render(ctx.blobs, job, media_type, params)
+                    image = await render(ctx, job, media_type, params)
                 except ServiceError as exc:
                     if skip and not isinstance(exc, StoredFileError):
                         log.warning(
@@ -157,7 +162,7 @@ async def _rendered(request: Request, *, thumbnail: bool) -> Response:
 
 
 async def _first_image(
-    blobs: BlobStore,
+    ctx: AppContext,
     jobs: list[RenderJob],
     media_type: str,
     params: RenderParams,
@@ -168,7 +173,7 @@ async def _first_image(
     last: ServiceError | None = None
     for pos, job in enumerate(jobs):
         try:
-            return pos, await render(blobs, job, media_type, params)
+            return pos, await render(ctx, job, media_type, params)
         except StoredFileError:
             raise
         except ServiceError as exc:
