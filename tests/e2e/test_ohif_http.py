@@ -116,6 +116,9 @@ def test_the_configuration_names_the_account_root_and_no_secret(served: Served) 
     ):
         assert expected in text, expected
     assert served.account.password not in text and served.account.email not in text
+    # A DICOMweb call answered 401 (the session ended) sends the page to sign in again.
+    assert "window.config.httpErrorHandler = function (error)" in text
+    assert 'window.location.assign("/signin" + "?next="' in text
 
 
 def test_files_are_served_from_the_bundle_only(served: Served) -> None:
@@ -169,6 +172,7 @@ def test_share_viewer_after_the_password(served: Served) -> None:
         assert f'"qidoRoot":"{path}/dicomweb"' in config
         assert f'"routerBasename":"{path}/ohif"' in config
         assert PASSWORD not in config
+        assert "httpErrorHandler" not in config  # the share's page asks its own password
         assert browser.get(f"{share}/ohif/x.js").status_code == 404
         listing = browser.get(share).text
         assert f'href="{path}/ohif/viewer?StudyInstanceUIDs={served.study}"' in listing
