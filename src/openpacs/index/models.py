@@ -184,6 +184,21 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class OrderModality(Base):
+    """One row per modality of a patient order: the order's own (a scheduled order's)
+    and its images' (each linked study's ModalitiesInStudy). The order list's modality
+    filter reads it by its primary key (account, modality, order) instead of scanning
+    every study's ModalitiesInStudy. Kept by :mod:`openpacs.index.order_modalities`
+    wherever an order is made or a study's modalities or order change."""
+
+    __tablename__ = "order_modality"
+    account_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    modality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("patient_order.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class RevokedSession(Base):
     """A web session ended by its user (sign-out) before it expired: its id (the nonce
     signed in the cookie) is refused from then on, by every process and node, in the
