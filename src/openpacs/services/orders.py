@@ -12,7 +12,8 @@ first by creation time, then by internal id, served by ``ix_order_account_create
 (the web application's other sorts by ``ix_order_account_name`` and ``..._study_date``;
 its status filter by ``ix_order_account_status``).
 The filters run on indexed columns of ``patient_order`` (patient id, normalised name,
-accession number, study date); birth dates and modalities are residual filters.
+accession number, study date); modalities by their per-order list ``order_modality``
+(:mod:`openpacs.index.order_modalities`); birth dates are a residual filter.
 """
 
 from __future__ import annotations
@@ -604,10 +605,12 @@ def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderP
     if query.sort not in SORTS:
         raise BadRequest(f"sort: {query.sort!r} is not one of {', '.join(SORTS)}")
 
-    # A modality's orders are counted from their list (see _modality_clause), but a page of
-    # them is found faster by walking the newest orders and keeping those in the list.
+    # A modality's orders are counted from their list (``order_modality``): SQLite, without
+    # statistics, would rather walk the account's index and test each order; PostgreSQL
+    # picks the list by itself. A page of them is found by walking the newest orders and
+    # keeping those in the list (a primary-key probe each).
     counted = account
-    if query.modalities and not is_narrow(who):
+    if query.modalities and sqlite and not is_narrow(who):
         counted = (PatientOrder.account_id + 0) == account_id
     total = int(session.scalar(select(func.count(PatientOrder.id)).where(counted, *where)) or 0)
     orders = session.scalars(
@@ -657,14 +660,10 @@ def _modality_clause(account_id: int, modalities: list[str]) -> ColumnElement[bo
     """The order's modality, or one of its images' (ModalitiesInStudy): the orders listed
     under it in ``order_modality`` (see :mod:`openpacs.index.order_modalities`), a range
     of its primary key; a page of them walks the newest orders with a probe each."""
-    return (
-        select(OrderModality.order_id)
-        .where(
-            OrderModality.account_id == account_id,
-            OrderModality.modality.in_(modalities),
-            OrderModality.order_id == PatientOrder.id,
+    return PatientOrder.id.in_(
+        select(OrderModality.order_id).where(
+            OrderModality.account_id == account_id, OrderModality.modality.in_(modalities)
         )
-        .exists()
     )
 
 
