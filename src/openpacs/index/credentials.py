@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import (
@@ -101,8 +103,11 @@ def session_user(session: Session, user_id: int, session_id: str) -> tuple[User,
 def revoke_session(session: Session, session_id: str, expires_at: datetime, now: datetime) -> None:
     """End a web session for good (sign-out), and purge the revocations that expired."""
     session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
-    if session.get(RevokedSession, session_id) is None:
-        session.add(RevokedSession(id=session_id, expires_at=expires_at))
+    # Two sign-outs of one session at once (a double click, two tabs) are no conflict.
+    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        make(RevokedSession).values(id=session_id, expires_at=expires_at).on_conflict_do_nothing()
+    )
 
 
 def password_hash_of(session: Session, user_id: int) -> str | None:
