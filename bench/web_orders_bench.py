@@ -35,6 +35,7 @@ from openpacs.index.migrate import upgrade
 from openpacs.index.models import (
     Account,
     Institution,
+    OrderModality,
     PatientOrder,
     Study,
     User,
@@ -117,7 +118,7 @@ def seed(database_url: str, n_orders: int) -> Principal:
                     select(PatientOrder.study_instance_uid, PatientOrder.id).where(
                         PatientOrder.account_id == account_id,
                         PatientOrder.study_instance_uid.in_(
-                            [o["study_instance_uid"] for o in orders if o["study_date"]]
+                            [o["study_instance_uid"] for o in orders]
                         ),
                     )
                 ).all()
@@ -139,6 +140,19 @@ def seed(database_url: str, n_orders: int) -> Principal:
                 if o["study_date"]
             ]
             session.execute(insert(Study), studies)
+            # What the store path keeps (index/order_modalities.py): the order's own
+            # modality, which is also its study's here.
+            session.execute(
+                insert(OrderModality),
+                [
+                    {
+                        "account_id": account_id,
+                        "modality": o["modality"],
+                        "order_id": ids[o["study_instance_uid"]],
+                    }
+                    for o in orders
+                ],
+            )
     if db.engine.dialect.name == "postgresql":
         # As autovacuum does on a live server (statistics, and the visibility map that lets
         # a count read the index alone); SQLite's plans are shaped not to need statistics.

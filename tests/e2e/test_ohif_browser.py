@@ -222,3 +222,45 @@ def test_share_recipient_opens_ohif(scenario: Scenario) -> None:
         exchanges, failures = network_log(driver)
         assert_clean_session(exchanges, failures, server.url)
         assert not any(e.url.startswith(f"{server.url}/dicomweb") for e in exchanges)
+
+
+def test_an_ended_session_sends_ohif_to_the_sign_in_page(scenario: Scenario) -> None:
+    """The session ends while OHIF is open (signed out elsewhere): OHIF's next DICOMweb
+    call answers 401 without a Basic challenge (no browser login dialog), and the page
+    goes to the sign-in page, which brings the user back to the same viewer URL."""
+    import re
+    from urllib.parse import quote
+
+    import httpx
+
+    server, account = scenario.server, scenario.account
+    with chrome(width=1400, height=900) as driver:
+        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={scenario.ct_study}")
+        sign_in(driver, account)
+        wait_for_image(driver)
+        cookie = driver.get_cookie("openpacs_session")
+        assert cookie is not None
+        with httpx.Client(base_url=server.url, timeout=30) as other:
+            other.cookies.set("openpacs_session", cookie["value"])
+            page = other.get("/orders").text
+            found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+            assert found is not None
+            assert other.post("/signout", data={"csrf_token": found.group(1)}).status_code == 303
+        # OHIF moves to another study in the page (its router; no page load): its
+        # DICOMweb calls now answer 401, and the page goes to the sign-in page.
+        target = f"/viewer/viewer?StudyInstanceUIDs={MR_STUDY}"
+        driver.execute_script(
+            "window.history.pushState({}, '', arguments[0]);"
+            "window.dispatchEvent(new PopStateEvent('popstate', {state: {}}));",
+            target,
+        )
+        wait_for(lambda: "/signin?next=" in driver.current_url, timeout=30, what="sign-in")
+        wanted = f"{server.url}/signin?next={quote(target, safe='')}"
+        assert driver.current_url == wanted
+        exchanges, _ = network_log(driver)
+        refused = [e for e in exchanges if e.status == 401]
+        assert refused and all(e.url.startswith(f"{server.url}/dicomweb/") for e in refused)
+        sign_in(driver, account)
+        wait_for(lambda: driver.current_url == server.url + target, what="the way back")
+        state = settle(driver, wait_for_image(driver))
+        assert (state.columns, state.rows) == (64, 64)

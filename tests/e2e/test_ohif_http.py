@@ -95,6 +95,21 @@ def test_the_page_is_for_signed_in_users(served: Served) -> None:
     assert same.text == page.text  # OHIF's own routes are the same page
 
 
+def test_the_web_application_links_to_ohif(served: Served) -> None:
+    """The orders list (each order with images) and the order page (the order, each
+    study) open the study in OHIF; the built-in viewer stays as "Quick view"."""
+    link = f'href="/viewer/viewer?StudyInstanceUIDs={served.study}"'
+    with signed_in(served) as client:
+        listed = client.get("/orders").text
+        assert f'<a class="viewer-link small" {link}>Open in viewer</a>' in listed
+        order = re.search(r'data-order="([0-9a-f-]+)"', listed)
+        assert order is not None
+        page = client.get(f"/orders/{order.group(1)}").text
+    assert f'<a class="button" id="open-viewer" {link}>Open in viewer</a>' in page
+    assert f'<a class="button small study-viewer" {link}>Open in viewer</a>' in page
+    assert re.search(r'id="view" href="/orders/[0-9a-f-]+/viewer/[0-9.]+">Quick view<', page)
+
+
 def test_the_configuration_names_the_account_root_and_no_secret(served: Served) -> None:
     url = f"{served.server.url}/viewer/app-config.js"
     assert httpx.get(url).status_code == 303
@@ -116,6 +131,9 @@ def test_the_configuration_names_the_account_root_and_no_secret(served: Served) 
     ):
         assert expected in text, expected
     assert served.account.password not in text and served.account.email not in text
+    # A DICOMweb call answered 401 (the session ended) sends the page to sign in again.
+    assert "window.config.httpErrorHandler = function (error)" in text
+    assert 'window.location.assign("/signin" + "?next="' in text
 
 
 def test_files_are_served_from_the_bundle_only(served: Served) -> None:
@@ -169,6 +187,7 @@ def test_share_viewer_after_the_password(served: Served) -> None:
         assert f'"qidoRoot":"{path}/dicomweb"' in config
         assert f'"routerBasename":"{path}/ohif"' in config
         assert PASSWORD not in config
+        assert "httpErrorHandler" not in config  # the share's page asks its own password
         assert browser.get(f"{share}/ohif/x.js").status_code == 404
         listing = browser.get(share).text
         assert f'href="{path}/ohif/viewer?StudyInstanceUIDs={served.study}"' in listing
@@ -188,6 +207,15 @@ def test_without_a_bundle_the_server_runs_and_says_so(tmp_path: Path) -> None:
         assert page.status_code == 200 and "Open in viewer" not in page.text
         assert "/viewer/" in page.text  # the built-in viewer's links remain
         assert httpx.get(f"{share}/ohif").status_code == 404
+        # The web application keeps the built-in viewer alone.
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            form = {"email": account.email, "password": account.password}
+            assert client.post("/signin", data=form).status_code == 303
+            listed = client.get("/orders").text
+            assert f'data-order="{order}"' in listed and "Open in viewer" not in listed
+            page = client.get(f"/orders/{order}").text
+            assert 'id="view"' in page and ">View images</a>" in page
+            assert "Open in viewer" not in page and "/viewer/viewer" not in page
     finally:
         server.stop()
     lines = [line for line in server.log_path.read_text().splitlines() if "OHIF viewer off" in line]

@@ -13,6 +13,7 @@ from openpacs.index.models import (
     Folder,
     FolderOrder,
     Instance,
+    OrderModality,
     PatientOrder,
     Series,
     Share,
@@ -293,3 +294,46 @@ def test_delete_removes_images_links_and_files(server: ServerProcess, account: T
     again = ok(post(server, account, "/getpatientorderlist", {"AccessionNumber": "ACC-DEL"}))
     assert again["TotalCount"] == 1
     assert again["PatientOrderList"][0]["PatientOrderUuid"] != order["PatientOrderUuid"]
+
+
+def test_the_modality_filter_follows_the_order_and_its_images(
+    server: ServerProcess, account: TestAccount
+) -> None:
+    """The filter's per-order list (``order_modality``) follows every change: a new
+    scheduled order (its own modality), images of another modality joining it, a second
+    series of a third, and the deletion of images (a series, then the whole study)."""
+    import httpx
+
+    def found(modality: str) -> bool:
+        listed = ok(post(server, account, "/getpatientorderlist", {"ModalityList": [modality]}))
+        return order["PatientOrderUuid"] in [
+            o["PatientOrderUuid"] for o in listed["PatientOrderList"]
+        ]
+
+    order = create_order(server, account, AccessionNumber="ACC-MOD-1", Modality="US")
+    assert [found(m) for m in ("US", "MR", "CT")] == [True, False, False]
+    stored(stow(server, account, instance("mods", accession="ACC-MOD-1", modality="MR")))
+    assert [found(m) for m in ("US", "MR", "CT")] == [True, True, False]
+    stored(stow(server, account, instance("mods", series=1, accession="ACC-MOD-1")))  # CT
+    assert [found(m) for m in ("US", "MR", "CT")] == [True, True, True]
+    study = det_uid("mods", "study")
+    series = det_uid("mods", "series", 0)  # the MR series
+    url = f"{server.dicomweb}/studies/{study}/series/{series}"
+    assert httpx.delete(url, auth=account.auth, timeout=30).status_code == 204
+    assert [found(m) for m in ("US", "MR", "CT")] == [True, False, True]
+    url = f"{server.dicomweb}/studies/{study}"
+    assert httpx.delete(url, auth=account.auth, timeout=30).status_code == 204
+    assert [found(m) for m in ("US", "MR", "CT")] == [True, False, False]
+    # The order's deletion takes its rows along (the foreign key's cascade).
+    with database(server) as session:
+        order_id = session.scalar(
+            select(PatientOrder.id).where(PatientOrder.uuid == order["PatientOrderUuid"])
+        )
+    ok(csharp(server, account, "/deleteorder", key(order)))
+    with database(server) as session:
+        left = session.scalar(
+            select(func.count())
+            .select_from(OrderModality)
+            .where(OrderModality.order_id == order_id)
+        )
+    assert left == 0

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tests.support.browser import chrome, image_loaded, require_chromium, screenshot, wait_for
+from tests.support.ohif import ohif_missing, thumbnail_series, wait_for_image
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.stow import stow_files
 
@@ -140,6 +141,34 @@ def severe(driver: Any, expected: tuple[str, ...]) -> list[str]:
     ]
 
 
+def open_in_ohif(driver: Any, clinic: Clinic) -> None:
+    """The order page's "Open in viewer" opens the study in OHIF: its viewport shows an
+    image and its study browser lists the study's series. Without an installed OHIF the
+    page offers the built-in viewer alone."""
+    from selenium.webdriver.common.by import By
+
+    study = driver.find_element(By.CSS_SELECTOR, "section[data-study]")
+    study_uid = study.get_attribute("data-study")
+    links = driver.find_elements(By.ID, "open-viewer")
+    if ohif_missing():
+        assert not links and text_of(driver, "view") == "View images"
+        return
+    assert text_of(driver, "view") == "Quick view"
+    assert links[0].get_attribute("href").endswith(f"/viewer/viewer?StudyInstanceUIDs={study_uid}")
+    assert study.find_elements(By.CSS_SELECTOR, "a.study-viewer")
+    links[0].click()
+    state = wait_for_image(driver)
+    assert state.image_id.startswith(f"wadors:/dicomweb/studies/{study_uid}/"), state.image_id
+    series = httpx.get(
+        f"{clinic.server.dicomweb}/studies/{study_uid}/series",
+        auth=clinic.admin.auth,
+        timeout=30,
+    ).json()
+    numbers = {str(s["00200011"]["Value"][0]) for s in series}
+    wait_for(lambda: thumbnail_series(driver) == numbers, what="the study's series in OHIF")
+    shot(driver, clinic, "ohif")
+
+
 def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -245,6 +274,8 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         wait_for(lambda: image_loaded(driver, image), what="the image")
         shot(driver, clinic, "viewer")
         driver.back()
+        open_in_ohif(driver, clinic)
+        driver.get(f"{base}/orders/{ct_order}")
         driver.find_element(By.CSS_SELECTOR, "a.tags-link").click()
         tags = text_of(driver, "tags")
         assert "PatientName" in tags and "CompressedSamples^CT1" in tags

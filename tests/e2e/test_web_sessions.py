@@ -152,3 +152,61 @@ def test_sign_out_and_a_new_password_end_sessions(
         assert other.get("/orders").status_code == 303
         assert other.get("/dicomweb/studies").status_code == 401
         assert httpx.get(server.dicomweb + "/studies", auth=account.auth).status_code == 401
+
+
+def test_sign_out_ends_the_session_on_the_server(
+    server: ServerProcess, account: TestAccount
+) -> None:
+    """A copy of the cookie taken before sign-out is refused right after it: pages send
+    it to the sign-in page, DICOMweb answers 401 without a Basic challenge."""
+    with sign_in(server, account) as client:
+        token = csrf_of(client)
+        value = client.cookies["openpacs_session"]
+        with httpx.Client(base_url=server.url, timeout=30) as copy:
+            copy.cookies.set("openpacs_session", value)
+            assert copy.get("/orders").status_code == 200
+            assert copy.get("/dicomweb/studies").status_code in (200, 204)
+            out = client.post("/signout", data={"csrf_token": token})
+            assert out.status_code == 303
+            page = copy.get("/orders")
+            assert page.status_code == 303 and page.headers["location"].startswith("/signin")
+            refused = copy.get("/dicomweb/studies")
+            assert refused.status_code == 401
+            assert "www-authenticate" not in refused.headers
+            assert "your session has ended; sign in again" in refused.text
+    # Signing in again makes a new session, which works.
+    with sign_in(server, account) as again:
+        assert again.get("/dicomweb/studies").status_code in (200, 204)
+
+
+@pytest.mark.parametrize("cookie", ["forged", "expired"])
+def test_a_dead_session_cookie_gets_no_basic_challenge(
+    server: ServerProcess, account: TestAccount, cookie: str
+) -> None:
+    """A browser whose cookie no longer works must not get ``WWW-Authenticate: Basic``
+    (it would pop its own login dialog inside OHIF); a Basic client still does."""
+    with sign_in(server, account) as client:
+        value = client.cookies["openpacs_session"]
+    fields = value.split(".")
+    if cookie == "forged":
+        fields[1] = str(int(fields[1]) + 1)  # another user id: the signature no longer fits
+    else:
+        fields[3] = fields[4] = "1000000000"  # signed in and last seen in 2001
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        browser.cookies.set("openpacs_session", ".".join(fields))
+        for path in ("/dicomweb/studies", "/dicomweb/getinstitutionlist"):
+            refused = browser.get(path)
+            assert refused.status_code == 401, path
+            assert "www-authenticate" not in refused.headers, path
+            assert "your session has ended; sign in again" in refused.text
+    plain = httpx.get(server.dicomweb + "/studies", timeout=30)
+    assert plain.status_code == 401
+    assert plain.headers["www-authenticate"].startswith("Basic ")
+    # Basic credentials beside a dead cookie are still used.
+    both = httpx.get(
+        server.dicomweb + "/studies",
+        auth=account.auth,
+        cookies={"openpacs_session": ".".join(fields)},
+        timeout=30,
+    )
+    assert both.status_code in (200, 204)

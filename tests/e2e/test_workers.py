@@ -214,3 +214,33 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"openpacs: port {port} is already in use by another program (--port or OPENPACS_PORT)"
     ]
+
+
+def test_sign_out_ends_the_session_on_every_worker(two_workers: ServerProcess) -> None:
+    """Copies of a session cookie on keep-alive connections spread over both workers are
+    all refused right after the sign-out (made on yet another connection)."""
+    import re
+
+    account: TestAccount = two_workers.create_account()
+    with httpx.Client(base_url=two_workers.url, timeout=30) as browser:
+        form = {"email": account.email, "password": account.password}
+        assert browser.post("/signin", data=form).status_code == 303
+        value = browser.cookies["openpacs_session"]
+        copies = [httpx.Client(base_url=two_workers.url, timeout=30) for _ in range(4)]
+        try:
+            for copy in copies:  # one request each; every connection stays open
+                copy.cookies.set("openpacs_session", value)
+                assert copy.get("/dicomweb/studies").status_code in (200, 204)
+            # Each worker holds two connections or more: one copy at least (and the browser).
+            wait_for(lambda: min(established_per_worker(two_workers), default=0) >= 2)
+            page = browser.get("/orders").text
+            token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+            assert token is not None
+            assert browser.post("/signout", data={"csrf_token": token.group(1)}).status_code == 303
+            for copy in copies:
+                refused = copy.get("/dicomweb/studies")
+                assert refused.status_code == 401 and "www-authenticate" not in refused.headers
+                assert copy.get("/orders").status_code == 303
+        finally:
+            for copy in copies:
+                copy.close()

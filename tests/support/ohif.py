@@ -33,15 +33,30 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 
-def require_ohif() -> None:
-    """Skip (fail in CI) when the OHIF bundle is not installed."""
+def ohif_missing() -> str:
+    """Why the OHIF bundle cannot be used here ("" when it is installed)."""
     try:
         load_bundle(default_root(), release_for())
     except Exception as exc:  # BundleError, or an unreadable installation
-        message = f"OHIF is not installed ({exc}): run `make viewer`"
+        return f"OHIF is not installed ({exc}): run `make viewer`"
+    return ""
+
+
+def require_ohif() -> None:
+    """Skip (fail in CI) when the OHIF bundle is not installed."""
+    message = ohif_missing()
+    if message:
         if os.environ.get("CI"):
             pytest.fail(message + " -- CI must run the OHIF tests")
         pytest.skip(message)
+
+
+def thumbnail_series(driver: WebDriver) -> set[str]:
+    """The series numbers of the thumbnails in OHIF's study browser (side panel)."""
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, '[data-cy="study-browser-thumbnail"]')
+    return {str(element.get_attribute("data-series")) for element in found}
 
 
 # -- the network log ------------------------------------------------------------------------

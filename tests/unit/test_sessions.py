@@ -221,3 +221,32 @@ def test_changing_the_own_password(db: Database, keeper: SessionKeeper) -> None:
 )
 def test_only_same_site_paths_are_next_urls(value: str, safe: bool) -> None:
     assert (safe_next(value) == value) is safe
+
+
+def test_sign_out_revokes_that_session_only(
+    db: Database, keeper: SessionKeeper, clock: Clock, tmp_path: Path
+) -> None:
+    """Signing out refuses the session's token from then on (a copied cookie, another
+    process with its own keeper); the user's other sessions go on; revocations are
+    purged once the session would have expired anyway."""
+    from sqlalchemy import func, select
+
+    from openpacs.index.models import RevokedSession
+
+    first, second = signed_in(keeper), signed_in(keeper)
+    renewed = replace(first, seen=first.seen + 120)  # the same session, cookie renewed
+    keeper.sign_out(first)
+    other_process = keeper_for(db, tmp_path, clock)
+    for who in (keeper, other_process):
+        assert who.principal(first) is None
+        assert who.principal(renewed) is None
+        assert who.principal(second) is not None
+    keeper.sign_out(first)  # twice: no error
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(RevokedSession)) == 1
+    # Past the absolute lifetime of the first session, the next sign-out purges its row.
+    clock.now += 12 * 3600 + 1
+    third = signed_in(keeper)
+    keeper.sign_out(third)
+    with db.session() as session:
+        assert session.scalars(select(RevokedSession.id)).all() == [third.nonce]

@@ -13,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from openpacs.index.models import Account, ApiToken, AuthEpoch, User, UserInstitution
+from openpacs.index.models import (
+    Account,
+    ApiToken,
+    AuthEpoch,
+    RevokedSession,
+    User,
+    UserInstitution,
+)
 
 __all__ = [
     "bump_epoch",
@@ -24,9 +33,10 @@ __all__ = [
     "institution_ids",
     "password_hash_of",
     "read_epoch",
+    "revoke_session",
+    "session_user",
     "token_row",
     "touch_tokens",
-    "user_by_id",
     "user_row",
 ]
 
@@ -76,9 +86,28 @@ def _user_where(session: Session, clause: ColumnElement[bool]) -> tuple[User, bo
     return None if row is None else (row[0], bool(row[1]))
 
 
-def user_by_id(session: Session, user_id: int) -> tuple[User, bool] | None:
-    """The user with this id and whether their account has DICOMweb switched on."""
-    return _user_where(session, User.id == user_id)
+def session_user(session: Session, user_id: int, session_id: str) -> tuple[User, bool] | None:
+    """A web session's user and whether DICOMweb is on for the account (one query);
+    None when the user is gone or the session was revoked (signed out)."""
+    revoked = exists().where(RevokedSession.id == session_id)
+    row = session.execute(
+        select(User, Account.dicomweb_enabled, revoked)
+        .join(Account, Account.id == User.account_id)
+        .where(User.id == user_id)
+    ).first()
+    if row is None or row[2]:
+        return None
+    return row[0], bool(row[1])
+
+
+def revoke_session(session: Session, session_id: str, expires_at: datetime, now: datetime) -> None:
+    """End a web session for good (sign-out), and purge the revocations that expired."""
+    session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+    # Two sign-outs of one session at once (a double click, two tabs) are no conflict.
+    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        make(RevokedSession).values(id=session_id, expires_at=expires_at).on_conflict_do_nothing()
+    )
 
 
 def password_hash_of(session: Session, user_id: int) -> str | None:

@@ -25,6 +25,7 @@ from openpacs.index.models import (
     Study,
 )
 from openpacs.index.order_link import SCHEDULED
+from openpacs.index.order_modalities import refresh_order_modalities_in
 from openpacs.index.retrieve_sql import Scope
 from openpacs.index.viewer import Viewer, visible_studies
 
@@ -59,6 +60,7 @@ def delete_study_rows(session: Session, account_id: int, study_id: int) -> list[
     session.execute(delete(Study).where(Study.id == study_id, Study.account_id == account_id))
     if order_id is not None:
         _reset_order_if_empty(session, account_id, order_id)
+        refresh_order_modalities_in(session, order_id)
     return keys
 
 
@@ -134,6 +136,8 @@ def _recount_study(session: Session, account_id: int, study_id: int) -> list[str
     study.num_series = int(n_series)
     study.num_instances = int(n_instances or 0)
     study.modalities_in_study = _multi(modalities, study.modalities_in_study)
+    if study.order_id is not None:
+        refresh_order_modalities_in(session, study.order_id)
     if study.sop_classes_in_study:  # only maintained if the store path maintains it
         study.sop_classes_in_study = _multi(classes, study.sop_classes_in_study)
     return []

@@ -27,6 +27,7 @@ from openpacs.index.models import (
     utcnow,
 )
 from openpacs.index.order_link import link_study_to_order
+from openpacs.index.order_modalities import refresh_order_modalities
 from openpacs.index.raw import RawStatement, RowInsert, raw_cursor
 
 _STUDY_ID = RawStatement(
@@ -78,6 +79,7 @@ _SET_MODALITIES = RawStatement(
     .where(Study.id == bindparam("row_id"))
     .values(modalities_in_study=bindparam("value"))
 )
+_STUDY_ORDER = RawStatement(select(Study.order_id).where(Study.id == bindparam("row_id")))
 _INSERT_STUDY = RowInsert(Study, skip_duplicates_of=("account_id", "study_instance_uid"))
 _INSERT_SERIES = RowInsert(Series, skip_duplicates_of=("account_id", "series_instance_uid"))
 _INSERT_REQUEST_ATTRIBUTES = RowInsert(SeriesRequestAttributes)
@@ -263,3 +265,6 @@ def _apply_study_changes(
     value = "\\" + "\\".join(sorted(modalities)) + "\\"
     if value != current:
         _SET_MODALITIES.execute(cursor, dialect, {"row_id": study_id, "value": value})
+        (order_id,) = _STUDY_ORDER.execute(cursor, dialect, {"row_id": study_id}).fetchone()
+        if order_id is not None:
+            refresh_order_modalities(cursor, dialect, int(order_id))

@@ -184,6 +184,32 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class OrderModality(Base):
+    """One row per modality of a patient order: the order's own (a scheduled order's)
+    and its images' (each linked study's ModalitiesInStudy). The order list's modality
+    filter reads it by its primary key (account, modality, order) instead of scanning
+    every study's ModalitiesInStudy. Kept by :mod:`openpacs.index.order_modalities`
+    wherever an order is made or a study's modalities or order change."""
+
+    __tablename__ = "order_modality"
+    account_id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    modality: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("patient_order.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RevokedSession(Base):
+    """A web session ended by its user (sign-out) before it expired: its id (the nonce
+    signed in the cookie) is refused from then on, by every process and node, in the
+    same query that reads the session's user. Rows are purged once the session would
+    have expired anyway (``expires_at``: its absolute expiry)."""
+
+    __tablename__ = "revoked_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class AuthEpoch(Base):
     """One row whose counter rises with every change that ends logins (a password, a
     role, a disabled user, a revoked token). Each server process reads it about once a

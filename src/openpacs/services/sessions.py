@@ -1,8 +1,8 @@
 """Browser sessions of the web application: sign-in, the signed session cookie, CSRF.
 
-A session is a **signed stateless token** kept in an HttpOnly cookie; nothing is stored
-per session on the server, so every process (and every node sharing ``DATA_DIR/secret.key``)
-accepts it without a database write. Its value is::
+A session is a **signed token** kept in an HttpOnly cookie; nothing is stored per
+session on the server while it lives, so every process (and every node sharing
+``DATA_DIR/secret.key``) accepts it without a database write. Its value is::
 
     v1.<user id>.<credentials version>.<issued>.<last seen>.<nonce>.<HMAC-SHA256>
 
@@ -20,6 +20,13 @@ altered. It is valid while:
   raise it (:func:`openpacs.index.credentials.end_logins`), which ends every session of
   that user at once, on every process (the user row is read on every request; there is
   no cache to wait for).
+
+Signing out ends the session on the server too (:meth:`SessionKeeper.sign_out`): the
+nonce is the session's id, and a ``revoked_session`` row refuses it from then on. That
+row is read in the same query as the user (an ``EXISTS`` on its primary key), so a copy
+of the cookie stops working at the next request on every process and every node, with
+no cache to wait for and no extra query; rows are purged once the session would have
+expired anyway.
 
 The nonce is new at every sign-in (the cookie is rotated), and the CSRF token is an HMAC
 of it: a synchronizer token bound to the session, which a page puts in its forms and its
@@ -41,9 +48,15 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
-from openpacs.index.credentials import institution_ids, password_hash_of, user_by_id
+from openpacs.index.credentials import (
+    institution_ids,
+    password_hash_of,
+    revoke_session,
+    session_user,
+)
 from openpacs.index.db import Database
 from openpacs.services.accounts import set_own_password
 from openpacs.services.audit import FAILURE, AuditTrail, Event
@@ -189,9 +202,10 @@ class SessionKeeper:
 
     def principal(self, token: SessionToken) -> tuple[Principal, bool] | None:
         """The session's user as a principal, and whether DICOMweb is on for the account;
-        None when the user is gone, disabled, or changed credentials since sign-in."""
+        None when the user is gone, disabled, or changed credentials since sign-in, or
+        the session was signed out (:meth:`sign_out`)."""
         with self._db.session() as session:
-            found = user_by_id(session, token.user_id)
+            found = session_user(session, token.user_id, token.nonce)
             if found is None:
                 return None
             user, enabled = found
@@ -199,6 +213,16 @@ class SessionKeeper:
                 return None
             scope = institution_ids(session, user.id)
             return user_principal(user, scope), enabled
+
+    # -- signing out (blocking: one short write)
+
+    def sign_out(self, token: SessionToken) -> None:
+        """End the session on the server: its id (the nonce) is revoked, so a copy of
+        the cookie is refused from the next request on, by every process and node."""
+        now = self._now()
+        expires = datetime.fromtimestamp(token.issued + self.max_seconds, UTC)
+        with self._db.session() as session:
+            revoke_session(session, token.nonce, expires, datetime.fromtimestamp(now, UTC))
 
     # -- signing in (blocking: argon2)
 

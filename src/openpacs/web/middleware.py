@@ -19,7 +19,13 @@ from openpacs.services.ratelimit import FailureLimiter, retry_after_header
 from openpacs.services.sessions import SessionKeeper, SessionToken
 from openpacs.settings import Settings
 from openpacs.web.errors import error_response
-from openpacs.web.session_auth import SAFE_METHODS, csrf_header, csrf_refusal
+from openpacs.web.session_auth import (
+    SAFE_METHODS,
+    SESSION_ENDED,
+    cookie_values,
+    csrf_header,
+    csrf_refusal,
+)
 
 _SLASHES = re.compile(r"/{2,}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -114,6 +120,11 @@ class BasicAuthMiddleware:
             if token is not None:
                 await self._with_session(scope, receive, send, token)
                 return
+            if cookie_values(scope["headers"]):
+                # A browser with an expired, revoked or altered session cookie: no Basic
+                # challenge, or the browser would pop its own login dialog (inside OHIF).
+                await error_response(401, SESSION_ENDED)(scope, receive, send)
+                return
         credentials = basic_credentials(header) if header is not None else None
         token = bearer_token(header) if header is not None else None
         if credentials is None and token is None:
@@ -165,8 +176,7 @@ class BasicAuthMiddleware:
                 return
         found = await anyio.to_thread.run_sync(self.sessions.principal, token)
         if found is None:
-            reason = "your session has ended; sign in again"
-            await error_response(401, reason)(scope, receive, send)
+            await error_response(401, SESSION_ENDED)(scope, receive, send)
             return
         who, dicomweb_enabled = found
         if not dicomweb_enabled:

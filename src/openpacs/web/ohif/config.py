@@ -54,6 +54,10 @@ class ViewerConfig:
     router_basename: str  # the page's path, e.g. /viewer or /share/{token}/ohif
     dicomweb_root: str  # path of the DICOMweb root, e.g. /dicomweb
     friendly_name: str
+    #: The sign-in page (``/signin``) for a signed-in user's viewer: a DICOMweb call
+    #: answered 401 (the session ended) sends the page there, to come back afterwards.
+    #: Empty for a share's viewer (its password is asked by its own page).
+    sign_in: str = ""
 
     def data_source(self) -> dict[str, object]:
         return {
@@ -101,6 +105,14 @@ class ViewerConfig:
             "dataSources": [self.data_source()],
         }
 
+    def _sign_in_on_401(self) -> str:
+        # ``next`` is a path of this server without the public URL's prefix.
+        prefix = self.sign_in.removesuffix("/signin")
+        return _SIGN_IN_ON_401 % {
+            "signin": json.dumps(self.sign_in),
+            "prefix": json.dumps(prefix),
+        }
+
     def script(self) -> str:
         """The page's ``app-config.js``: what OHIF's inline scripts and its own
         ``app-config.js`` would set (no inline script: the CSP forbids them)."""
@@ -111,5 +123,19 @@ class ViewerConfig:
             'console.time("scriptToView");\n'
             f"window.PUBLIC_URL = {json.dumps(PUBLIC_PATH)};\n"
             "function browserImportFunction(n) { return import(n); }\n"
-            f"window.config = {data};\n"
+            f"window.config = {data};\n" + (self._sign_in_on_401() if self.sign_in else "")
         )
+
+
+# OHIF calls ``httpErrorHandler`` for a failed DICOMweb request (dicomweb-client's and the
+# image loader's ``errorInterceptor``): a 401 means the session cookie no longer works.
+_SIGN_IN_ON_401 = """window.config.httpErrorHandler = function (error) {
+  var status = error && (error.status || (error.request && error.request.status));
+  if (status !== 401 || window.openpacsSigningIn) { return; }
+  window.openpacsSigningIn = true;
+  var here = window.location.pathname + window.location.search;
+  var prefix = %(prefix)s;
+  if (prefix && here.indexOf(prefix) === 0) { here = here.slice(prefix.length); }
+  window.location.assign(%(signin)s + "?next=" + encodeURIComponent(here));
+};
+"""

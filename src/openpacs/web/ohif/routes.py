@@ -31,7 +31,7 @@ from openpacs.ohif.release import PUBLIC_PATH
 from openpacs.web.context import context
 from openpacs.web.ohif.assets import asset_response
 from openpacs.web.ohif.config import ViewerConfig, page_headers
-from openpacs.web.session_auth import sign_in_redirect, signed_in
+from openpacs.web.session_auth import SIGN_IN_PATH, sign_in_redirect, signed_in, url_path
 
 VIEWER_ROOT = PUBLIC_PATH.rstrip("/")  # /viewer
 SHARE_VIEWER = "ohif"  # /share/{token}/ohif
@@ -98,6 +98,7 @@ async def viewer(request: Request) -> Response:
                 router_basename=VIEWER_ROOT,
                 dicomweb_root=urlsplit(context(request).settings.dicomweb_root).path,
                 friendly_name="openpacs",
+                sign_in=url_path(request, SIGN_IN_PATH),
             )
         )
     return page_response(bundle, VIEWER_ROOT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -14,6 +15,7 @@ from openpacs.services.errors import ServiceError
 from openpacs.services.principal import Principal
 from openpacs.web.context import AppContext, context
 from openpacs.web.errors import status_of
+from openpacs.web.ohif.routes import study_viewer_path
 from openpacs.web.session_auth import (
     csrf_refusal,
     csrf_token,
@@ -41,7 +43,13 @@ def prefix_of(request: Request) -> str:
 
 
 def frame(request: Request, who: Principal | None, current: str = "") -> Frame:
-    return Frame(who, csrf_token(request) if who is not None else "", prefix_of(request), current)
+    return Frame(
+        who,
+        csrf_token(request) if who is not None else "",
+        prefix_of(request),
+        current,
+        ohif=partial(study_viewer_path, request),
+    )
 
 
 async def user_or_redirect(request: Request) -> Principal | Response:

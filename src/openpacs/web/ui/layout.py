@@ -8,6 +8,7 @@ all, so even an escaping mistake could not run anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.responses import HTMLResponse
@@ -42,10 +43,18 @@ class Frame:
     csrf: str = ""
     prefix: str = ""
     current: str = ""
+    #: Where a study opens in OHIF (``study_viewer_path`` of the request), or None
+    #: when the viewer is off or not installed: the pages then keep the built-in viewer.
+    ohif: Callable[[str], str | None] | None = None
 
     def url(self, path: str) -> str:
         """An escaped URL path of this server (``path`` must be made of safe parts)."""
         return h(self.prefix + path)
+
+    def ohif_link(self, study_uid: str) -> str | None:
+        """The escaped URL that opens ``study_uid`` in OHIF, or None without OHIF."""
+        path = self.ohif(study_uid) if self.ohif is not None else None
+        return None if path is None else self.url(path)
 
     def csrf_field(self) -> str:
         return f'<input type="hidden" name="csrf_token" value="{h(self.csrf)}">'

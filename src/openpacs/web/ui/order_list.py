@@ -190,8 +190,19 @@ def _row(fr: Frame, order: OrderSummary, institutions: dict[str, str]) -> str:
         f'<span class="sub">{h(institution)}</span></td>'
         f'<td class="hide-narrow">{h(order.accession_number)}</td>'
         f'<td class="num hide-narrow">{order.number_of_instances}</td>'
-        f"<td>{_status_pill(order.order_status)}</td></tr>"
+        f"<td>{_status_pill(order.order_status)}{_viewer_link(fr, order)}</td></tr>"
     )
+
+
+def _viewer_link(fr: Frame, order: OrderSummary) -> str:
+    """An order with images opens in OHIF from the list (the order page has the rest,
+    the built-in viewer included, when OHIF is off)."""
+    if order.order_status != "ImagesReceived" or not order.study_instance_uid:
+        return ""
+    link = fr.ohif_link(order.study_instance_uid)
+    if link is None:
+        return ""
+    return f' <a class="viewer-link small" href="{link}">Open in viewer</a>'
 
 
 def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[str, str]) -> str:

@@ -297,6 +297,14 @@ def _shares_box(fr: Frame, data: OrderPageData, today: date) -> str:
     return f'<section class="card"><h2>Share links</h2>{listed}{form}</section>'
 
 
+def _study_viewer_link(fr: Frame, study: SharedStudy) -> str:
+    """The study's "Open in viewer" link (OHIF), when it has images and OHIF is on."""
+    link = fr.ohif_link(study.study_uid) if study.series else None
+    if link is None:
+        return ""
+    return f'<p><a class="button small study-viewer" href="{link}">Open in viewer</a></p>'
+
+
 def order_html(fr: Frame, data: OrderPageData, today: date, message: str = "") -> str:
     p = data.view.properties
     name = format_name(p.patient_name) or "Unnamed patient"
@@ -304,10 +312,13 @@ def order_html(fr: Frame, data: OrderPageData, today: date, message: str = "") -
     actions = []
     first_series = next((s for st in data.view.studies for s in st.series), None)
     if first_series is not None:
-        actions.append(
-            f'<a class="button" id="view" href="{order_path}/viewer/{u(first_series.series_uid)}">'
-            "View images</a>"
-        )
+        quick = f"{order_path}/viewer/{u(first_series.series_uid)}"
+        ohif = fr.ohif_link(first_series.study_uid)
+        if ohif is not None:
+            actions.append(f'<a class="button" id="open-viewer" href="{ohif}">Open in viewer</a>')
+            actions.append(f'<a class="button secondary" id="view" href="{quick}">Quick view</a>')
+        else:
+            actions.append(f'<a class="button" id="view" href="{quick}">View images</a>')
     for study in data.view.studies:
         if study.images:
             zip_url = fr.url("/dicomweb") + h(
@@ -325,6 +336,7 @@ def order_html(fr: Frame, data: OrderPageData, today: date, message: str = "") -
         f'<section class="card" data-study="{h(study.study_uid)}">'
         f"<h2>{h(format_date(study.study_date) or 'Study')}"
         f"{' · ' + h(study.description) if study.description else ''}</h2>"
+        f"{_study_viewer_link(fr, study)}"
         f"{_series_grid(fr, data, study)}</section>"
         for study in data.view.studies
     )

@@ -5,7 +5,8 @@
   rate limit as HTTP Basic; right: a new session cookie (rotated) and 303 to ``next``
   (a same-site path only) or the orders; wrong: the form again with the reason (401,
   403 for a disabled user, 429 with ``Retry-After`` after too many).
-* ``POST /signout``: the cookie is removed; 303 to the sign-in page.
+* ``POST /signout``: the session ends on the server (a copy of the cookie is refused from
+  then on) and the cookie is removed; 303 to the sign-in page.
 * ``GET/POST /account/password``: the current password and the new one twice.
 
 A sign-in post from another site's page is refused (403): no one can sign a browser in
@@ -24,6 +25,7 @@ from openpacs.web.session_auth import (
     cross_site,
     keeper,
     safe_next,
+    session_token,
     set_session_cookie,
     signed_in,
 )
@@ -118,6 +120,9 @@ async def sign_out(request: Request) -> Response:
     checked = await signed_in_post(request)
     if isinstance(checked, Response) and (await signed_in(request)) is not None:
         return checked  # signed in, but the post failed its CSRF check
+    token = session_token(request)
+    if token is not None and not isinstance(checked, Response):
+        await in_thread(lambda: keeper(request).sign_out(token))
     response = RedirectResponse(prefix_of(request) + "/signin?out=1", status_code=303)
     clear_session_cookie(response, request)
     return response
