@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
@@ -12,9 +13,12 @@ import pytest
 from bench.dataset import make_instance, study_specs
 
 from tests.support.postgres import temporary_database
-from tests.support.s3 import MotoS3
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.stow import referenced_uids, stow
+
+if TYPE_CHECKING:
+    # Imported by pytest as a plugin (below), so that its assertions are rewritten.
+    from tests.support.s3 import MotoS3
 
 pytest_plugins = ("tests.support.s3",)
 
