@@ -152,6 +152,15 @@ def test_password_share_needs_the_password_or_the_session(
     with httpx.Client(timeout=30) as browser:
         assert browser.post(url, data={"password": PASSWORD}).status_code == 303
         assert browser.get(studies).status_code == 200
+    # A browser whose share session is gone (OHIF on the share) gets no Basic challenge:
+    # the browser would otherwise ask for a password in its own dialog.
+    ended = get(studies, headers={"Cookie": "openpacs_share=not-a-session"})
+    assert ended.status_code == 401 and "www-authenticate" not in ended.headers
+    assert "open the share link again" in ended.headers["x-error-reason"]
+    with_password = get(
+        studies, auth=("anyone", PASSWORD), headers={"Cookie": "openpacs_share=not-a-session"}
+    )
+    assert with_password.status_code == 200
 
 
 def test_share_without_password_needs_the_token_only(server: ServerProcess, data: Data) -> None:

@@ -43,6 +43,7 @@ from openpacs.web.share.auth import (
     client_address,
     has_session,
     resolve,
+    session_cookies,
     share_access,
     share_dicomweb_base,
 )
@@ -125,6 +126,12 @@ class ShareDicomweb:
         access = share_access(app)
         if not has_session(conn, access, share):
             password = basic_password(conn)
+            if password is None and session_cookies(conn):
+                # A browser whose share session ended (OHIF on the share): no Basic
+                # challenge, or the browser would ask for a password in its own dialog.
+                return error_response(
+                    401, "the share's session has ended; open the share link again"
+                )
             if password is None:
                 return error_response(
                     401,
