@@ -3,7 +3,9 @@ replayed exactly once after a crash."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +130,33 @@ def test_without_a_journal_events_are_only_queued(db: Database) -> None:
     trail.wait_durable(0)
     trail.close()
     assert len(rows(db)) == 1
+
+
+def test_a_new_journal_is_never_taken_for_an_orphan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers start together: another process replaying orphans at the worst moment (just
+    before the new journal's lock) must not find it (it used to: the new worker's lock
+    then failed and the worker died at start)."""
+    real_flock = fcntl.flock
+    taken: list[str] = []
+    scanning = threading.local()
+
+    def flock_after_a_scan(fd: int, operation: int) -> None:
+        if not getattr(scanning, "on", False):
+            scanning.on = True
+            try:
+                for orphan in orphans(tmp_path, own=""):
+                    taken.append(orphan.name)
+                    orphan.release()
+            finally:
+                scanning.on = False
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(audit_journal.fcntl, "flock", flock_after_a_scan)
+    journal = Journal(tmp_path)
+    monkeypatch.undo()
+    assert taken == []
+    assert [p.name for p in tmp_path.iterdir()] == [f"{journal.name}{audit_journal.SUFFIX}"]
+    assert [o.name for o in orphans(tmp_path, own="")] == []  # still locked by us
+    journal.close(journal.last_seq)

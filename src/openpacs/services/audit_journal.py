@@ -36,6 +36,8 @@ from typing import Any
 
 import orjson
 
+from openpacs.storage.base import fsync_path
+
 log = logging.getLogger("openpacs.audit")
 
 ROTATE_BYTES = 8 * 1024 * 1024
@@ -96,11 +98,20 @@ class Journal:
         self.name, self._fd = self._open_new()
 
     def _open_new(self) -> tuple[str, int]:
+        # Created and locked under a name that `orphans` does not look at, then renamed:
+        # another process replaying orphans must never find our journal before it is
+        # locked (it would take it for an orphan, and our lock would fail).
         name = uuid.uuid4().hex
-        fd = os.open(
-            self.directory / f"{name}{SUFFIX}", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
-        )
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        staging = self.directory / f".{name}.new"
+        fd = os.open(staging, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(staging, self.directory / f"{name}{SUFFIX}")
+            fsync_path(self.directory)  # the journal's name must survive a crash
+        except BaseException:
+            os.close(fd)
+            staging.unlink(missing_ok=True)
+            raise
         return name, fd
 
     @property
