@@ -280,35 +280,30 @@ def _account(session: Session, who: Principal) -> Account:
     return account
 
 
-def _user(session: Session, who: Principal, user_uuid: str) -> User:
-    user = session.scalar(
-        select(User).where(User.account_id == who.account_id, User.uuid == user_uuid)
+# The account's rows that the administration pages name by UUID.
+Owned = TypeVar("Owned", User, Institution, Equipment)
+
+
+def _owned(session: Session, who: Principal, model: type[Owned], uuid: str, noun: str) -> Owned:
+    """The ``model`` row ``uuid`` of the principal's account (NotFound for another's)."""
+    row = session.scalar(
+        select(model).where(model.account_id == who.account_id, model.uuid == uuid)
     )
-    if user is None:
-        raise NotFound(f"no user {user_uuid}")
-    return user
+    if row is None:
+        raise NotFound(f"no {noun} {uuid}")
+    return row
+
+
+def _user(session: Session, who: Principal, user_uuid: str) -> User:
+    return _owned(session, who, User, user_uuid, "user")
 
 
 def _institution(session: Session, who: Principal, institution_uuid: str) -> Institution:
-    institution = session.scalar(
-        select(Institution).where(
-            Institution.account_id == who.account_id, Institution.uuid == institution_uuid
-        )
-    )
-    if institution is None:
-        raise NotFound(f"no institution {institution_uuid}")
-    return institution
+    return _owned(session, who, Institution, institution_uuid, "institution")
 
 
 def _equipment(session: Session, who: Principal, equipment_uuid: str) -> Equipment:
-    equipment = session.scalar(
-        select(Equipment).where(
-            Equipment.account_id == who.account_id, Equipment.uuid == equipment_uuid
-        )
-    )
-    if equipment is None:
-        raise NotFound(f"no equipment {equipment_uuid}")
-    return equipment
+    return _owned(session, who, Equipment, equipment_uuid, "equipment")
 
 
 def _equipment_words(equipment: Equipment) -> str:
