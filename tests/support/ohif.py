@@ -5,7 +5,7 @@ the network.
   into the virtual environment; without it they skip with the reason, except in CI.
 * The viewport: OHIF exposes Cornerstone on ``window.cornerstone``; the tests read the
   viewport's image index, its VOI window and where an image pixel lands on the canvas
-  (``worldToCanvas``), then compare the *screenshot* of the canvas at landmarks with the
+  (``worldToCanvas``), then compare the canvas's pixels at landmarks with the
   server's own rendering of the same frame (``/rendered`` with the same window).
 * The network log (Chromium's performance log): every response of the session, so a
   test can say that none was a 4xx or 5xx, and which frames were fetched.
@@ -194,11 +194,22 @@ def wait_for_image(driver: WebDriver, timeout: float = 60.0) -> ViewportState:
 
 
 def canvas_pixels(driver: WebDriver) -> np.ndarray[Any, Any]:
-    """What the viewport shows: a screenshot of its canvas, as grey levels."""
-    from selenium.webdriver.common.by import By
+    """What the viewport's canvas holds, as grey levels at CSS-pixel resolution.
 
-    canvas = driver.find_element(By.CSS_SELECTOR, "canvas.cornerstone-canvas")
-    picture = Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("L")
+    Read from the canvas itself, not from a screenshot: OHIF draws its overlays (orientation
+    markers, the patient text, notices) as HTML over the canvas, and a screenshot would
+    compare those with the server's rendering.
+    """
+    import base64
+
+    url, width, height = driver.execute_script(
+        "const c = document.querySelector('canvas.cornerstone-canvas');"
+        "return [c.toDataURL('image/png'), c.clientWidth, c.clientHeight];"
+    )
+    png = base64.b64decode(str(url).split(",", 1)[1])
+    picture = Image.open(io.BytesIO(png)).convert("L")
+    if picture.size != (width, height):  # a device pixel ratio other than 1
+        picture = picture.resize((int(width), int(height)), Image.Resampling.BILINEAR)
     return np.asarray(picture, dtype=np.float64)
 
 
