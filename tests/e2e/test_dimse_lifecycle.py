@@ -49,6 +49,38 @@ def test_workers_serve_dicom_associations_and_stop_cleanly(tmp_path: Path) -> No
         server.stop()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_peer_that_connects_while_the_server_starts_is_served(
+    tmp_path: Path, workers: str
+) -> None:
+    """The DICOM node starts beside the app, after the port is bound: an association asked
+    for the moment the port takes connections waits for the node, it is not dropped."""
+    server = ServerProcess(tmp_path / "data", env={"OPENPACS_WORKERS": workers})
+    server.data_dir.mkdir(parents=True)
+    account = server.create_account()
+    title = new_ae_title("EARLY")
+    add_equipment(server, account, title)
+
+    def echo_at_first_chance() -> int:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", server.dicom_port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.002)
+        with association(server, title, [build_context(VERIFICATION)]) as assoc:
+            return int(assoc.send_c_echo().Status)
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(echo_at_first_chance)
+        server.start()
+        try:
+            assert first.result(60) == 0
+        finally:
+            server.stop()
+
+
 def test_one_process_stops_on_sigterm_with_an_association_open(tmp_path: Path) -> None:
     server = ServerProcess(tmp_path / "data").start()
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from openpacs.ohif.bundle import BundleError, load_bundle, page_template
-from openpacs.ohif.install import InstallError, install, is_installed
+from openpacs.ohif.install import InstallError, install
 from openpacs.ohif.release import (
     PINNED_INTEGRITY,
     PINNED_VERSION,
@@ -26,6 +26,7 @@ from openpacs.ohif.release import (
     ReleaseError,
     install_dir,
     integrity_of,
+    is_installed,
     release_for,
 )
 from openpacs.settings import Settings

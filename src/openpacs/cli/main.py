@@ -8,6 +8,7 @@ client commands start at once.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -55,7 +56,14 @@ def resolve(handler: str | Handler) -> Handler:
     if callable(handler):
         return handler
     module, _, name = handler.partition(":")
-    found: Handler = getattr(importlib.import_module(module), name)
+    # The server's modules allocate a few hundred thousand objects that live as long as
+    # the process; while they load, the cyclic collector would walk them again and again
+    # (about 120 ms of a server's start). The server freezes them afterwards.
+    gc.disable()
+    try:
+        found: Handler = getattr(importlib.import_module(module), name)
+    finally:
+        gc.enable()
     return found
 
 

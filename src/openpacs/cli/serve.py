@@ -18,6 +18,8 @@ import argparse
 import logging
 import socket
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import uvicorn
@@ -25,13 +27,15 @@ import uvicorn
 from openpacs.cli import preflight
 from openpacs.cli.common import checked_settings, fail, open_database
 from openpacs.cli.first_start import first_start_message
-from openpacs.dimse.node import handed_node, listening_node
 from openpacs.index.db import Database
 from openpacs.services.bootstrap import ensure_initial_admin
 from openpacs.settings import Settings, SettingsError
 from openpacs.web.app import create_app, settle_memory
-from openpacs.web.http_protocol import http_protocol
+from openpacs.web.http_protocol import server_config
 from openpacs.web.workers import serve_workers
+
+if TYPE_CHECKING:
+    from openpacs.dimse.node import DicomNode, Services
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,16 +90,11 @@ def _dicom_listener(settings: Settings) -> socket.socket | None:
 def _serve_one(
     settings: Settings, db: Database, listener: socket.socket, dicom: socket.socket | None
 ) -> int:
-    attach = listening_node(dicom) if dicom is not None else None
+    attach = _listening_node(dicom) if dicom is not None else None
     app = create_app(settings, db=db, attach=attach)
     settle_memory()
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_level=settings.log_level,
-        http=http_protocol(settings.max_request_bytes),
+    config = server_config(
+        app, settings.max_request_bytes, settings.log_level, host=settings.host, port=settings.port
     )
     uvicorn.Server(config).run(sockets=[listener])
     return 0
@@ -104,4 +103,23 @@ def _serve_one(
 def _serve_workers(settings: Settings, db: Database, dicom: socket.socket | None) -> int:
     db.dispose()
     # Each worker builds its app (and its DICOM node) from these settings.
-    return serve_workers(settings, dicom, handed_node if dicom is not None else None)
+    return serve_workers(settings, dicom, _handed_node if dicom is not None else None)
+
+
+# The DICOM node's module (and pynetdicom) is imported where the node starts, beside the
+# serving app (``web/attachment.py``), not before the app answers.
+
+
+def _listening_node(listener: socket.socket) -> Callable[[Services], DicomNode]:
+    def node(services: Services) -> DicomNode:
+        from openpacs.dimse.node import listening_node
+
+        return listening_node(listener)(services)
+
+    return node
+
+
+def _handed_node(services: Services) -> DicomNode:
+    from openpacs.dimse.node import handed_node
+
+    return handed_node(services)

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, delete, exists, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import (
@@ -26,6 +24,7 @@ from openpacs.index.models import (
     User,
     UserInstitution,
 )
+from openpacs.index.raw import dialect_insert
 
 __all__ = [
     "bump_epoch",
@@ -104,7 +103,7 @@ def revoke_session(session: Session, session_id: str, expires_at: datetime, now:
     """End a web session for good (sign-out), and purge the revocations that expired."""
     session.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
     # Two sign-outs of one session at once (a double click, two tabs) are no conflict.
-    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    make = dialect_insert(session.get_bind().dialect.name)
     session.execute(
         make(RevokedSession).values(id=session_id, expires_at=expires_at).on_conflict_do_nothing()
     )

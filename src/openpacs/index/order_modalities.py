@@ -26,14 +26,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Executable
 
 from openpacs.index.models import OrderModality, PatientOrder, Study
-from openpacs.index.raw import RawStatement, raw_cursor
+from openpacs.index.raw import RawStatement, dialect_insert, raw_cursor
 
 __all__ = ["modalities_of", "refresh_order_modalities", "refresh_order_modalities_in"]
 
@@ -59,7 +57,7 @@ _DROP = RawStatement(
 def _add(dialect: str) -> Executable:
     """Insert a row; another writer's same row (two studies of one order stored at
     once by two processes) is no conflict."""
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    make = dialect_insert(dialect)
     return (
         make(OrderModality)
         .values(

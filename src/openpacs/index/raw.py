@@ -13,13 +13,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BindParameter, Connection, Table, bindparam, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.sql.expression import Executable
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+
+
+def dialect_insert(dialect: str) -> Callable[[Any], PostgresqlInsert | SqliteInsert]:
+    """The dialect's own ``insert`` (the one with ``on_conflict_do_nothing``). PostgreSQL's
+    module is imported only for PostgreSQL: it cost every SQLite server's start 30 ms."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,7 @@ class RowInsert:
         def make(dialect: str) -> Executable:
             if not skip_duplicates_of:
                 return insert(table).values(values).returning(key)
-            upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+            upsert = dialect_insert(dialect)
             return (
                 upsert(table)
                 .values(values)

@@ -18,8 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpacs.ohif.install import MARKER, is_installed
-from openpacs.ohif.release import PUBLIC_PATH, Release, install_dir
+from openpacs.ohif.release import MARKER, PUBLIC_PATH, Release, install_dir, is_installed
 
 log = logging.getLogger("openpacs.ohif")
 

@@ -36,9 +36,8 @@ from pathlib import Path, PurePosixPath
 
 import httpx
 
-from openpacs.ohif.release import PUBLIC_PATH, Release, cache_dir, install_dir
+from openpacs.ohif.release import MARKER, PUBLIC_PATH, Release, cache_dir, install_dir, is_installed
 
-MARKER = ".openpacs-ohif.json"
 MAX_BYTES = 2 * 1024**3
 MAX_MEMBERS = 20_000
 CHUNK = 1024 * 1024
@@ -60,16 +59,6 @@ class Installed:
     release: Release
     path: Path
     fresh: bool  # unpacked by this call (False: it was already installed)
-
-
-def is_installed(target: Path, release: Release) -> bool:
-    try:
-        marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return bool(
-        marker.get("integrity") == release.integrity and marker.get("public_path") == PUBLIC_PATH
-    )
 
 
 def install(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import sys
@@ -25,6 +26,8 @@ PINNED_INTEGRITY = (
 REGISTRY = "https://registry.npmjs.org"
 #: Where the viewer's files are served; the bundle's public path is rewritten to it.
 PUBLIC_PATH = "/viewer/"
+#: The file an installation is finished with: the release it holds (see ``install.py``).
+MARKER = ".openpacs-ohif.json"
 
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.]+)?$")
 _INTEGRITY = re.compile(r"^sha512-[A-Za-z0-9+/]{86}==$")
@@ -89,3 +92,14 @@ def cache_dir() -> Path:
     environment (CI, ``make clean``) installs without downloading again."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "openpacs"
+
+
+def is_installed(target: Path, release: Release) -> bool:
+    """``target`` holds a finished installation of ``release`` for this server."""
+    try:
+        marker = json.loads((target / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(
+        marker.get("integrity") == release.integrity and marker.get("public_path") == PUBLIC_PATH
+    )

@@ -23,7 +23,6 @@ one (``attempted``), so the face can put the failed sign-in in that account's tr
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import logging
@@ -42,7 +41,7 @@ from openpacs.index.credentials import (
 )
 from openpacs.index.db import Database
 from openpacs.index.models import ApiToken, User
-from openpacs.services.passwords import hash_password, verify_password
+from openpacs.services.passwords import UNKNOWN_USER_HASH, verify_password
 from openpacs.services.principal import Principal
 from openpacs.services.tokens import looks_like_token, token_hash
 
@@ -66,13 +65,6 @@ class AuthResult:
     attempted: Principal | None = None
 
 
-@functools.cache
-def _unknown_user_hash() -> str:
-    """Verified against when the user does not exist, so that response timing does not
-    tell which e-mail addresses have accounts (one per process)."""
-    return hash_password(secrets.token_hex(16))
-
-
 class Authenticator:
     def __init__(
         self, db: Database, cache_seconds: float = 60.0, epoch_seconds: float = 1.0
@@ -89,9 +81,6 @@ class Authenticator:
         # Each argon2 check takes 64 MiB for a moment: a burst of first logins must not
         # multiply that, so at most two run at once (the rest wait their turn).
         self._hashing = threading.BoundedSemaphore(2)
-        # Made in the background: an argon2 hash takes 0.1-0.6 s of CPU, which a
-        # restarted server must not spend before it answers.
-        threading.Thread(target=_unknown_user_hash, name="dummy-hash", daemon=True).start()
 
     # -- the login epoch
 
@@ -175,7 +164,7 @@ class Authenticator:
             if hit is not None:
                 return hit
             if found is None:
-                verify_password(_unknown_user_hash(), password)
+                verify_password(UNKNOWN_USER_HASH, password)
                 return AuthResult(None)
             user, enabled = found
             if not verify_password(user.password_hash, password):

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import normalize_name
@@ -42,6 +41,7 @@ from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.folder_rows import folders_of_order
 from openpacs.index.models import Folder, FolderOrder, PatientOrder, Share
+from openpacs.index.raw import dialect_insert
 from openpacs.index.viewer import Viewer, order_scope
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.orders import (
@@ -430,13 +430,8 @@ def add_order_to_folders(
 
 def _insert_links(session: Session, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: a concurrent identical request is no error."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(FolderOrder).values(rows).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(FolderOrder).values(rows).on_conflict_do_nothing())
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        session.add_all(FolderOrder(**row) for row in rows)
+    make = dialect_insert(session.get_bind().dialect.name)
+    session.execute(make(FolderOrder).values(rows).on_conflict_do_nothing())
 
 
 def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:

@@ -13,6 +13,17 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 _hasher = PasswordHasher()
 
+#: Verified against when a sign-in names no known user, so that the answer takes as long
+#: as for a known one and its timing does not tell which e-mail addresses have accounts.
+#: The hash of a random password nobody kept (made with ``PasswordHasher().hash``); the
+#: result of the check is thrown away. A constant, not made at start: an argon2 hash is
+#: 0.1-0.6 s of CPU on every core, which a restarted server must not spend before it
+#: answers. ``tests/unit/test_passwords.py`` checks that its cost is the hasher's.
+UNKNOWN_USER_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$1RqaVESnTxZ/WSDwhfvuSw"
+    "$z1Qg854tqR0iHs1Lt5obhLKroFz2c6iD7s8535/2Jm0"
+)
+
 
 def hash_password(password: str) -> str:
     return str(_hasher.hash(password))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, nullcontext
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,6 +28,7 @@ from openpacs.settings import Settings
 from openpacs.storage.factory import blob_store_for
 from openpacs.web.api.openapi import openapi_json
 from openpacs.web.api.routes import api_routes
+from openpacs.web.attachment import Attachment, attached_in_background
 from openpacs.web.audit import AuditMiddleware
 from openpacs.web.context import AppContext
 from openpacs.web.dicomweb.routes import dicomweb_routes
@@ -90,11 +90,6 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"Status": "ok"})
 
 
-#: Something that runs beside the app on the same services (the DICOM node): entered once
-#: the app has started, left before the services close.
-Attachment = Callable[[AppContext], AbstractContextManager[Any]]
-
-
 #: The cyclic garbage collector's thresholds while serving: parsing one upload allocates
 #: thousands of short-lived objects (pydicom elements), which at Python's default (a
 #: young-generation pass every 700 allocations) cost about 0.3 ms of collections per
@@ -139,7 +134,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sweeper.start()  # what a crash left is released in the background, not at start
-        with attach(ctx) if attach is not None else nullcontext():
+        with attached_in_background(attach, ctx) if attach is not None else nullcontext():
             yield
         sweeper.close()
         ctx.store.close()

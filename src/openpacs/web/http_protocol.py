@@ -14,8 +14,10 @@ when it is beyond any integer a client could mean), and the connection is closed
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
+from uvicorn import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from openpacs.web.errors import ascii_reason
@@ -127,4 +129,20 @@ def http_protocol(max_request_bytes: int) -> type[asyncio.Protocol]:
     """The protocol class for ``uvicorn.Config(http=...)`` with the request limit set."""
     return type(
         "HttpProtocol", (GuardedHttpToolsProtocol,), {"max_request_bytes": max_request_bytes}
+    )
+
+
+def server_config(app: Any, max_request_bytes: int, log_level: str, **options: Any) -> Config:
+    """uvicorn's configuration of an openpacs process (``options``: host, port, lifespan).
+
+    No WebSocket protocol: nothing here speaks it, and loading uvicorn's implementation
+    (the ``websockets`` package) cost every start about 20 ms.
+    """
+    return Config(
+        app,
+        access_log=False,
+        log_level=log_level,
+        http=http_protocol(max_request_bytes),
+        ws="none",
+        **options,
     )

@@ -38,6 +38,7 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -169,7 +170,7 @@ def _worker_main(
         with contextlib.suppress(OSError):
             os.close(fd)
     from openpacs.web.app import create_app, settle_memory
-    from openpacs.web.http_protocol import http_protocol
+    from openpacs.web.http_protocol import server_config
 
     log_level = settings.log_level
     logging.basicConfig(
@@ -177,11 +178,21 @@ def _worker_main(
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     sinks: list[ConnectionSink] = []
+    # Connections of the second listener that came before its sink was made (it starts
+    # beside the app, on a thread of its own: see web/attachment.py).
+    waiting: list[socket.socket] = []
+    lock = threading.Lock()
 
     def attach(ctx: AppContext) -> ConnectionSink:
         assert extension is not None
-        sinks.append(extension(ctx))
-        return sinks[-1]
+        sink = extension(ctx)
+        with lock:
+            sinks.append(sink)
+            early = waiting[:]
+            waiting.clear()
+        for connection in early:
+            sink.serve(connection, closed)
+        return sink
 
     app = create_app(settings, attach=attach if extension is not None else None)
     settle_memory()
@@ -191,19 +202,17 @@ def _worker_main(
             open_connections[index] -= 1
 
     def other(connection: socket.socket) -> None:
-        if not sinks:  # not started yet, or no extension: nobody serves it
+        if extension is None:  # nobody serves it
             connection.close()
             closed()
             return
+        with lock:
+            if not sinks:
+                waiting.append(connection)
+                return
         sinks[0].serve(connection, closed)
 
-    config = uvicorn.Config(
-        app,
-        access_log=False,
-        log_level=log_level,
-        lifespan="on",
-        http=http_protocol(settings.max_request_bytes),
-    )
+    config = server_config(app, settings.max_request_bytes, log_level, lifespan="on")
     HandedConnectionsServer(config, channel, closed, other).run()
 
 

@@ -1,0 +1,46 @@
+"""What runs beside the app on the same services (the DICOM node), started in the
+background so that it never delays the first HTTP answer.
+
+The DICOM node's imports (pynetdicom) and set-up take about 150 ms, a good part of a
+restart's budget ("a restarted server answers within 1 s"). Its port is bound before the
+app starts (``cli/preflight.py``), so a peer that connects meanwhile waits in the
+listen backlog (or, with workers, in the worker's queue) and is served once the node is
+up. If the node cannot start, the error is logged and HTTP goes on serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openpacs.web.context import AppContext
+
+log = logging.getLogger("openpacs.app")
+
+#: Something that runs beside the app on the same services: entered once the app has
+#: started, left before the services close.
+Attachment = Callable[["AppContext"], AbstractContextManager[Any]]
+
+
+@contextmanager
+def attached_in_background(attach: Attachment, ctx: AppContext) -> Iterator[None]:
+    """Enter ``attach(ctx)`` on a thread of its own; on leaving, wait for it, then leave it."""
+    stack = ExitStack()
+
+    def start() -> None:
+        try:
+            stack.enter_context(attach(ctx))
+        except Exception:
+            log.exception("the DICOM node did not start; HTTP goes on without it")
+
+    thread = threading.Thread(target=start, name="openpacs-attach", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+        stack.close()
