@@ -2,7 +2,7 @@
 
     python -m bench.scale [--instances 1000000] [--per-study 10] [--clients 4]
                           [--per-request 50] [--database sqlite|postgresql|both]
-                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
+                          [--postgres postgresql://postgres@127.0.0.1:5432/test] [--keep]
 
 Starts ``openpacs serve`` (its defaults, one process per core as in ``make bench``) on an
 empty index, stores ``--instances`` small instances (16x16 CT, ``--per-study`` per study,
@@ -312,7 +312,10 @@ def run(database: str, args: argparse.Namespace) -> str:
     finally:
         target.close()
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"[scale {database}] data kept in {work}", flush=True)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     minutes = (time.monotonic() - started) / 60
     end_load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     chunk = chunk_studies * args.per_study
@@ -352,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--tmp", default=None, help="folder for the data (default: the system's)")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder (to profile)")
     args = parser.parse_args(argv)
     databases = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for database in databases:
