@@ -20,6 +20,7 @@ from openpacs.services.audit import AuditTrail
 from openpacs.services.auth import Authenticator
 from openpacs.services.errors import ServiceError
 from openpacs.services.gc import Sweeper
+from openpacs.services.planner_stats import PlannerStatistics
 from openpacs.services.ratelimit import FailureLimiter
 from openpacs.services.sessions import SessionKeeper
 from openpacs.services.store import StoreService
@@ -130,13 +131,16 @@ def create_app(
     )
 
     sweeper = Sweeper(database, blobs)
+    statistics = PlannerStatistics(database)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sweeper.start()  # what a crash left is released in the background, not at start
+        statistics.start()
         with attached_in_background(attach, ctx) if attach is not None else nullcontext():
             yield
         sweeper.close()
+        statistics.close()
         ctx.store.close()
         ctx.audit.close()
         database.dispose()
