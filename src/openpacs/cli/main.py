@@ -58,11 +58,14 @@ def resolve(handler: str | Handler) -> Handler:
     module, _, name = handler.partition(":")
     # The server's modules allocate a few hundred thousand objects that live as long as
     # the process; while they load, the cyclic collector would walk them again and again
-    # (about 120 ms of a server's start). The server freezes them afterwards.
+    # (about 120 ms of a server's start), and once it is on again it would walk them all
+    # at its next passes (another 100 ms). So it is off meanwhile, and what was loaded is
+    # frozen: never walked again.
     gc.disable()
     try:
         found: Handler = getattr(importlib.import_module(module), name)
     finally:
+        gc.freeze()
         gc.enable()
     return found
 
