@@ -56,17 +56,16 @@ def resolve(handler: str | Handler) -> Handler:
     if callable(handler):
         return handler
     module, _, name = handler.partition(":")
-    # The server's modules allocate a few hundred thousand objects that live as long as
-    # the process; while they load, the cyclic collector would walk them again and again
-    # (about 120 ms of a server's start), and once it is on again it would walk them all
-    # at its next passes (another 100 ms). So it is off meanwhile, and what was loaded is
-    # frozen: never walked again.
+    # The server's modules allocate a few hundred thousand objects; while they load, the
+    # cyclic collector would walk them again and again (about 120 ms of a server's start).
+    # A module that says so (``TAKES_OVER_COLLECTOR``: the server) gets the collector off
+    # and turns it on itself, once it has frozen what will live as long as the process.
     gc.disable()
     try:
         found: Handler = getattr(importlib.import_module(module), name)
     finally:
-        gc.freeze()
-        gc.enable()
+        if not getattr(sys.modules.get(module), "TAKES_OVER_COLLECTOR", False):
+            gc.enable()
     return found
 
 
