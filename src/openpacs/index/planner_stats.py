@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-__all__ = ["analyze", "stale_tables"]
+__all__ = ["refresh_statistics"]
+
+# pg_try_advisory_xact_lock key: openpacs's planner statistics (any constant of our own).
+_LOCK_KEY = 0x6F70_7374
+_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
 
 # Autovacuum's defaults: autovacuum_analyze_threshold and autovacuum_analyze_scale_factor.
 _THRESHOLD_ROWS = 50
@@ -28,13 +32,19 @@ _STALE = text(
 )
 
 
-def stale_tables(conn: Connection) -> list[str]:
-    """This schema's tables whose statistics lag their changes (names from the catalog)."""
-    params = {"rows": _THRESHOLD_ROWS, "fraction": _THRESHOLD_FRACTION}
-    return [str(name) for name in conn.execute(_STALE, params).scalars()]
-
-
-def analyze(conn: Connection, tables: list[str]) -> None:
+def refresh_statistics(conn: Connection) -> list[str]:
+    """Analyze the stale tables, in the caller's transaction; the tables analyzed ([] when
+    another process holds the lock: one at a time is enough)."""
+    if not conn.execute(_LOCK, {"key": _LOCK_KEY}).scalar():
+        return []
+    tables = _stale_tables(conn)
     quote = conn.dialect.identifier_preparer.quote
     for table in tables:
         conn.execute(text(f"ANALYZE {quote(table)}"))
+    return tables
+
+
+def _stale_tables(conn: Connection) -> list[str]:
+    """This schema's tables whose statistics lag their changes (names from the catalog)."""
+    params = {"rows": _THRESHOLD_ROWS, "fraction": _THRESHOLD_FRACTION}
+    return [str(name) for name in conn.execute(_STALE, params).scalars()]

@@ -17,7 +17,6 @@ of an hour, so reservations of a process that crashed never pile up.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from openpacs.index.db import Database
 from openpacs.index.models import Instance
 from openpacs.index.reservations import claim, reserved_among, reserved_before
+from openpacs.services.periodic import Periodic
 from openpacs.storage.base import BlobStore
 
 log = logging.getLogger("openpacs.gc")
@@ -148,19 +148,14 @@ class Sweeper:
     ) -> None:
         self._db = db
         self._blobs = blobs
-        self._first_after = first_after
-        self._interval = interval
         self._grace = grace
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="openpacs-sweeper", daemon=True)
+        self._periodic = Periodic("sweeper", self.sweep, first_after=first_after, interval=interval)
 
     def start(self) -> None:
-        self._thread.start()
+        self._periodic.start()
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        self._periodic.close()
 
     def sweep(self) -> tuple[int, int]:
         """One pass: (reservations released, staging files removed)."""
@@ -173,12 +168,3 @@ class Sweeper:
                 staged,
             )
         return released, staged
-
-    def _run(self) -> None:
-        wait = self._first_after
-        while not self._stop.wait(wait):
-            try:
-                self.sweep()
-            except Exception:
-                log.warning("sweeping stale reservations failed; trying again later", exc_info=True)
-            wait = self._interval
