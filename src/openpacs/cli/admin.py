@@ -62,7 +62,7 @@ def _show(result: Result, as_json: bool) -> None:
         _table(result)
         return
     for key, value in result.items():
-        print(f"{key}: {_cell(value) if isinstance(value, list) else value}")
+        print(f"{key}: {_cell(value) if isinstance(value, list) or value is None else value}")
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
@@ -79,6 +79,8 @@ def _table(rows: list[dict[str, Any]]) -> None:
 
 
 def _cell(value: Any) -> str:
+    if value is None:  # a setting left out, such as an equipment's port: shown blank
+        return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):  # institutions a user is limited to; none: no limit
