@@ -137,8 +137,8 @@ def test_users_groups_institutions_and_equipment(fresh_server: ServerProcess) ->
         "CT1",
     )
     assert equipment["Modality"] == "CT"
-    shown = admin(fresh_server, "add-equipment", "--institution",
-                  str(institution["InstitutionUuid"]), "--name", "CT 2", "--ae-title", "CT2")  # fmt: skip
+    north = str(institution["InstitutionUuid"])
+    shown = admin(fresh_server, "add-equipment", "--institution", north, "--name", "CT 2")
     assert "Port: \n" in shown.stdout and "None" not in shown.stdout  # no port: blank
     changed = admin_json(
         fresh_server, "set-password", "--email", "dr@b.example", "--password", "new-pw-doctor-b"
