@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
+from pynetdicom.pdu import P_DATA_TF
 from pynetdicom.presentation import build_context
 
 from openpacs.index.models import AuditEvent
@@ -67,16 +69,24 @@ def request(transaction: str, uids: list[str]) -> Dataset:
 
 
 class Reports:
-    """N-EVENT-REPORTs received by the modality."""
+    """N-EVENT-REPORTs received by the modality. ``answered`` is set once the modality's
+    response has gone out on the wire: releasing before that would make pynetdicom send the
+    response on a released association."""
 
     def __init__(self) -> None:
-        self.arrived = threading.Event()
+        self.answered = threading.Event()
         self.reports: list[tuple[int, Dataset]] = []
 
-    def __call__(self, event: evt.Event) -> tuple[int, None]:
+    def handlers(self) -> list[tuple[evt.InterventionEvent | evt.NotificationEvent, Any]]:
+        return [(evt.EVT_N_EVENT_REPORT, self._report), (evt.EVT_PDU_SENT, self._sent)]
+
+    def _report(self, event: evt.Event) -> tuple[int, None]:
         self.reports.append((int(event.event_type), event.event_information))
-        self.arrived.set()
         return 0x0000, None
+
+    def _sent(self, event: evt.Event) -> None:
+        if self.reports and isinstance(event.pdu, P_DATA_TF):  # the N-EVENT-REPORT-RSP
+            self.answered.set()
 
 
 def referenced(ds: Dataset, sequence: str) -> list[str]:
@@ -91,13 +101,13 @@ def test_the_report_comes_on_the_same_association_when_the_modality_waits(
         server,
         modality.title,
         [build_context(COMMITMENT)],
-        evt_handlers=[(evt.EVT_N_EVENT_REPORT, reports)],
+        evt_handlers=reports.handlers(),
     ) as assoc:
         status, _ = assoc.send_n_action(
             request("2.25.1001", modality.stored), 1, COMMITMENT, WELL_KNOWN
         )
         assert status.Status == 0
-        assert reports.arrived.wait(20)
+        assert reports.answered.wait(20)
     [(event_type, information)] = reports.reports
     assert event_type == 1 and information.TransactionUID == "2.25.1001"
     assert referenced(information, "ReferencedSOPSequence") == modality.stored
@@ -111,7 +121,7 @@ def test_the_report_comes_on_a_new_association_when_the_modality_released(
     listener = AE(ae_title=modality.title)
     listener.add_supported_context(COMMITMENT, scu_role=False, scp_role=True)
     scp = listener.start_server(
-        ("127.0.0.1", modality.port), block=False, evt_handlers=[(evt.EVT_N_EVENT_REPORT, reports)]
+        ("127.0.0.1", modality.port), block=False, evt_handlers=reports.handlers()
     )
     try:
         unknown = f"{ROOT}.404"
@@ -120,7 +130,7 @@ def test_the_report_comes_on_a_new_association_when_the_modality_released(
                 request("2.25.1002", [*modality.stored, unknown]), 1, COMMITMENT, WELL_KNOWN
             )
             assert status.Status == 0
-        assert reports.arrived.wait(20)
+        assert reports.answered.wait(20)
     finally:
         scp.shutdown()
     [(event_type, information)] = reports.reports
@@ -146,10 +156,10 @@ def test_another_accounts_instances_are_not_committed(
     add_equipment(server, other, title)
     reports = Reports()
     with association(
-        server, title, [build_context(COMMITMENT)], evt_handlers=[(evt.EVT_N_EVENT_REPORT, reports)]
+        server, title, [build_context(COMMITMENT)], evt_handlers=reports.handlers()
     ) as assoc:
         assoc.send_n_action(request("2.25.1003", modality.stored), 1, COMMITMENT, WELL_KNOWN)
-        assert reports.arrived.wait(20)
+        assert reports.answered.wait(20)
     [(event_type, information)] = reports.reports
     assert event_type == 2 and "ReferencedSOPSequence" not in information
     assert [item.FailureReason for item in information.FailedSOPSequence] == [0x0112, 0x0112]
