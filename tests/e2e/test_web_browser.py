@@ -123,12 +123,18 @@ def click(driver: Any, element_id: str, *, navigates: bool = True) -> None:
 
 
 def stale(element: Any) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
+    """Whether the page that held ``element`` is gone. Caught in the middle of the switch,
+    Chrome answers with an inspector error instead of a stale reference."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         element.is_enabled()
     except StaleElementReferenceException:
         return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc.msg):
+            return True
+        raise
     return False
 
 
