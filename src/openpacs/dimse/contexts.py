@@ -19,6 +19,7 @@ preferred JPEG. The requestor's own preference keeps what it has as it is.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Final
 
 from pydicom.uid import (
@@ -75,40 +76,42 @@ MOVE_MODELS: Final[dict[str, str]] = {PATIENT_MOVE: "patient", STUDY_MOVE: "stud
 GET_MODELS: Final[dict[str, str]] = {PATIENT_GET: "patient", STUDY_GET: "study"}
 
 
+#: What a supported context is: its transfer syntaxes and the SCU and SCP roles it is
+#: accepted in (None: the default role only).
+Supported = tuple[frozenset[str], bool | None, bool | None]
+
+_SERVICES: Final[tuple[str, ...]] = (
+    VERIFICATION,
+    *FIND_MODELS,
+    *MOVE_MODELS,
+    *GET_MODELS,
+    WORKLIST_FIND,
+    STORAGE_COMMITMENT,
+)
+
+
+@cache
+def _supported() -> dict[str, Supported]:
+    """Abstract syntax -> what is accepted for it. Made from the tables, not from
+    pynetdicom's contexts: building 188 of those checks every UID and took 50-90 ms of
+    the first association after a restart."""
+    storage = frozenset(STORAGE_TRANSFER_SYNTAXES)
+    supported: dict[str, Supported] = {uid: (storage, True, True) for uid in STORAGE_CLASSES}
+    # A C-GET requester receives its instances as storage SCP: both roles for storage.
+    uncompressed = frozenset(UNCOMPRESSED)
+    supported.update((uid, (uncompressed, None, None)) for uid in _SERVICES)
+    return supported
+
+
 def supported_contexts() -> list[PresentationContext]:
     """Every context the node accepts, with the roles it accepts them in."""
-    contexts: list[PresentationContext] = []
-    for uid in STORAGE_CLASSES:
-        context = build_context(uid, list(STORAGE_TRANSFER_SYNTAXES))
-        context.scu_role = True
-        context.scp_role = True  # a C-GET requester receives as storage SCP
+    contexts = []
+    for uid, (syntaxes, scu_role, scp_role) in _supported().items():
+        ordered = STORAGE_TRANSFER_SYNTAXES if uid in STORAGE_CLASSES else UNCOMPRESSED
+        context = build_context(uid, [ts for ts in ordered if ts in syntaxes])
+        context.scu_role, context.scp_role = scu_role, scp_role
         contexts.append(context)
-    services = (
-        VERIFICATION,
-        *FIND_MODELS,
-        *MOVE_MODELS,
-        *GET_MODELS,
-        WORKLIST_FIND,
-        STORAGE_COMMITMENT,
-    )
-    contexts += [build_context(uid, list(UNCOMPRESSED)) for uid in services]
     return contexts
-
-
-# abstract syntax -> (transfer syntaxes, SCU role, SCP role) of every supported context.
-_SUPPORTED: dict[str, tuple[frozenset[str], bool | None, bool | None]] = {}
-
-
-def _supported() -> dict[str, tuple[frozenset[str], bool | None, bool | None]]:
-    if not _SUPPORTED:
-        for context in supported_contexts():
-            syntaxes = frozenset(str(ts) for ts in context.transfer_syntax)
-            _SUPPORTED[str(context.abstract_syntax)] = (
-                syntaxes,
-                context.scu_role,
-                context.scp_role,
-            )
-    return _SUPPORTED
 
 
 def contexts_for(requested: list[PresentationContext]) -> list[PresentationContext]:
