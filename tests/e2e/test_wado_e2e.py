@@ -91,6 +91,31 @@ def test_postdicom_forms_with_the_node_accept_header(
         assert {body for _, body in split_multipart(series)} == expected
 
 
+def test_a_retrieve_as_stored_says_its_length_and_a_transcoded_one_is_chunked(
+    server: ServerProcess, corpus: list[Stored], by_name: dict[str, Stored], http: httpx.Client
+) -> None:
+    counts: dict[tuple[object, str], int] = {}
+    for stored in corpus:
+        key = (stored.account, stored.series)
+        counts[key] = counts.get(key, 0) + 1
+    item = next(i for i in corpus if counts[i.account, i.series] > 1)
+    series = get(http, item, f"{server.dicomweb}/studies/{item.study}/series/{item.series}")
+    assert series.status_code == 200
+    assert int(series.headers["content-length"]) == len(series.content)
+    assert len(split_multipart(series)) == counts[item.account, item.series]
+
+    jpeg_ls = by_name[JPEG_LS_LOSSLESS]
+    transcoded = get(
+        http,
+        jpeg_ls,
+        f"{server.dicomweb}/studies/{jpeg_ls.study}/series/{jpeg_ls.series}",
+        Accept=f'multipart/related; type="application/dicom"; transfer-syntax={EVLE}',
+    )
+    assert transcoded.status_code == 200
+    assert "content-length" not in transcoded.headers
+    assert transcoded.headers["transfer-encoding"] == "chunked"
+
+
 def test_dicomweb_client_retrieves_studies_series_and_instances(
     server: ServerProcess, corpus: list[Stored]
 ) -> None:

@@ -101,11 +101,15 @@ class PartFile:
     size: int | None
 
 
+def stored_content_type(ref: InstanceRef) -> str:
+    """The part Content-Type of an instance sent as stored."""
+    return f"{DICOM}; transfer-syntax={ref.transfer_syntax_uid}"
+
+
 def open_part(blobs: BlobStore, ref: InstanceRef, target: str) -> PartFile:
     """The file of ``ref`` in transfer syntax ``target`` (``*``: as stored)."""
     if target in ("*", ref.transfer_syntax_uid):
-        content_type = f"{DICOM}; transfer-syntax={ref.transfer_syntax_uid}"
-        return PartFile(content_type, open_stored(blobs, ref), ref.size)
+        return PartFile(stored_content_type(ref), open_stored(blobs, ref), ref.size)
     try:
         with stored_file(ref):
             handle = _transcode_to_temp(blobs, ref, target)

@@ -56,6 +56,7 @@ from openpacs.services.wado import (
     parse_bulk_path,
     read_bulk,
     retrieve_offers,
+    stored_content_type,
 )
 from openpacs.storage.base import BlobStore
 from openpacs.web.context import context, dicomweb_base, principal
@@ -131,8 +132,11 @@ async def retrieve(request: Request) -> Response:
         )
     boundary = new_boundary()
     media_type = multipart_content_type(boundary, DICOM, None if target == "*" else target)
+    length = _stored_length(refs, target, boundary, base)
     return AbortableStreamingResponse(
-        _multipart(blobs, base, refs, target, boundary, first), media_type=media_type
+        _multipart(blobs, base, refs, target, boundary, first),
+        media_type=media_type,
+        headers=None if length is None else {"Content-Length": str(length)},
     )
 
 
@@ -160,22 +164,32 @@ async def _multipart(
     for index, ref in enumerate(refs):
         try:
             part = first if index == 0 else await in_thread(partial(open_part, blobs, ref, target))
-            headers = {
-                "Content-Type": part.content_type,
-                "Content-Location": instance_path(ref).url(base),
-            }
-            head = part_header(boundary, headers, first=index == 0)
+            yield _part_head(boundary, base, part.content_type, ref, index)
             async for chunk in file_chunks(part.handle, expected=part.size, label=ref.sop_uid):
-                if head:
-                    chunk, head = head + chunk, b""
                 yield chunk
-            if head:
-                yield head
         except (HttpError, ServiceError, OSError) as exc:
             raise abort(
                 "retrieve of %d instance(s), at %s: %s", len(refs), ref.sop_uid, reason_of(exc)
             ) from exc
     yield closing_delimiter(boundary)
+
+
+def _part_head(boundary: str, base: str, content_type: str, ref: InstanceRef, index: int) -> bytes:
+    headers = {"Content-Type": content_type, "Content-Location": instance_path(ref).url(base)}
+    return part_header(boundary, headers, first=index == 0)
+
+
+def _stored_length(refs: list[InstanceRef], target: str, boundary: str, base: str) -> int | None:
+    """The multipart body's length when every part is its file as stored (the sizes are
+    in the index), so that it goes out with a Content-Length instead of chunked; None when
+    a part is transcoded (its size is known only once it is made)."""
+    if any(target not in ("*", ref.transfer_syntax_uid) for ref in refs):
+        return None
+    heads = sum(
+        len(_part_head(boundary, base, stored_content_type(ref), ref, index))
+        for index, ref in enumerate(refs)
+    )
+    return heads + sum(ref.size for ref in refs) + len(closing_delimiter(boundary))
 
 
 async def _single(part: PartFile, ref: InstanceRef) -> AsyncIterator[bytes]:
