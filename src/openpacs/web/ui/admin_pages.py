@@ -28,8 +28,8 @@ from openpacs.web.ui.common import (
     frame,
     in_thread,
     see_other,
+    signed_in_page,
     signed_in_post,
-    user_or_redirect,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 
@@ -138,10 +138,8 @@ def users_html(fr: Frame, users: tuple[AccountUser, ...], message: str) -> str:
     return _tabs(fr, "users") + notice(message) + table + ROLES_EXPLAINED + add
 
 
-async def admin_users(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def admin_users(request: Request, who: Principal) -> Response:
     try:
         users = await in_thread(lambda: _admin(request).users(who))
     except ServiceError as exc:
@@ -201,10 +199,8 @@ def groups_html(
     return _tabs(fr, "groups") + notice(message) + empty + "".join(cards) + add_group
 
 
-async def admin_groups(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def admin_groups(request: Request, who: Principal) -> Response:
     ctx = context(request)
 
     def load() -> tuple[tuple[UserGroupInfo, ...], tuple[AccountUser, ...]]:
@@ -245,10 +241,8 @@ def institutions_html(fr: Frame, institutions: tuple[InstitutionInfo, ...], mess
     )
 
 
-async def admin_institutions(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def admin_institutions(request: Request, who: Principal) -> Response:
     fr = frame(request, who, "admin")
     if not fr.is_admin:
         return error_page(request, who, _not_admin(who))
@@ -324,10 +318,8 @@ def equipment_html(
     return _tabs(fr, "equipment") + notice(message) + empty + "".join(cards) + add
 
 
-async def admin_equipment(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def admin_equipment(request: Request, who: Principal) -> Response:
     fr = frame(request, who, "admin")
     if not fr.is_admin:
         return error_page(request, who, _not_admin(who))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Awaitable, Callable
+from functools import partial, wraps
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -56,6 +56,21 @@ async def user_or_redirect(request: Request) -> Principal | Response:
     """The signed-in user, or the redirect to the sign-in page."""
     who = await signed_in(request)
     return sign_in_redirect(request) if who is None else who
+
+
+def signed_in_page(
+    handler: Callable[[Request, Principal], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A page for the signed-in user (passed as ``who``); anyone else is sent to sign in."""
+
+    @wraps(handler)
+    async def page(request: Request) -> Response:
+        who = await user_or_redirect(request)
+        if isinstance(who, Response):
+            return who
+        return await handler(request, who)
+
+    return page
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:

@@ -31,8 +31,8 @@ from openpacs.web.ui.common import (
     frame,
     in_thread,
     see_other,
+    signed_in_page,
     signed_in_post,
-    user_or_redirect,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 from openpacs.web.ui.share_list import create_share, share_options
@@ -182,10 +182,8 @@ def _chosen_html(
     )
 
 
-async def folders_page(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def folders_page(request: Request, who: Principal) -> Response:
     ctx = context(request)
     chosen_uuid = request.query_params.get("folder", "")
 
@@ -253,11 +251,9 @@ async def _post(
     return see_other(request, path, done)
 
 
-async def folder_create(request: Request) -> Response:
+@signed_in_page
+async def folder_create(request: Request, who: Principal) -> Response:
     ctx = context(request)
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
 
     def action(form: dict[str, list[str]]) -> str:
         made = FolderService(ctx.db).create(
@@ -268,11 +264,9 @@ async def folder_create(request: Request) -> Response:
     return await _post(request, action, "folder-created")
 
 
-async def folder_change(request: Request) -> Response:
+@signed_in_page
+async def folder_change(request: Request, who: Principal) -> Response:
     ctx = context(request)
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
     folder_uuid = str(request.path_params["folder"])
 
     def action(form: dict[str, list[str]]) -> str:
@@ -284,11 +278,9 @@ async def folder_change(request: Request) -> Response:
     return await _post(request, action, "folder-changed")
 
 
-async def folder_delete(request: Request) -> Response:
+@signed_in_page
+async def folder_delete(request: Request, who: Principal) -> Response:
     ctx = context(request)
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
     folder_uuid = str(request.path_params["folder"])
 
     def action(form: dict[str, list[str]]) -> str:

@@ -23,7 +23,7 @@ from openpacs.services.orders import SORTS, OrderPage, OrderQuery, OrderService,
 from openpacs.services.principal import Principal
 from openpacs.web.context import context
 from openpacs.web.share.pages import format_date, format_name, format_sex
-from openpacs.web.ui.common import done_message, frame, in_thread, sentence, user_or_redirect
+from openpacs.web.ui.common import done_message, frame, in_thread, sentence, signed_in_page
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 
 PAGE_SIZES = (25, 50, 100)
@@ -249,10 +249,8 @@ def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[st
     return f'<div class="toolbar">{count}</div>{table}{pager}'
 
 
-async def order_list(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def order_list(request: Request, who: Principal) -> Response:
     ctx = context(request)
     fr = frame(request, who, "orders")
     search = parse_search(dict(request.query_params), who)

@@ -45,6 +45,7 @@ from openpacs.web.ui.common import (
     frame,
     in_thread,
     see_other,
+    signed_in_page,
     signed_in_post,
     user_or_redirect,
 )
@@ -351,10 +352,8 @@ def order_html(fr: Frame, data: OrderPageData, today: date, message: str = "") -
     )
 
 
-async def order_page(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def order_page(request: Request, who: Principal) -> Response:
     order_uuid = str(request.path_params["order"])
     try:
         data = await in_thread(lambda: load_order_page(request, who, order_uuid))
@@ -369,10 +368,8 @@ async def order_page(request: Request) -> Response:
 # -- viewer and tags ----------------------------------------------------------------------
 
 
-async def order_viewer(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def order_viewer(request: Request, who: Principal) -> Response:
     ctx = context(request)
     order_uuid = str(request.path_params["order"])
     series_uid = str(request.path_params["series"])
@@ -446,10 +443,8 @@ def tags_html(fr: Frame, order_uuid: str, view: InstanceTagsView, keywords: dict
     )
 
 
-async def order_tags(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def order_tags(request: Request, who: Principal) -> Response:
     ctx = context(request)
     order_uuid = str(request.path_params["order"])
     series_uuid = str(request.path_params["series"])

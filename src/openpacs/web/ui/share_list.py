@@ -38,8 +38,8 @@ from openpacs.web.ui.common import (
     frame,
     in_thread,
     see_other,
+    signed_in_page,
     signed_in_post,
-    user_or_redirect,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 
@@ -159,10 +159,8 @@ def _row(
     )
 
 
-async def shares_page(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def shares_page(request: Request, who: Principal) -> Response:
     ctx = context(request)
     show = request.query_params.get("show", "active")
     show = show if show in SHOW else "active"

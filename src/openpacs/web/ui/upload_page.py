@@ -7,14 +7,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.web.ui.common import frame, user_or_redirect
+from openpacs.services.principal import Principal
+from openpacs.web.ui.common import frame, signed_in_page
 from openpacs.web.ui.layout import page
 
 
-async def upload_page(request: Request) -> Response:
-    who = await user_or_redirect(request)
-    if isinstance(who, Response):
-        return who
+@signed_in_page
+async def upload_page(request: Request, who: Principal) -> Response:
     fr = frame(request, who, "upload")
     if not fr.may_write:
         body = (
