@@ -144,13 +144,24 @@ class Result:
     item_unit: str = ""  # "instances" when throughput applies
     peak_rss_mb: float | None = None  # set on the memory results (peak_rss_*) only
     scenario_rss_mb: float | None = None  # the server's peak RSS during this scenario
+    server_cpu: float | None = None  # CPU seconds the server used in the timed rounds
 
-    def add(self, rnd: RoundResult) -> None:
+    def add(self, rnd: RoundResult, server_cpu: float | None = None) -> None:
         self.latencies.extend(rnd.latencies)
         self.items += rnd.items
         self.nbytes += rnd.nbytes
         self.wall += rnd.wall
         self.rounds += 1
+        if server_cpu is not None:
+            self.server_cpu = (self.server_cpu or 0.0) + server_cpu
+
+    @property
+    def cpu_ms_per_item(self) -> float | None:
+        """The server's CPU per instance (throughput scenarios) or per request."""
+        count = self.items if self.item_unit else len(self.latencies)
+        if self.server_cpu is None or not count:
+            return None
+        return self.server_cpu / count * 1000
 
     def fail(self, error: str) -> None:
         self.ok = False
@@ -197,6 +208,8 @@ class Result:
             out["peak_rss_mb"] = round(self.peak_rss_mb, 1)
         if self.scenario_rss_mb is not None:
             out["server_peak_rss_mb"] = round(self.scenario_rss_mb, 1)
+        if self.cpu_ms_per_item is not None:
+            out["server_cpu_ms_per_item"] = round(self.cpu_ms_per_item, 3)
         return out
 
     def line(self) -> str:
@@ -320,6 +333,26 @@ def expect_status(response: httpx.Response, *codes: int) -> None:
         f"{response.request.method} {response.request.url.path}: HTTP "
         f"{response.status_code} {reason}",
     )
+
+
+# --------------------------------------------------------------------------- CPU
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a server process and its children (the workers)."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 # --------------------------------------------------------------------------- memory

@@ -124,14 +124,14 @@ def table(
         "### All figures",
         "",
         "| scenario | server | p50 ms | p95 ms | min ms | max ms | n | throughput | MB/s "
-        "| server peak RSS MB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server peak RSS MB | server CPU ms per instance or request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         if result.peak_rss_mb is not None:
             continue
         if not result.ok:
-            lines.append(f"| {result.scenario} | {result.server} | FAIL: {result.error} ||||||||")
+            lines.append(f"| {result.scenario} | {result.server} | FAIL: {result.error} |||||||||")
             continue
         st = result.stats
         tp = result.throughput
@@ -141,7 +141,8 @@ def table(
             f"| {st.get('p95_ms', 0):.1f} | {st.get('min_ms', 0):.1f} | {st.get('max_ms', 0):.1f} "
             f"| {len(result.latencies)} | {'' if tp is None else f'{tp:.1f} inst/s'} "
             f"| {'' if mbs is None else f'{mbs:.0f}'} "
-            f"| {'' if result.scenario_rss_mb is None else f'{result.scenario_rss_mb:.0f}'} |"
+            f"| {'' if result.scenario_rss_mb is None else f'{result.scenario_rss_mb:.0f}'} "
+            f"| {'' if result.cpu_ms_per_item is None else f'{result.cpu_ms_per_item:.2f}'} |"
         )
     return "\n".join(lines) + "\n", verdicts
 

@@ -63,6 +63,7 @@ from bench.harness import (
     json_values,
     multipart_body,
     run_clients,
+    server_cpu_seconds,
     sop_uid_of,
     split_multipart,
     timed,
@@ -732,8 +733,14 @@ class Bench:
                     os.sync()
                     if self.before is not None:
                         self.before(scenario, target, rnd)
+                    cpu_before = server_cpu_seconds(target.pid) if target.pid else None
                     try:
-                        result.add(scenario.run(target, data))
+                        measured = scenario.run(target, data)
+                        cpu_after = server_cpu_seconds(target.pid) if target.pid else None
+                        cpu = None
+                        if cpu_before is not None and cpu_after is not None:
+                            cpu = cpu_after - cpu_before
+                        result.add(measured, cpu)
                     finally:
                         if self.after is not None:
                             self.after(scenario, target, rnd)
