@@ -199,7 +199,8 @@ class Profiler:
         path = self.out / f"profile-{scenario.name}-r{rnd}.txt"
         self.files.setdefault(scenario.name, []).append(path)
         command = [self.exe, "record", "--pid", str(target.pid), "--format", "raw"]
-        command += ["--rate", "200", "-o", str(path)]
+        # --subprocesses: with --workers the requests are served by the parent's children.
+        command += ["--rate", "200", "--subprocesses", "-o", str(path)]
         if self.idle:
             command.append("--idle")
         self.process = subprocess.Popen(
