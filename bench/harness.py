@@ -338,11 +338,18 @@ def expect_status(response: httpx.Response, *codes: int) -> None:
 # --------------------------------------------------------------------------- CPU
 
 
-def server_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a server process and its children (the workers)."""
+def server_processes(root: psutil.Process) -> list[psutil.Process]:
+    """A server process and its children (the workers); [] once it is gone."""
     try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a server process and its children."""
+    try:
+        processes = server_processes(psutil.Process(pid))
     except psutil.Error:
         return None
     total = 0.0
@@ -381,12 +388,8 @@ class MemorySampler:
 
     def rss(self) -> int:
         """The process's RSS plus its children's (server worker processes, if any)."""
-        try:
-            processes = [self.process, *self.process.children(recursive=True)]
-        except psutil.Error:
-            return 0
         total = 0
-        for process in processes:
+        for process in server_processes(self.process):
             try:
                 total += int(process.memory_info().rss)
             except psutil.Error:

@@ -101,6 +101,11 @@ class PartFile:
     size: int | None
 
 
+def sent_as_stored(ref: InstanceRef, target: str) -> bool:
+    """Whether ``ref`` in transfer syntax ``target`` is its stored file, byte for byte."""
+    return target in ("*", ref.transfer_syntax_uid)
+
+
 def stored_content_type(ref: InstanceRef) -> str:
     """The part Content-Type of an instance sent as stored."""
     return f"{DICOM}; transfer-syntax={ref.transfer_syntax_uid}"
@@ -108,7 +113,7 @@ def stored_content_type(ref: InstanceRef) -> str:
 
 def open_part(blobs: BlobStore, ref: InstanceRef, target: str) -> PartFile:
     """The file of ``ref`` in transfer syntax ``target`` (``*``: as stored)."""
-    if target in ("*", ref.transfer_syntax_uid):
+    if sent_as_stored(ref, target):
         return PartFile(stored_content_type(ref), open_stored(blobs, ref), ref.size)
     try:
         with stored_file(ref):

@@ -56,6 +56,7 @@ from openpacs.services.wado import (
     parse_bulk_path,
     read_bulk,
     retrieve_offers,
+    sent_as_stored,
     stored_content_type,
 )
 from openpacs.storage.base import BlobStore
@@ -182,8 +183,10 @@ def _part_head(boundary: str, base: str, content_type: str, ref: InstanceRef, in
 def _stored_length(refs: list[InstanceRef], target: str, boundary: str, base: str) -> int | None:
     """The multipart body's length when every part is its file as stored (the sizes are
     in the index), so that it goes out with a Content-Length instead of chunked; None when
-    a part is transcoded (its size is known only once it is made)."""
-    if any(target not in ("*", ref.transfer_syntax_uid) for ref in refs):
+    a part is transcoded (its size is known only once it is made). The part headers are
+    made again as the parts go out (about 1 us each) rather than kept for the whole
+    answer."""
+    if not all(sent_as_stored(ref, target) for ref in refs):
         return None
     heads = sum(
         len(_part_head(boundary, base, stored_content_type(ref), ref, index))
