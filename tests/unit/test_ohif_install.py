@@ -9,7 +9,6 @@ The tarballs are small ones made here in npm's layout (``package/dist/...``) wit
 from __future__ import annotations
 
 import http.server
-import io
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -31,47 +30,7 @@ from openpacs.ohif.release import (
 )
 from openpacs.settings import Settings
 from openpacs.web.ohif.loader import load_viewer
-
-INDEX = (
-    '<!doctype html><html><head><script>console.time("scriptToView"),window.PUBLIC_URL="/"'
-    '</script><link rel="manifest" href="/manifest.json">'
-    '<link rel="icon shortcut" href="/assets/favicon.ico">'
-    '<script rel="preload" as="script" src="/app-config.js"></script>'
-    '<script rel="preload" as="script" type="module" src="/init-service-worker.js"></script>'
-    '<script>function browserImportFunction(n){return import(n)}window.PUBLIC_URL="/"</script>'
-    '<script defer src="/app.bundle.0f6159c501addfe9.js"></script>'
-    '<link href="/app.bundle.css" rel="stylesheet"></head><body><div id="root"></div>'
-    "</body></html>"
-)
-APP_JS = b'(() => {\n__webpack_require__.p = "/";\n})();\nconsole.log("app");\n' * 40
-WORKER_JS = b'(() => {\n__webpack_require__.p = "/";\n})();\n'
-CSS = b"@font-face{src:url(/a34f9d1faa5f3315.woff2)}" * 40
-FILES: dict[str, bytes] = {
-    "package/package.json": b'{"name": "@ohif/app"}',
-    "package/LICENSE": b"MIT",
-    "package/dist/index.html": INDEX.encode(),
-    "package/dist/app-config.js": b"window.config = {};",
-    "package/dist/app.bundle.0f6159c501addfe9.js": APP_JS,
-    "package/dist/compute.bundle.0fc3a3ee85296cf2.js": WORKER_JS,
-    "package/dist/app.bundle.css": CSS,
-    "package/dist/0ddf166f7a343eda.wasm": b"\0asm" + bytes(2000),
-    "package/dist/assets/favicon.ico": b"icon",
-}
-
-
-def make_tarball(
-    path: Path, files: dict[str, bytes] | None = None, extra: list[tarfile.TarInfo] | None = None
-) -> Release:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, data in (files or FILES).items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-        for info in extra or []:
-            archive.addfile(info)
-    path.write_bytes(buffer.getvalue())
-    return Release("9.9.9", integrity_of(buffer.getvalue()))
+from tests.support.ohif_tarball import FILES, make_tarball
 
 
 @pytest.fixture

@@ -71,6 +71,22 @@ def install(
     url: str = "",
 ) -> Installed:
     """Install ``release`` under ``root`` (see the module docstring for the order)."""
+    try:
+        return _install(release, root, source, cache, transport, url)
+    except OSError as exc:  # a folder that cannot be made, a file that cannot be read
+        named = exc.filename and Path(exc.filename) != root
+        where = f" ({exc.filename})" if named else ""
+        raise InstallError(f"cannot install into {root}: {exc.strerror or exc}{where}") from None
+
+
+def _install(
+    release: Release,
+    root: Path,
+    source: Path | None,
+    cache: Path | None,
+    transport: httpx.BaseTransport | None,
+    url: str,
+) -> Installed:
     target = install_dir(root, release)
     if is_installed(target, release):
         return Installed(release, target, fresh=False)
