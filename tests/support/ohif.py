@@ -67,6 +67,7 @@ class Exchange:
     url: str
     status: int
     mime: str
+    content_type: str  # the Content-Type header, with its parameters (transfer-syntax=...)
 
 
 def network_log(driver: WebDriver) -> tuple[list[Exchange], list[str]]:
@@ -81,7 +82,15 @@ def network_log(driver: WebDriver) -> tuple[list[Exchange], list[str]]:
             urls[params["requestId"]] = params["request"]["url"]
         elif method == "Network.responseReceived":
             response = params["response"]
-            responses.append(Exchange(response["url"], response["status"], response["mimeType"]))
+            headers = {k.lower(): str(v) for k, v in response.get("headers", {}).items()}
+            responses.append(
+                Exchange(
+                    response["url"],
+                    response["status"],
+                    response["mimeType"],
+                    headers.get("content-type", ""),
+                )
+            )
         elif method == "Network.loadingFailed" and not params.get("canceled"):
             url = urls.get(params["requestId"], "?")
             if url.startswith("http"):  # not the browser's own chrome:// pages
