@@ -120,6 +120,39 @@ async def signed_in_post(request: Request) -> tuple[Principal, dict[str, list[st
     return who, form
 
 
+Form = dict[str, list[str]]
+
+
+def signed_in_form(
+    handler: Callable[[Request, Principal, Form], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A state-changing form post of the signed-in user (passed as ``who`` with the
+    ``form``), after the CSRF checks (:func:`signed_in_post`); anyone else gets the
+    sign-in redirect or the refusal page."""
+
+    @wraps(handler)
+    async def post(request: Request) -> Response:
+        checked = await signed_in_post(request)
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
+        return await handler(request, who, form)
+
+    return post
+
+
+async def run_change(
+    request: Request, who: Principal, change: Callable[[], str], done: str
+) -> Response:
+    """Make a change (in a thread): 303 to the page whose path it returns, saying
+    ``DONE[done]`` there, or the page of its error."""
+    try:
+        path = await in_thread(change)
+    except ServiceError as exc:
+        return error_page(request, who, exc)
+    return see_other(request, path, done)
+
+
 def sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -156,7 +189,12 @@ DONE: dict[str, str] = {
     "user-changed": "The user was changed.",
     "group-added": "The group was added.",
     "group-changed": "The group was changed.",
+    "group-renamed": "The group was renamed.",
+    "group-removed": "The group was removed.",
     "institution-added": "The institution was added.",
+    "institution-changed": "The institution was changed.",
+    "institution-removed": "The institution was removed.",
+    "account-changed": "The account's settings were changed.",
     "equipment-added": "The equipment was added.",
     "equipment-changed": "The equipment was changed.",
     "equipment-removed": "The equipment was removed.",
