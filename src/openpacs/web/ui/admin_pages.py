@@ -28,6 +28,7 @@ from openpacs.services.principal import Principal
 from openpacs.web.context import context
 from openpacs.web.ui.common import (
     Form,
+    confirmed_post,
     done_message,
     error_page,
     first,
@@ -143,15 +144,16 @@ def users_html(
         toggle = ""
         if not me:
             verb = "enable" if user.disabled else "disable"
-            confirm = (
-                ""
-                if user.disabled
-                else (f' data-confirm="Disable {h(user.email)}? They are signed out at once."')
+            question = (
+                "" if user.disabled else f"Disable {user.email}? They are signed out at once."
             )
-            toggle = (
-                f'<form method="post" action="{base}/{verb}" class="inline"{confirm}>'
-                f'{fr.csrf_field()}<button class="button secondary small" type="submit">'
-                f"{verb.capitalize()}</button></form>"
+            toggle = confirmed_post(
+                fr,
+                f"{base}/{verb}",
+                verb.capitalize(),
+                question,
+                kind="secondary",
+                form_attrs=' class="inline"',
             )
         role = (
             f"<strong>{h(user.role)}</strong> (you)"
@@ -265,10 +267,8 @@ def _group_card(fr: Frame, group: AdminGroup, users: tuple[AccountUser, ...]) ->
         f'<div><label for="g-{key}">New name</label><input type="text" id="g-{key}" '
         f'name="name" value="{h(group.user_group_name)}" required maxlength="200"></div>'
         '<button class="button secondary small" type="submit">Rename</button></form>'
-        f'<form method="post" action="{base}/remove" '
-        f'data-confirm="{h(_group_remove_question(group))}">{fr.csrf_field()}'
-        '<button class="button danger small" type="submit">Remove group</button></form>'
-        "</details>"
+        + confirmed_post(fr, f"{base}/remove", "Remove group", _group_remove_question(group))
+        + "</details>"
     )
     return (
         f'<section class="card" data-group="{h(group.user_group_name)}">'
@@ -326,10 +326,12 @@ def _institution_card(fr: Frame, i: AdminInstitution) -> str:
     remove = (
         f'<p class="muted" data-refusal>Cannot be removed: {h(i.removal_refusal)}.</p>'
         if i.removal_refusal
-        else f'<form method="post" action="{base}/remove" data-confirm="Remove the '
-        f'institution {h(i.institution_name)}? Nothing refers to it any more.">'
-        f'{fr.csrf_field()}<button class="button danger small" type="submit">'
-        "Remove institution</button></form>"
+        else confirmed_post(
+            fr,
+            f"{base}/remove",
+            "Remove institution",
+            f"Remove the institution {i.institution_name}? Nothing refers to it any more.",
+        )
     )
     return (
         f'<details class="card" data-institution="{h(i.institution_name)}"><summary>'
@@ -358,7 +360,8 @@ def institutions_html(fr: Frame, institutions: tuple[AdminInstitution, ...], mes
         f'id="add-institution">{fr.csrf_field()}'
         '<div><label for="institution-name">Name</label>'
         '<input type="text" id="institution-name" name="name" required maxlength="200"></div>'
-        '<button class="button" type="submit">Add institution</button></form></section>'
+        '<button class="button" type="submit" id="add-institution-submit">Add institution'
+        "</button></form></section>"
     )
     cards = "".join(_institution_card(fr, i) for i in institutions)
     return (
@@ -425,10 +428,13 @@ def equipment_html(
             f'<form method="post" action="{base}">{fr.csrf_field()}'
             + _equipment_fields(fr, "e-" + e.equipment_uuid, e, institutions)
             + '<button class="button small" type="submit">Save</button></form>'
-            f'<form method="post" action="{base}/remove" data-confirm="Remove '
-            f'{h(e.equipment_name)}? Its AE title is refused from the next association on.">'
-            f'{fr.csrf_field()}<button class="button danger small" type="submit">Remove</button>'
-            "</form></details>"
+            + confirmed_post(
+                fr,
+                f"{base}/remove",
+                "Remove",
+                f"Remove {e.equipment_name}? Its AE title is refused from the next association on.",
+            )
+            + "</details>"
         )
     empty = '<p class="card empty">No equipment yet.</p>' if not equipment else ""
     add = (
@@ -465,9 +471,9 @@ def account_html(fr: Frame, settings: AccountSettings, message: str) -> str:
         if on
         else '<span class="pill bad" id="dicomweb-state">off</span>'
     )
-    confirm = (
-        ' data-confirm="Switch DICOMweb off? Viewers, scripts, API tokens, uploads and the '
-        'viewer of this application stop working for the whole account."'
+    question = (
+        "Switch DICOMweb off? Viewers, scripts, API tokens, uploads and the viewer of this "
+        "application stop working for the whole account."
         if on
         else ""
     )
@@ -481,12 +487,17 @@ def account_html(fr: Frame, settings: AccountSettings, message: str) -> str:
         "answer 403 to every client (viewers, scripts, API tokens, PostDICOM-style "
         "clients), and so do this application's Upload page and OHIF viewer. The other "
         "pages, share links and the DICOM network services keep working.</p>"
-        f'<form method="post" action="{fr.url("/admin/account/dicomweb")}" id="dicomweb"'
-        f"{confirm}>{fr.csrf_field()}"
-        f'<input type="hidden" name="enabled" value="{"0" if on else "1"}">'
-        f'<button class="button {"danger" if on else ""} small" type="submit" '
-        f'id="dicomweb-submit">Switch DICOMweb {"off" if on else "on"}</button></form>'
-        "</section>"
+        + confirmed_post(
+            fr,
+            fr.url("/admin/account/dicomweb"),
+            f"Switch DICOMweb {'off' if on else 'on'}",
+            question,
+            kind="danger" if on else "",
+            fields=f'<input type="hidden" name="enabled" value="{"0" if on else "1"}">',
+            form_attrs=' id="dicomweb"',
+            button_id="dicomweb-submit",
+        )
+        + "</section>"
     )
 
 

@@ -24,7 +24,7 @@ from openpacs.web.session_auth import (
     sign_in_redirect,
     signed_in,
 )
-from openpacs.web.ui.layout import Frame, message_page
+from openpacs.web.ui.layout import Frame, h, message_page
 
 T = TypeVar("T")
 MAX_FORM_BYTES = 64 * 1024
@@ -151,6 +151,29 @@ async def run_change(
     except ServiceError as exc:
         return error_page(request, who, exc)
     return see_other(request, path, done)
+
+
+def confirmed_post(
+    fr: Frame,
+    action: str,
+    label: str,
+    question: str,
+    *,
+    kind: str = "danger",
+    fields: str = "",
+    form_attrs: str = "",
+    button_id: str = "",
+) -> str:
+    """A one-button form whose button asks ``question`` first (``data-confirm`` on the
+    button: on the form too, app.js would ask twice, once for the click and once for the
+    submit). ``question`` "" posts without asking; ``action`` is an escaped URL."""
+    ask = f' data-confirm="{h(question)}"' if question else ""
+    ident = f' id="{h(button_id)}"' if button_id else ""
+    return (
+        f'<form method="post" action="{action}"{form_attrs}>{fr.csrf_field()}{fields}'
+        f'<button class="button {kind} small" type="submit"{ident}{ask}>{h(label)}</button>'
+        "</form>"
+    )
 
 
 def sentence(text: str) -> str:

@@ -26,6 +26,7 @@ from openpacs.web.context import context
 from openpacs.web.share.pages import format_name
 from openpacs.web.ui.common import (
     Form,
+    confirmed_post,
     done_message,
     first,
     frame,
@@ -156,11 +157,16 @@ def _chosen_html(
             )
             + '<button class="button small" type="submit" id="change-folder-submit">Save'
             "</button></form>"
-            f'<form method="post" action="{base}/delete" id="delete-folder" '
-            f'data-confirm="{h(confirm)}">{fr.csrf_field()}'
-            + ('<input type="hidden" name="with_contents" value="1">' if not_empty else "")
-            + '<button class="button danger small" type="submit" id="delete-folder-submit">'
-            "Delete folder</button></form></section>"
+            + confirmed_post(
+                fr,
+                f"{base}/delete",
+                "Delete folder",
+                confirm,
+                fields='<input type="hidden" name="with_contents" value="1">' if not_empty else "",
+                form_attrs=' id="delete-folder"',
+                button_id="delete-folder-submit",
+            )
+            + "</section>"
             '<section class="card"><h2>Share this folder</h2>'
             "<p class=muted>A folder link is live: orders added later are shown too.</p>"
             f'<form method="post" action="{base}/share" id="share-folder">{fr.csrf_field()}'
@@ -192,7 +198,8 @@ def _search_html(
     form = (
         f'<form method="get" action="{fr.url("/folders")}" class="inline-form" role="search" '
         'id="folder-search"><div><label for="folder-q">Find a folder</label>'
-        f'<input type="search" id="folder-q" name="q" value="{h(text)}" maxlength="200" '
+        f'<input type="text" id="folder-q" name="q" enterkeyhint="search" value="{h(text)}" '
+        'maxlength="200" '
         'placeholder="part of a name"></div>'
         '<button class="button secondary small" type="submit">Find</button></form>'
     )
