@@ -2,7 +2,8 @@
 
 * ``GET /folders?folder=UUID``: the tree of the account's folders; the chosen folder's
   orders (those the user may see), and forms to rename, describe or move it, delete it
-  and share it by a link.
+  and share it by a link. ``&q=TEXT``: the folders whose name contains the text (as
+  ``/searchfolder``'s ``FolderName``), by path, instead of the tree.
 * ``POST /folders`` (``name``, ``description``, ``parent``): a new folder.
 * ``POST /folders/{uuid}/change`` (``name``, ``description``, ``parent``),
   ``/delete`` (``with_contents``), ``/share`` (``title``, ``description``, ``expire``,
@@ -199,8 +200,7 @@ def _search_html(
         f'<form method="get" action="{fr.url("/folders")}" class="inline-form" role="search" '
         'id="folder-search"><div><label for="folder-q">Find a folder</label>'
         f'<input type="text" id="folder-q" name="q" enterkeyhint="search" value="{h(text)}" '
-        'maxlength="200" '
-        'placeholder="part of a name"></div>'
+        'maxlength="200" placeholder="part of a name"></div>'
         '<button class="button secondary small" type="submit">Find</button></form>'
     )
     if not text:
