@@ -426,3 +426,16 @@ def test_a_folder_name_clash_names_the_folders_in_words(world: World) -> None:
         "FolderName: there is already a folder named 'Teaching' at the top level; "
         f"choose another name (FolderUuid {top})"
     )
+
+
+def test_a_change_that_clashes_with_a_simultaneous_one_is_a_conflict(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = AdminService(world.db)
+    group = admin.add_group(world.admin, "Radiology")
+    admin.add_group(world.admin, "Cardiology")
+    # As if another admin took the name between the check and the write.
+    monkeypatch.setattr(accounts, "_check_free_group_name", lambda *args, **kwargs: None)
+    with pytest.raises(Conflict, match="a change made at the same time"):
+        admin.rename_group(world.admin, group, "Cardiology")
+    assert {g.user_group_name for g in admin.groups(world.admin)} == {"Radiology", "Cardiology"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openpacs.index.audit import record_event
@@ -30,7 +31,7 @@ from openpacs.index.models import (
 )
 from openpacs.services import accounts
 from openpacs.services.directory import DirectoryService
-from openpacs.services.errors import BadRequest, Forbidden, NotFound
+from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.passwords import WeakPassword, check_password_strength
 from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
@@ -95,11 +96,18 @@ class AdminService:
 
     def _run(self, who: Principal, work: Callable[[Session], T]) -> T:
         require(who, Action.ADMINISTER)
-        with self._db.session() as session:
-            try:
-                return work(session)
-            except ValueError as exc:  # the admin helpers' input errors (AE title, port...)
-                raise BadRequest(str(exc)) from None
+        try:
+            with self._db.session() as session:
+                try:
+                    return work(session)
+                except ValueError as exc:  # the admin helpers' input errors (AE title, port...)
+                    raise BadRequest(str(exc)) from None
+        except IntegrityError:
+            # Checked first, but another admin's change can land in between (the same
+            # group name twice, an order made in an institution being removed).
+            raise Conflict(
+                "this clashed with a change made at the same time; reload the page and try again"
+            ) from None
 
     # -- users
 
