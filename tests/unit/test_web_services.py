@@ -5,18 +5,20 @@ link's new expiry date, order summaries by UUID."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from openpacs.index.credentials import read_epoch
 from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
-from openpacs.index.models import Folder, PatientOrder, Share, User
+from openpacs.index.models import AuditEvent, Folder, Institution, PatientOrder, Share, User
 from openpacs.services import accounts
 from openpacs.services.administration import AdminService, EquipmentInput
+from openpacs.services.assignments import AssignmentService
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.folders import FolderQuery, FolderService
 from openpacs.services.orders import NewOrder, OrderService
@@ -247,3 +249,193 @@ def test_the_order_lists_status_mine_and_sorts(world: World) -> None:
         uuids(sort="size")
     with pytest.raises(BadRequest, match="status"):
         uuids(status="Done")
+
+
+def audited(world: World, action: str) -> list[tuple[int | None, str]]:
+    """(user_id, detail) of the account's audit events of ``action``, oldest first."""
+    with world.db.session() as session:
+        rows = session.execute(
+            select(AuditEvent.user_id, AuditEvent.detail)
+            .where(AuditEvent.action == action)
+            .order_by(AuditEvent.id)
+        )
+        return [(user_id, detail) for user_id, detail in rows]
+
+
+def limited(world: World, who: Principal, *institution_uuids: str) -> Principal:
+    """``who`` as if limited to these institutions."""
+    with world.db.session() as session:
+        ids = session.scalars(
+            select(Institution.id).where(Institution.uuid.in_(institution_uuids))
+        ).all()
+    return replace(who, institution_ids=frozenset(ids))
+
+
+def test_an_admin_limits_a_user_to_institutions(world: World) -> None:
+    admin = AdminService(world.db)
+    north = admin.add_institution(world.admin, "North")
+    member = world.member.user_uuid
+    assert member is not None
+    with world.db.session() as session:
+        version = session.scalars(select(User).where(User.uuid == member)).one()
+        before = version.credentials_version
+    admin.set_institutions(world.admin, member, [north])
+    listed = {u.user_uuid: u for u in admin.users(world.admin)}
+    assert listed[member].institution_uuids == (north,)
+    with world.db.session() as session:
+        after = session.scalars(select(User).where(User.uuid == member)).one()
+        assert after.credentials_version == before + 1  # their logins end
+    assert audited(world, "user.set_institutions")[-1] == (
+        world.admin.user_id,
+        f"m@a.org ({member}): {north}",
+    )
+    admin.set_institutions(world.admin, member, [])  # none: every institution
+    assert {u.user_uuid: u for u in admin.users(world.admin)}[member].institution_uuids == ()
+    with pytest.raises(Forbidden, match=r"your role \(member\) may not manage"):
+        admin.set_institutions(world.member, member, [north])
+    own = world.admin.user_uuid
+    assert own is not None
+    with pytest.raises(Forbidden, match="your own institutions"):
+        admin.set_institutions(world.admin, own, [north])
+    theirs = AdminService(world.db).institutions(world.stranger)[0].institution_uuid
+    with pytest.raises(NotFound, match="no institution"):
+        admin.set_institutions(world.admin, member, [theirs])
+    with pytest.raises(Forbidden, match="only an admin with no limit"):
+        admin.set_institutions(limited(world, world.admin, north), member, [])
+
+
+def test_groups_are_renamed_and_removed_with_their_assignments(world: World) -> None:
+    admin = AdminService(world.db)
+    group = admin.add_group(world.admin, "Radiology")
+    admin.add_group(world.admin, "Cardiology")
+    member = world.member.user_uuid
+    assert member is not None
+    admin.set_member(world.admin, group, member, True)
+    order = new_order(world)
+    AssignmentService(world.db).assign_group(world.admin, order, group)
+    admin.rename_group(world.admin, group, "  Neuro   radiology ")
+    (neuro,) = [g for g in admin.groups(world.admin) if g.user_group_uuid == group]
+    assert (neuro.user_group_name, neuro.user_uuid_list) == ("Neuro radiology", (member,))
+    assert neuro.assigned_orders == 1
+    with pytest.raises(Conflict, match="already exists"):
+        admin.rename_group(world.admin, group, "Cardiology")
+    with pytest.raises(BadRequest, match="needs a name"):
+        admin.rename_group(world.admin, group, "  ")
+    with pytest.raises(BadRequest, match="at most 200"):
+        admin.rename_group(world.admin, group, "x" * 201)
+    with pytest.raises(Forbidden):
+        admin.remove_group(world.member, group)
+    with pytest.raises(NotFound):
+        admin.remove_group(world.stranger, group)
+    admin.remove_group(world.admin, group)
+    assert [g.user_group_name for g in admin.groups(world.admin)] == ["Cardiology"]
+    with world.db.session() as session:
+        row = session.scalars(select(PatientOrder).where(PatientOrder.uuid == order)).one()
+        assert row.assigned_group_id is None
+    assert audited(world, "group.rename")[-1][1] == f"Radiology -> Neuro radiology ({group})"
+    assert audited(world, "group.remove")[-1] == (
+        world.admin.user_id,
+        f"Neuro radiology ({group}): 1 member(s), 1 order assignment(s) ended",
+    )
+
+
+def test_institutions_renamed_made_default_and_removed_only_when_unused(world: World) -> None:
+    admin = AdminService(world.db)
+    home = world.institution
+    north = admin.add_institution(world.admin, "North")
+    south = admin.add_institution(world.admin, "South")
+    admin.rename_institution(world.admin, south, " South  wing ")
+    with pytest.raises(Conflict, match="already exists"):
+        admin.rename_institution(world.admin, south, "North")
+    shown = {i.institution_uuid: i for i in admin.institutions(world.admin)}
+    assert shown[south].institution_name == "South wing"
+    assert "default institution" in shown[home].removal_refusal
+    assert shown[north].removal_refusal == ""
+    with pytest.raises(Conflict, match="make another institution the default"):
+        admin.remove_institution(world.admin, home)
+    # Equipment, a limited user and orders each keep an institution.
+    ct = admin.add_equipment(world.admin, EquipmentInput(north, "CT 1"))
+    with pytest.raises(Conflict, match=r"has equipment \(CT 1\)"):
+        admin.remove_institution(world.admin, north)
+    admin.remove_equipment(world.admin, ct)
+    member = world.member.user_uuid
+    assert member is not None
+    admin.set_institutions(world.admin, member, [north])
+    with pytest.raises(Conflict, match=r"users are limited to North \(m@a.org\)"):
+        admin.remove_institution(world.admin, north)
+    admin.set_institutions(world.admin, member, [])
+    OrderService(world.db).create(
+        world.admin, NewOrder(north, "Doe^Jane", "P9", date(1970, 1, 1), "CT")
+    )
+    with pytest.raises(Conflict, match=r"North has 1 order\(s\)"):
+        admin.remove_institution(world.admin, north)
+    # The default moves; the old default can then go.
+    admin.set_default_institution(world.admin, south)
+    shown = {i.institution_uuid: i for i in admin.institutions(world.admin)}
+    assert [u for u, i in shown.items() if i.is_default] == [south]
+    admin.remove_institution(world.admin, home)
+    assert set(u.institution_uuid for u in admin.institutions(world.admin)) == {north, south}
+    assert audited(world, "institution.remove")[-1][1].endswith(f"({home})")
+    assert audited(world, "institution.set_default")[-1][1] == f"South wing ({south})"
+    assert audited(world, "institution.rename")[-1][1] == f"South -> South wing ({south})"
+    for refused in (
+        lambda who: admin.rename_institution(who, north, "N"),
+        lambda who: admin.set_default_institution(who, north),
+        lambda who: admin.remove_institution(who, north),
+    ):
+        with pytest.raises(Forbidden, match="may not manage"):
+            refused(world.member)
+        with pytest.raises(Forbidden, match="only an admin with no limit"):
+            refused(limited(world, world.admin, north))
+    with pytest.raises(NotFound):
+        admin.remove_institution(world.stranger, south)
+
+
+def test_the_dicomweb_switch_moves_the_login_epoch_and_is_audited(world: World) -> None:
+    admin = AdminService(world.db)
+    assert admin.settings(world.admin).dicomweb_enabled
+    with world.db.session() as session:
+        epoch = read_epoch(session.connection())
+    admin.set_dicomweb(world.admin, False)
+    assert not admin.settings(world.admin).dicomweb_enabled
+    with world.db.session() as session:
+        assert read_epoch(session.connection()) > epoch  # cached logins see it at once
+    admin.set_dicomweb(world.admin, False)  # no change: nothing more recorded
+    assert audited(world, "account.set_dicomweb") == [(world.admin.user_id, "DICOMweb off")]
+    admin.set_dicomweb(world.admin, True)
+    assert AdminService(world.db).settings(world.stranger).dicomweb_enabled
+    with pytest.raises(Forbidden, match="may not manage"):
+        admin.set_dicomweb(world.member, False)
+
+
+def test_a_folder_name_clash_names_the_folders_in_words(world: World) -> None:
+    folders = FolderService(world.db)
+    top = folders.create(world.admin, "Teaching").folder_uuid
+    cases = folders.create(world.admin, "Cases", parent_folder_uuid=top).folder_uuid
+    chest = folders.create(world.admin, "Chest", parent_folder_uuid=cases).folder_uuid
+    other = folders.create(world.admin, "Other", parent_folder_uuid=cases).folder_uuid
+    with pytest.raises(Conflict) as clash:
+        folders.change(world.admin, other, "CHEST", "", cases)
+    assert clash.value.reason == (
+        "FolderName: there is already a folder named 'Chest' in 'Teaching / Cases' (names "
+        f"are compared ignoring case, accents and spaces); choose another name (FolderUuid {chest})"
+    )
+    with pytest.raises(Conflict) as clash:
+        folders.create(world.admin, "Teaching")
+    assert clash.value.reason == (
+        "FolderName: there is already a folder named 'Teaching' at the top level; "
+        f"choose another name (FolderUuid {top})"
+    )
+
+
+def test_a_change_that_clashes_with_a_simultaneous_one_is_a_conflict(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = AdminService(world.db)
+    group = admin.add_group(world.admin, "Radiology")
+    admin.add_group(world.admin, "Cardiology")
+    # As if another admin took the name between the check and the write.
+    monkeypatch.setattr(accounts, "_check_free_group_name", lambda *args, **kwargs: None)
+    with pytest.raises(Conflict, match="a change made at the same time"):
+        admin.rename_group(world.admin, group, "Cardiology")
+    assert {g.user_group_name for g in admin.groups(world.admin)} == {"Radiology", "Cardiology"}

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from openpacs.dicom.ae_title import check_ae_title
 from openpacs.index.audit import record_event
-from openpacs.index.credentials import end_logins
+from openpacs.index.credentials import bump_epoch, end_logins
 from openpacs.index.models import (
     Account,
     ApiToken,
@@ -201,7 +201,9 @@ def set_disabled(session: Session, email: str, disabled: bool, by: Principal | N
     return user
 
 
-def set_institutions(session: Session, email: str, institution_uuids: Sequence[str]) -> User:
+def set_institutions(
+    session: Session, email: str, institution_uuids: Sequence[str], by: Principal | None = None
+) -> User:
     """Limit a user to these institutions of their account (none given: no limit)."""
     user = user_by_email(session, email)
     wanted = sorted({u.strip().lower() for u in institution_uuids if u.strip()})
@@ -219,7 +221,7 @@ def set_institutions(session: Session, email: str, institution_uuids: Sequence[s
     session.execute(delete(UserInstitution).where(UserInstitution.user_id == user.id))
     session.add_all(UserInstitution(user_id=user.id, institution_id=i) for i in found.values())
     limit = ", ".join(wanted) if wanted else "every institution"
-    _changed(session, user, "user.set_institutions", f": {limit}")
+    _changed(session, user, "user.set_institutions", f": {limit}", by)
     return user
 
 
@@ -282,15 +284,65 @@ def list_users(session: Session, account: Account) -> list[dict[str, Any]]:
 
 
 def add_group(session: Session, account: Account, name: str) -> UserGroup:
-    existing = session.scalar(
-        select(UserGroup).where(UserGroup.account_id == account.id, UserGroup.name == name)
-    )
-    if existing is not None:
-        raise Conflict(f"group {name!r} already exists")
+    _check_free_group_name(session, account.id, name)
     group = UserGroup(account_id=account.id, name=name)
     session.add(group)
     session.flush()
     return group
+
+
+def _check_free_group_name(
+    session: Session, account_id: int, name: str, own: int | None = None
+) -> None:
+    """Conflict when another group of the account has this name (a unique constraint)."""
+    existing = session.scalar(
+        select(UserGroup.id).where(
+            UserGroup.account_id == account_id, UserGroup.name == name, UserGroup.id != (own or 0)
+        )
+    )
+    if existing is not None:
+        raise Conflict(f"group {name!r} already exists")
+
+
+def rename_group(session: Session, group: UserGroup, name: str) -> None:
+    _check_free_group_name(session, group.account_id, name, own=group.id)
+    group.name = name
+    session.flush()
+
+
+@dataclass(frozen=True)
+class GroupRemoval:
+    """What removing a group ended: its memberships and its orders' assignments."""
+
+    members: int
+    assigned_orders: int
+
+
+def group_assignments(session: Session, account_id: int) -> dict[str, int]:
+    """How many orders are assigned to each group of the account, by UserGroupUuid."""
+    rows = session.execute(
+        select(UserGroup.uuid, func.count())
+        .join(PatientOrder, PatientOrder.assigned_group_id == UserGroup.id)
+        .where(UserGroup.account_id == account_id)
+        .group_by(UserGroup.uuid)
+    )
+    return {str(group_uuid): int(count) for group_uuid, count in rows}
+
+
+def remove_group(session: Session, group: UserGroup) -> GroupRemoval:
+    """Delete a group: its members leave it (the users stay) and the orders assigned to
+    it are assigned to no group (a user they are also assigned to keeps them)."""
+    members = session.execute(delete(UserGroupMember).where(UserGroupMember.group_id == group.id))
+    unassigned = session.execute(
+        update(PatientOrder)
+        .where(PatientOrder.assigned_group_id == group.id)
+        .values(assigned_group_id=None)
+    )
+    session.delete(group)
+    session.flush()
+    return GroupRemoval(
+        getattr(members, "rowcount", 0) or 0, getattr(unassigned, "rowcount", 0) or 0
+    )
 
 
 def add_to_group(session: Session, group_uuid: str, email: str) -> tuple[UserGroup, User]:
@@ -310,6 +362,117 @@ def add_institution(session: Session, account: Account, name: str) -> Institutio
     session.add(institution)
     session.flush()
     return institution
+
+
+def check_free_institution_name(
+    session: Session, account_id: int, name: str, own: int | None = None
+) -> None:
+    """Conflict when another institution of the account has this name."""
+    same = session.scalar(
+        select(Institution.uuid).where(
+            Institution.account_id == account_id,
+            Institution.name == name,
+            Institution.id != (own or 0),
+        )
+    )
+    if same is not None:
+        raise Conflict(f"institution {name!r} already exists ({same})")
+
+
+def set_default_institution(session: Session, institution: Institution) -> None:
+    """Make this the account's default institution: where a study that arrives without
+    an order gets its new order (one default per account)."""
+    session.execute(
+        update(Institution)
+        .where(Institution.account_id == institution.account_id, Institution.id != institution.id)
+        .values(is_default=False)
+    )
+    institution.is_default = True
+    session.flush()
+
+
+@dataclass(frozen=True)
+class InstitutionUse:
+    """What refers to an institution: it cannot be removed while anything does."""
+
+    orders: int = 0
+    equipment: tuple[str, ...] = ()  # names
+    limited_users: tuple[str, ...] = ()  # e-mail addresses of users limited to it
+
+
+def institution_uses(session: Session, account_id: int) -> dict[int, InstitutionUse]:
+    """What refers to each institution of the account, by institution id (a few
+    grouped queries, none per institution)."""
+    orders = {
+        int(institution_id): int(count)
+        for institution_id, count in session.execute(
+            select(PatientOrder.institution_id, func.count())
+            .where(PatientOrder.account_id == account_id)
+            .group_by(PatientOrder.institution_id)
+        )
+    }
+    equipment: dict[int, list[str]] = {}
+    for institution_id, name in session.execute(
+        select(Equipment.institution_id, Equipment.name)
+        .where(Equipment.account_id == account_id)
+        .order_by(Equipment.name, Equipment.id)
+    ):
+        equipment.setdefault(int(institution_id), []).append(str(name))
+    users: dict[int, list[str]] = {}
+    for institution_id, email in session.execute(
+        select(UserInstitution.institution_id, User.email)
+        .join(User, User.id == UserInstitution.user_id)
+        .where(User.account_id == account_id)
+        .order_by(User.email)
+    ):
+        users.setdefault(int(institution_id), []).append(str(email))
+    ids = set(orders) | set(equipment) | set(users)
+    return {
+        int(i): InstitutionUse(
+            int(orders.get(i, 0)), tuple(equipment.get(i, ())), tuple(users.get(i, ()))
+        )
+        for i in ids
+    }
+
+
+def _some(names: Sequence[str], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def institution_removal_refusal(institution: Institution, use: InstitutionUse) -> str:
+    """Why this institution cannot be removed ("" when it can). Orders keep their
+    institution for good (it decides who may see them); equipment and users limited to
+    it would otherwise go with it, or be left with no limit at all."""
+    name = institution.name
+    if institution.is_default:
+        return (
+            f"{name} is the default institution (new studies without an order go to it): "
+            "make another institution the default first"
+        )
+    if use.orders:
+        return (
+            f"{name} has {use.orders} order(s); an institution with orders is kept, since "
+            "it decides who may see them (rename it instead)"
+        )
+    if use.equipment:
+        return f"{name} has equipment ({_some(use.equipment)}): move or remove it first"
+    if use.limited_users:
+        return (
+            f"users are limited to {name} ({_some(use.limited_users)}): change their "
+            "institutions first"
+        )
+    return ""
+
+
+def remove_institution(session: Session, institution: Institution) -> None:
+    """Delete an institution that nothing refers to (Conflict with the reason otherwise)."""
+    use = institution_uses(session, institution.account_id).get(institution.id, InstitutionUse())
+    refusal = institution_removal_refusal(institution, use)
+    if refusal:
+        raise Conflict(refusal)
+    session.delete(institution)
+    session.flush()
 
 
 def add_equipment(
@@ -455,6 +618,16 @@ def check_equipment_ae_title(
             )
 
 
-def set_dicomweb(session: Session, account: Account, enabled: bool) -> Account:
-    account.dicomweb_enabled = enabled
+def set_dicomweb(
+    session: Session, account: Account, enabled: bool, by: Principal | None = None
+) -> Account:
+    """Switch the account's DICOMweb root and custom API on or off (its web application
+    stays open). Cached logins carry the switch, so the login epoch moves: running
+    servers apply it within about a second."""
+    if account.dicomweb_enabled != enabled:
+        account.dicomweb_enabled = enabled
+        bump_epoch(session)
+        who = by or Principal(account.id, client=ADMIN_CLIENT)
+        state = "on" if enabled else "off"
+        record_event(session, who, "account.set_dicomweb", detail=f"DICOMweb {state}")
     return account

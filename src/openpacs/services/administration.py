@@ -11,11 +11,12 @@ account always keeps the admin who is working in it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from openpacs.index.audit import record_event
@@ -29,6 +30,7 @@ from openpacs.index.models import (
     UserGroupMember,
 )
 from openpacs.services import accounts
+from openpacs.services.directory import DirectoryService
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.passwords import WeakPassword, check_password_strength
 from openpacs.services.permissions import Action, require
@@ -36,6 +38,7 @@ from openpacs.services.principal import Principal
 
 T = TypeVar("T")
 ROLES = accounts.ROLES
+NAME_LENGTH = 200  # the name columns of groups and institutions
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,32 @@ class AccountUser:
     role: str
     disabled: bool
     institution_uuids: tuple[str, ...]  # () when not limited
+
+
+@dataclass(frozen=True)
+class AdminGroup:
+    user_group_uuid: str
+    user_group_name: str
+    user_uuid_list: tuple[str, ...]
+    assigned_orders: int  # orders assigned to the group (they lose it when it is removed)
+
+
+@dataclass(frozen=True)
+class AdminInstitution:
+    institution_uuid: str
+    institution_name: str
+    is_default: bool
+    orders: int
+    equipment: tuple[str, ...]  # names
+    limited_users: tuple[str, ...]  # e-mail addresses of users limited to it
+    removal_refusal: str  # why it cannot be removed ("" when it can)
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    account_uuid: str
+    name: str
+    dicomweb_enabled: bool
 
 
 @dataclass(frozen=True)
@@ -67,11 +96,18 @@ class AdminService:
 
     def _run(self, who: Principal, work: Callable[[Session], T]) -> T:
         require(who, Action.ADMINISTER)
-        with self._db.session() as session:
-            try:
-                return work(session)
-            except ValueError as exc:  # the admin helpers' input errors (AE title, port...)
-                raise BadRequest(str(exc)) from None
+        try:
+            with self._db.session() as session:
+                try:
+                    return work(session)
+                except ValueError as exc:  # the admin helpers' input errors (AE title, port...)
+                    raise BadRequest(str(exc)) from None
+        except IntegrityError:
+            # Checked first, but another admin's change can land in between (the same
+            # group name twice, an order made in an institution being removed).
+            raise Conflict(
+                "this clashed with a change made at the same time; reload the page and try again"
+            ) from None
 
     # -- users
 
@@ -148,12 +184,40 @@ class AdminService:
 
         self._run(who, work)
 
+    def set_institutions(
+        self, who: Principal, user_uuid: str, institution_uuids: Sequence[str]
+    ) -> None:
+        """Limit a user to these institutions (none: every institution); their logins
+        end, as with the command line's ``set-institutions``."""
+
+        def work(session: Session) -> None:
+            _require_unlimited(who, "change a user's institutions")
+            user = _user(session, who, user_uuid)
+            if user.id == who.user_id:
+                raise Forbidden("you cannot change your own institutions; ask another admin")
+            accounts.set_institutions(session, user.email, institution_uuids, by=who)
+
+        self._run(who, work)
+
     # -- groups
 
+    def groups(self, who: Principal) -> tuple[AdminGroup, ...]:
+        """The account's groups with their members and how many orders each has."""
+
+        assigned = self._run(who, lambda s: accounts.group_assignments(s, who.account_id))
+        listed = DirectoryService(self._db).user_groups(who).user_group_list
+        return tuple(
+            AdminGroup(
+                g.user_group_uuid,
+                g.user_group_name,
+                g.user_uuid_list,
+                assigned.get(g.user_group_uuid, 0),
+            )
+            for g in listed
+        )
+
     def add_group(self, who: Principal, name: str) -> str:
-        name = " ".join(name.split())
-        if not name:
-            raise BadRequest("name: a group needs a name")
+        name = _name(name, "a group")
 
         def work(session: Session) -> str:
             group = accounts.add_group(session, _account(session, who), name)
@@ -162,17 +226,39 @@ class AdminService:
 
         return self._run(who, work)
 
+    def rename_group(self, who: Principal, group_uuid: str, name: str) -> None:
+        name = _name(name, "a group")
+
+        def work(session: Session) -> None:
+            group = _group(session, who, group_uuid)
+            before = group.name
+            accounts.rename_group(session, group, name)
+            record_event(session, who, "group.rename", detail=f"{before} -> {name} ({group.uuid})")
+
+        self._run(who, work)
+
+    def remove_group(self, who: Principal, group_uuid: str) -> None:
+        """Delete a group: its members stay users, its orders are assigned to no group."""
+
+        def work(session: Session) -> None:
+            group = _group(session, who, group_uuid)
+            words = f"{group.name} ({group.uuid})"
+            removed = accounts.remove_group(session, group)
+            record_event(
+                session,
+                who,
+                "group.remove",
+                detail=f"{words}: {removed.members} member(s), "
+                f"{removed.assigned_orders} order assignment(s) ended",
+            )
+
+        self._run(who, work)
+
     def set_member(self, who: Principal, group_uuid: str, user_uuid: str, member: bool) -> None:
         """Add a user to a group, or take them out of it (idempotent)."""
 
         def work(session: Session) -> None:
-            group = session.scalar(
-                select(UserGroup).where(
-                    UserGroup.account_id == who.account_id, UserGroup.uuid == group_uuid
-                )
-            )
-            if group is None:
-                raise NotFound(f"no group {group_uuid}")
+            group = _group(session, who, group_uuid)
             user = _user(session, who, user_uuid)
             if member:
                 accounts.add_to_group(session, group.uuid, user.email)
@@ -189,25 +275,109 @@ class AdminService:
 
     # -- institutions and equipment
 
+    def institutions(self, who: Principal) -> tuple[AdminInstitution, ...]:
+        """The institutions the admin sees (all, unless they are limited to some), with
+        what refers to each and why it cannot be removed."""
+
+        def work(session: Session) -> tuple[AdminInstitution, ...]:
+            stmt = select(Institution).where(Institution.account_id == who.account_id)
+            if who.institution_ids is not None:
+                stmt = stmt.where(Institution.id.in_(sorted(who.institution_ids)))
+            rows = session.scalars(stmt.order_by(Institution.name, Institution.id)).all()
+            uses = accounts.institution_uses(session, who.account_id)
+            out = []
+            for row in rows:
+                use = uses.get(row.id, accounts.InstitutionUse())
+                out.append(
+                    AdminInstitution(
+                        row.uuid,
+                        row.name,
+                        row.is_default,
+                        use.orders,
+                        use.equipment,
+                        use.limited_users,
+                        accounts.institution_removal_refusal(row, use),
+                    )
+                )
+            return tuple(out)
+
+        return self._run(who, work)
+
     def add_institution(self, who: Principal, name: str) -> str:
-        name = " ".join(name.split())
-        if not name:
-            raise BadRequest("name: an institution needs a name")
+        name = _name(name, "an institution")
 
         def work(session: Session) -> str:
             account = _account(session, who)
-            same = session.scalar(
-                select(Institution.uuid).where(
-                    Institution.account_id == account.id, Institution.name == name
-                )
-            )
-            if same is not None:
-                raise Conflict(f"institution {name!r} already exists ({same})")
+            accounts.check_free_institution_name(session, account.id, name)
             institution = accounts.add_institution(session, account, name)
             record_event(session, who, "institution.add", detail=f"{name} ({institution.uuid})")
             return institution.uuid
 
         return self._run(who, work)
+
+    def rename_institution(self, who: Principal, institution_uuid: str, name: str) -> None:
+        name = _name(name, "an institution")
+
+        def work(session: Session) -> None:
+            _require_unlimited(who, "rename institutions")
+            institution = _institution(session, who, institution_uuid)
+            accounts.check_free_institution_name(session, who.account_id, name, own=institution.id)
+            before, institution.name = institution.name, name
+            record_event(
+                session,
+                who,
+                "institution.rename",
+                detail=f"{before} -> {name} ({institution.uuid})",
+            )
+
+        self._run(who, work)
+
+    def set_default_institution(self, who: Principal, institution_uuid: str) -> None:
+
+        def work(session: Session) -> None:
+            _require_unlimited(who, "choose the default institution")
+            institution = _institution(session, who, institution_uuid)
+            accounts.set_default_institution(session, institution)
+            record_event(
+                session,
+                who,
+                "institution.set_default",
+                detail=f"{institution.name} ({institution.uuid})",
+            )
+
+        self._run(who, work)
+
+    def remove_institution(self, who: Principal, institution_uuid: str) -> None:
+        """Delete an institution that nothing refers to (409 with the reason otherwise)."""
+
+        def work(session: Session) -> None:
+            _require_unlimited(who, "remove institutions")
+            institution = _institution(session, who, institution_uuid)
+            words = f"{institution.name} ({institution.uuid})"
+            accounts.remove_institution(session, institution)
+            record_event(session, who, "institution.remove", detail=words)
+
+        self._run(who, work)
+
+    # -- the account's settings
+
+    def settings(self, who: Principal) -> AccountSettings:
+        def work(session: Session) -> AccountSettings:
+            account = _account(session, who)
+            return AccountSettings(account.uuid, account.name, bool(account.dicomweb_enabled))
+
+        return self._run(who, work)
+
+    def set_dicomweb(self, who: Principal, enabled: bool) -> None:
+        """Switch the account's DICOMweb root and custom API on or off (``openpacs admin
+        set-dicomweb``); the web application's pages stay open either way."""
+
+        def work(session: Session) -> None:
+            accounts.set_dicomweb(session, _account(session, who), enabled, by=who)
+
+        self._run(who, work)
+
+    # -- equipment
 
     def add_equipment(self, who: Principal, new: EquipmentInput) -> str:
         if not new.name.strip():
@@ -268,6 +438,25 @@ def _check_strength(password: str) -> None:
         raise BadRequest(f"password: {exc}") from None
 
 
+def _name(text: str, noun: str) -> str:
+    """A name as stored: spaces collapsed, 1-200 characters (BadRequest otherwise)."""
+    name = " ".join(text.split())
+    if not name:
+        raise BadRequest(f"name: {noun} needs a name")
+    if len(name) > NAME_LENGTH:
+        raise BadRequest(f"name: at most {NAME_LENGTH} characters, not {len(name)}")
+    return name
+
+
+def _require_unlimited(who: Principal, what: str) -> None:
+    """Institutions are managed by admins who see them all: a limited admin could
+    otherwise give others (or take away) access they do not have themselves."""
+    if who.institution_ids is not None:
+        raise Forbidden(
+            f"you are limited to some institutions: only an admin with no limit may {what}"
+        )
+
+
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise BadRequest(f"role: {role!r} is not one of {', '.join(ROLES)}")
@@ -292,6 +481,17 @@ def _owned(session: Session, who: Principal, model: type[Owned], uuid: str, noun
     if row is None:
         raise NotFound(f"no {noun} {uuid}")
     return row
+
+
+def _group(session: Session, who: Principal, group_uuid: str) -> UserGroup:
+    group = session.scalar(
+        select(UserGroup).where(
+            UserGroup.account_id == who.account_id, UserGroup.uuid == group_uuid
+        )
+    )
+    if group is None:
+        raise NotFound(f"no group {group_uuid}")
+    return group
 
 
 def _user(session: Session, who: Principal, user_uuid: str) -> User:

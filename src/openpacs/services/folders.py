@@ -265,17 +265,40 @@ def create_folder(
 def _check_free_name(
     session: Session, who: Principal, name: str, parent: Folder | None, own: int | None = None
 ) -> None:
-    """Conflict when another folder under ``parent`` has the same name."""
-    same_name = select(Folder.uuid).where(
+    """Conflict when another folder under ``parent`` has the same name. The reason names
+    both in words (the people reading it know folders by name and place) and ends with
+    the existing folder's FolderUuid, so that an API client can use that folder."""
+    same_name = select(Folder).where(
         Folder.account_id == who.account_id,
         Folder.name_norm == folder_name_norm(name),
         Folder.parent_id.is_(None) if parent is None else Folder.parent_id == parent.id,
         Folder.id != (own or 0),
     )
     clash = session.scalar(same_name.limit(1))
-    if clash is not None:
-        where = "at the top" if parent is None else f"in folder {parent.uuid}"
-        raise Conflict(f"FolderName: folder {clash} {where} already has the name {name!r}")
+    if clash is None:
+        return
+    where = "at the top level" if parent is None else f"in {folder_path(session, parent)!r}"
+    hint = "" if clash.name == name else " (names are compared ignoring case, accents and spaces)"
+    raise Conflict(
+        f"FolderName: there is already a folder named {clash.name!r} {where}{hint}; "
+        f"choose another name (FolderUuid {clash.uuid})"
+    )
+
+
+def folder_path(session: Session, folder: Folder) -> str:
+    """The folder's place from the top, in words: ``Teaching / Chest``."""
+    names = [folder.name]
+    parent_id, seen = folder.parent_id, {folder.id}
+    while parent_id is not None and parent_id not in seen and len(names) < 64:
+        seen.add(parent_id)
+        row = session.execute(
+            select(Folder.name, Folder.parent_id).where(Folder.id == parent_id)
+        ).first()
+        if row is None:
+            break
+        names.append(str(row[0]))
+        parent_id = row[1]
+    return " / ".join(reversed(names))
 
 
 # -- read --------------------------------------------------------------------------------

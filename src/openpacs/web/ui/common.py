@@ -24,7 +24,7 @@ from openpacs.web.session_auth import (
     sign_in_redirect,
     signed_in,
 )
-from openpacs.web.ui.layout import Frame, message_page
+from openpacs.web.ui.layout import Frame, h, message_page
 
 T = TypeVar("T")
 MAX_FORM_BYTES = 64 * 1024
@@ -120,6 +120,62 @@ async def signed_in_post(request: Request) -> tuple[Principal, dict[str, list[st
     return who, form
 
 
+Form = dict[str, list[str]]
+
+
+def signed_in_form(
+    handler: Callable[[Request, Principal, Form], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A state-changing form post of the signed-in user (passed as ``who`` with the
+    ``form``), after the CSRF checks (:func:`signed_in_post`); anyone else gets the
+    sign-in redirect or the refusal page."""
+
+    @wraps(handler)
+    async def post(request: Request) -> Response:
+        checked = await signed_in_post(request)
+        if isinstance(checked, Response):
+            return checked
+        who, form = checked
+        return await handler(request, who, form)
+
+    return post
+
+
+async def run_change(
+    request: Request, who: Principal, change: Callable[[], str], done: str
+) -> Response:
+    """Make a change (in a thread): 303 to the page whose path it returns, saying
+    ``DONE[done]`` there, or the page of its error."""
+    try:
+        path = await in_thread(change)
+    except ServiceError as exc:
+        return error_page(request, who, exc)
+    return see_other(request, path, done)
+
+
+def confirmed_post(
+    fr: Frame,
+    action: str,
+    label: str,
+    question: str,
+    *,
+    kind: str = "danger",
+    fields: str = "",
+    form_attrs: str = "",
+    button_id: str = "",
+) -> str:
+    """A one-button form whose button asks ``question`` first (``data-confirm`` on the
+    button: on the form too, app.js would ask twice, once for the click and once for the
+    submit). ``question`` "" posts without asking; ``action`` is an escaped URL."""
+    ask = f' data-confirm="{h(question)}"' if question else ""
+    ident = f' id="{h(button_id)}"' if button_id else ""
+    return (
+        f'<form method="post" action="{action}"{form_attrs}>{fr.csrf_field()}{fields}'
+        f'<button class="button {kind} small" type="submit"{ident}{ask}>{h(label)}</button>'
+        "</form>"
+    )
+
+
 def sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -156,7 +212,12 @@ DONE: dict[str, str] = {
     "user-changed": "The user was changed.",
     "group-added": "The group was added.",
     "group-changed": "The group was changed.",
+    "group-renamed": "The group was renamed.",
+    "group-removed": "The group was removed.",
     "institution-added": "The institution was added.",
+    "institution-changed": "The institution was changed.",
+    "institution-removed": "The institution was removed.",
+    "account-changed": "The account's settings were changed.",
     "equipment-added": "The equipment was added.",
     "equipment-changed": "The equipment was changed.",
     "equipment-removed": "The equipment was removed.",

@@ -2,7 +2,8 @@
 
 * ``GET /folders?folder=UUID``: the tree of the account's folders; the chosen folder's
   orders (those the user may see), and forms to rename, describe or move it, delete it
-  and share it by a link.
+  and share it by a link. ``&q=TEXT``: the folders whose name contains the text (as
+  ``/searchfolder``'s ``FolderName``), by path, instead of the tree.
 * ``POST /folders`` (``name``, ``description``, ``parent``): a new folder.
 * ``POST /folders/{uuid}/change`` (``name``, ``description``, ``parent``),
   ``/delete`` (``with_contents``), ``/share`` (``title``, ``description``, ``expire``,
@@ -11,28 +12,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.services.errors import ServiceError
 from openpacs.services.folders import FolderInfo, FolderQuery, FolderService
 from openpacs.services.principal import Principal
 from openpacs.services.shares import CreatedShare, ShareService, today_in
 from openpacs.web.context import context
 from openpacs.web.share.pages import format_name
 from openpacs.web.ui.common import (
+    Form,
+    confirmed_post,
     done_message,
-    error_page,
     first,
     frame,
     in_thread,
-    see_other,
+    run_change,
+    signed_in_form,
     signed_in_page,
-    signed_in_post,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 from openpacs.web.ui.share_list import create_share, share_options
@@ -156,16 +158,24 @@ def _chosen_html(
             )
             + '<button class="button small" type="submit" id="change-folder-submit">Save'
             "</button></form>"
-            f'<form method="post" action="{base}/delete" id="delete-folder" '
-            f'data-confirm="{h(confirm)}">{fr.csrf_field()}'
-            + ('<input type="hidden" name="with_contents" value="1">' if not_empty else "")
-            + '<button class="button danger small" type="submit" id="delete-folder-submit">'
-            "Delete folder</button></form></section>"
+            + confirmed_post(
+                fr,
+                f"{base}/delete",
+                "Delete folder",
+                confirm,
+                fields='<input type="hidden" name="with_contents" value="1">' if not_empty else "",
+                form_attrs=' id="delete-folder"',
+                button_id="delete-folder-submit",
+            )
+            + "</section>"
             '<section class="card"><h2>Share this folder</h2>'
             "<p class=muted>A folder link is live: orders added later are shown too.</p>"
             f'<form method="post" action="{base}/share" id="share-folder">{fr.csrf_field()}'
             '<label for="share-title">Title</label>'
-            f'<input type="text" id="share-title" name="title" value="{h(folder.folder_name)}">'
+            f'<input type="text" id="share-title" name="title" value="{h(folder.folder_name)}" '
+            'maxlength="200"><label for="share-description">Description (optional, shown '
+            "to the recipients)</label>"
+            '<textarea id="share-description" name="description" maxlength="1000"></textarea>'
             '<label for="share-folder-expire">Link works until (optional)</label>'
             f'<input type="date" id="share-folder-expire" name="expire" min="{today.isoformat()}">'
             '<label for="share-folder-password">Password (optional)</label>'
@@ -182,22 +192,58 @@ def _chosen_html(
     )
 
 
+def _search_html(
+    fr: Frame, folders: Sequence[FolderInfo], found: Sequence[FolderInfo], text: str, chosen: str
+) -> str:
+    """The folder-name search box and, after a search, the folders found, by path."""
+    form = (
+        f'<form method="get" action="{fr.url("/folders")}" class="inline-form" role="search" '
+        'id="folder-search"><div><label for="folder-q">Find a folder</label>'
+        f'<input type="text" id="folder-q" name="q" enterkeyhint="search" value="{h(text)}" '
+        'maxlength="200" placeholder="part of a name"></div>'
+        '<button class="button secondary small" type="submit">Find</button></form>'
+    )
+    if not text:
+        return form
+    paths = folder_paths(folders)
+    current = ' aria-current="page" class="current"'
+    items = "".join(
+        f'<li><a href="{fr.url("/folders?folder=")}{u(f.folder_uuid)}&amp;q={u(text)}"'
+        f"{current if f.folder_uuid == chosen else ''}>"
+        f"{h(paths.get(f.folder_uuid, f.folder_name))}</a>"
+        f' <span class="muted">({f.number_of_orders})</span></li>'
+        for f in sorted(found, key=lambda f: paths.get(f.folder_uuid, f.folder_name).lower())
+    )
+    listed = (
+        f'<ul class="tree root" id="folder-results">{items}</ul>'
+        if items
+        else '<p class="empty" id="folder-results">No folder name contains that.</p>'
+    )
+    return (
+        form
+        + f"<h3>{len(found)} folder(s) found</h3>{listed}"
+        + f'<p><a href="{fr.url("/folders")}">Show all folders</a></p>'
+    )
+
+
 @signed_in_page
 async def folders_page(request: Request, who: Principal) -> Response:
     ctx = context(request)
     chosen_uuid = request.query_params.get("folder", "")
+    text = " ".join(request.query_params.get("q", "").split())[:200]
 
-    def load() -> tuple[tuple[FolderInfo, ...], FolderInfo | None]:
+    def load() -> tuple[tuple[FolderInfo, ...], tuple[FolderInfo, ...], FolderInfo | None]:
         service = FolderService(ctx.db)
         folders = service.search(who, FolderQuery()).folder_list
+        found = service.search(who, FolderQuery(folder_name=text)).folder_list if text else ()
         chosen = next((f for f in folders if f.folder_uuid == chosen_uuid), None)
         if chosen is not None:
             query = FolderQuery(folder_name=chosen.folder_name, get_orders_in_folder=True)
-            found = service.search(who, query).folder_list
-            chosen = next((f for f in found if f.folder_uuid == chosen_uuid), chosen)
-        return folders, chosen
+            named = service.search(who, query).folder_list
+            chosen = next((f for f in named if f.folder_uuid == chosen_uuid), chosen)
+        return folders, found, chosen
 
-    folders, chosen = await in_thread(load)
+    folders, found, chosen = await in_thread(load)
     fr = frame(request, who, "folders")
     today = today_in(ctx.settings.timezone)
     if chosen is not None:
@@ -213,7 +259,8 @@ async def folders_page(request: Request, who: Principal) -> Response:
         + notice(done_message(request))
         + '<div class="columns side-left"><div><section class="card" id="folder-tree">'
         + "<h2>All folders</h2>"
-        + _tree(fr, folders, chosen_uuid)
+        + _search_html(fr, folders, found, text, chosen_uuid)
+        + ("" if text else _tree(fr, folders, chosen_uuid))
         + "</section>"
         + create
         + "</div><div>"
@@ -235,67 +282,57 @@ def _descendants(folders: Sequence[FolderInfo], root: str) -> set[str]:
     return below
 
 
-async def _post(
-    request: Request, action: Callable[[dict[str, list[str]]], str], done: str
-) -> Response:
-    """Run a folder change; 303 to the folder it names."""
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
-    try:
-        folder_uuid = await in_thread(lambda: action(form))
-    except ServiceError as exc:
-        return error_page(request, who, exc)
-    path = "/folders" + (f"?folder={folder_uuid}" if folder_uuid else "")
-    return see_other(request, path, done)
+def _to_folder(folder_uuid: str) -> str:
+    return "/folders" + (f"?folder={quote(folder_uuid, safe='')}" if folder_uuid else "")
 
 
-@signed_in_page
-async def folder_create(request: Request, who: Principal) -> Response:
+@signed_in_form
+async def folder_create(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
 
-    def action(form: dict[str, list[str]]) -> str:
+    def change() -> str:
         made = FolderService(ctx.db).create(
             who, first(form, "name"), first(form, "description"), first(form, "parent")
         )
-        return made.folder_uuid
+        return _to_folder(made.folder_uuid)
 
-    return await _post(request, action, "folder-created")
+    return await run_change(request, who, change, "folder-created")
 
 
-@signed_in_page
-async def folder_change(request: Request, who: Principal) -> Response:
+@signed_in_form
+async def folder_change(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     folder_uuid = str(request.path_params["folder"])
 
-    def action(form: dict[str, list[str]]) -> str:
+    def change() -> str:
         FolderService(ctx.db).change(
             who, folder_uuid, first(form, "name"), first(form, "description"), first(form, "parent")
         )
-        return folder_uuid
+        return _to_folder(folder_uuid)
 
-    return await _post(request, action, "folder-changed")
+    return await run_change(request, who, change, "folder-changed")
 
 
-@signed_in_page
-async def folder_delete(request: Request, who: Principal) -> Response:
+@signed_in_form
+async def folder_delete(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     folder_uuid = str(request.path_params["folder"])
 
-    def action(form: dict[str, list[str]]) -> str:
+    def change() -> str:
         with_contents = first(form, "with_contents") == "1"
         FolderService(ctx.db).delete(who, folder_uuid, with_contents=with_contents)
-        return ""
+        return _to_folder("")
 
-    return await _post(request, action, "folder-deleted")
+    return await run_change(request, who, change, "folder-deleted")
 
 
 async def folder_share(request: Request) -> Response:
     folder_uuid = str(request.path_params["folder"])
 
-    def make(service: ShareService, who: Principal, form: dict[str, list[str]]) -> CreatedShare:
-        return service.share_folder(who, folder_uuid, share_options(form, titled=True))
+    def make(service: ShareService, who: Principal, form: Form) -> CreatedShare:
+        options = replace(share_options(form, titled=True), description=first(form, "description"))
+        return service.share_folder(who, folder_uuid, options)
 
-    back = "/folders?folder=" + quote(folder_uuid, safe="")
-    return await create_share(request, make, back, "Back to the folder", "folders")
+    return await create_share(
+        request, make, _to_folder(folder_uuid), "Back to the folder", "folders"
+    )

@@ -59,13 +59,29 @@ def ui_routes() -> list[BaseRoute]:
         Route("/admin/users/{user}/password", change("password"), methods=_POST),
         Route("/admin/users/{user}/disable", change("disable"), methods=_POST),
         Route("/admin/users/{user}/enable", change("enable"), methods=_POST),
+        Route("/admin/users/{user}/institutions", change("institutions"), methods=_POST),
         Route("/admin/groups", admin_pages.admin_groups, methods=_GET),
         Route("/admin/groups", change("add-group"), methods=_POST),
         Route("/admin/groups/{group}/members", change("members"), methods=_POST),
+        Route("/admin/groups/{group}/rename", change("rename-group"), methods=_POST),
+        Route("/admin/groups/{group}/remove", change("remove-group"), methods=_POST),
         Route("/admin/institutions", admin_pages.admin_institutions, methods=_GET),
         Route("/admin/institutions", change("add-institution"), methods=_POST),
+        Route(
+            "/admin/institutions/{institution}/rename", change("rename-institution"), methods=_POST
+        ),
+        Route(
+            "/admin/institutions/{institution}/default",
+            change("default-institution"),
+            methods=_POST,
+        ),
+        Route(
+            "/admin/institutions/{institution}/remove", change("remove-institution"), methods=_POST
+        ),
         Route("/admin/equipment", admin_pages.admin_equipment, methods=_GET),
         Route("/admin/equipment", change("add-equipment"), methods=_POST),
         Route("/admin/equipment/{equipment}", change("equipment"), methods=_POST),
         Route("/admin/equipment/{equipment}/remove", change("remove-equipment"), methods=_POST),
+        Route("/admin/account", admin_pages.admin_account, methods=_GET),
+        Route("/admin/account/dicomweb", change("dicomweb"), methods=_POST),
     ]
