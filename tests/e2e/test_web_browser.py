@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.test_stow_e2e import REJECTED
 from tests.support.browser import chrome, image_loaded, require_chromium, screenshot, wait_for
 from tests.support.ohif import ohif_missing, thumbnail_series, wait_for_image
 from tests.support.server import ServerProcess, TestAccount
@@ -224,6 +225,16 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         assert all(cell.text.strip() for cell in failed)  # every failure says why
         cd_row = [r for r in rows if r.text.startswith("corpus/CD/IMAGES/IM00001")]
         assert cd_row and "Stored" in cd_row[0].text
+        # Each file's row shows its own outcome (two files of one SOP Instance, files
+        # without File Meta Information: the answer's part positions tell them apart).
+        outcome = {
+            row.find_element(By.CSS_SELECTOR, "td").text.rsplit("/", 1)[-1]: row for row in rows
+        }
+        for name, (_code, words) in REJECTED.items():
+            assert outcome[name].get_attribute("class") == "result-failed", name
+            assert words in outcome[name].text, (name, outcome[name].text)
+        for name in ("pydicom__MR_small_implicit.dcm", "pydicom__CT_small.dcm"):
+            assert outcome[name].get_attribute("class") in ("result-stored", "result-already")
         shot(driver, clinic, "upload")
         # Files dropped on the page go the same way (a drop made by the page's own script
         # from a file chooser's files: WebDriver cannot drag from the desktop).

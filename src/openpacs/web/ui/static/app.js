@@ -1,14 +1,15 @@
 // openpacs web application: small helpers for every page (no framework, no build step).
 (function () {
   'use strict';
-  // Buttons and links with data-confirm ask first (the text names what is at stake).
+  // data-confirm asks once before going on (the text names what is at stake): on a form,
+  // when it is submitted (by a click or the Enter key); on a link or a button outside such
+  // a form, when it is clicked. A click on a form's button is asked by the form alone.
   document.addEventListener('click', function (e) {
-    var el = e.target.closest('[data-confirm]');
+    var el = e.target.closest('a[data-confirm], button[data-confirm]');
     if (el && !window.confirm(el.getAttribute('data-confirm'))) { e.preventDefault(); }
   });
   document.addEventListener('submit', function (e) {
-    var form = e.target;
-    var text = form.getAttribute('data-confirm');
+    var text = e.target.getAttribute('data-confirm');
     if (text && !window.confirm(text)) { e.preventDefault(); }
   });
   // Copy buttons: data-copy names the input whose value is copied.
