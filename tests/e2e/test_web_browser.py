@@ -79,6 +79,16 @@ def shot(driver: Any, clinic: Clinic, name: str) -> None:
         screenshot(driver, f"web-{name}.png")
 
 
+# Every confirmation dialog is counted in sessionStorage (it outlives the page) and
+# accepted, so that a test can tell how often the user was asked.
+COUNT_CONFIRMATIONS = (
+    "sessionStorage.setItem('asked', '0');"
+    "window.confirm = function () {"
+    "  sessionStorage.setItem('asked', String(Number(sessionStorage.getItem('asked')) + 1));"
+    "  return true; };"
+)
+
+
 def sign_in(driver: Any, base: str, email: str, password: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -362,6 +372,13 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         driver.get(base + "/shares")
         assert "CompressedSamples, CT1" in text_of(driver, "shares")
         shot(driver, clinic, "shares")
+        # -- revoking asks once (the dialog is counted, and accepted, across the page load)
+        driver.execute_script(COUNT_CONFIRMATIONS)
+        revoke = driver.find_element(By.CSS_SELECTOR, "#shares form[action$='/revoke'] button")
+        driver.execute_script("arguments[0].id = 'revoke-first';", revoke)
+        click(driver, "revoke-first")
+        assert text_of(driver, "notice") == "The share link was revoked."
+        assert driver.execute_script("return sessionStorage.getItem('asked');") == "1"
 
         # -- the new user signs in and sees only the order assigned to them
         with chrome(width=1280, height=800) as reader:

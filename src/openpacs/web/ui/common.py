@@ -20,6 +20,7 @@ from openpacs.web.session_auth import (
     csrf_refusal,
     csrf_token,
     keeper,
+    referring_path,
     session_token,
     sign_in_redirect,
     signed_in,
@@ -113,11 +114,23 @@ async def signed_in_post(request: Request) -> tuple[Principal, dict[str, list[st
     try:
         form = await read_form(request)
     except FormError as exc:
-        return message_page(frame(request, who), 400, "The form cannot be used", str(exc))
+        fr = frame(request, who)
+        return message_page(
+            fr, 400, "The form cannot be used", sentence(str(exc)), back_of(request)
+        )
     problem = csrf_problem(request, form)
     if problem:
-        return message_page(frame(request, who), 403, "Request refused", sentence(problem))
+        return message_page(
+            frame(request, who), 403, "Request refused", sentence(problem), back_of(request)
+        )
     return who, form
+
+
+def back_of(request: Request) -> str:
+    """The page of ours this request came from, when it is not this very URL ("" else)."""
+    back = referring_path(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "" if back == prefix_of(request) + here else back
 
 
 def sentence(text: str) -> str:
@@ -136,7 +149,7 @@ def error_page(request: Request, who: Principal, exc: ServiceError) -> HTMLRespo
         409: "Already there",
         410: "Gone",
     }.get(status, "That did not work")
-    return message_page(frame(request, who), status, title, sentence(exc.reason))
+    return message_page(frame(request, who), status, title, sentence(exc.reason), back_of(request))
 
 
 #: What a page says after a change (``?done=KEY``): fixed texts, so that a link cannot

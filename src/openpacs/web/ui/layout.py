@@ -141,11 +141,18 @@ def page(
     )
 
 
-def message_page(frame: Frame, status: int, title: str, message: str) -> HTMLResponse:
-    """A short page with a title and one paragraph (plain text): errors, not found."""
+def message_page(
+    frame: Frame, status: int, title: str, message: str, back: str = ""
+) -> HTMLResponse:
+    """A short page with a title and one paragraph (plain text): errors, not found.
+    ``back`` is the browser path of the page of ours the user came from (a form), or ""."""
+    links = f'<a class="button secondary" href="{frame.url("/orders")}">Back to the orders</a>'
+    if back:
+        links = (
+            f'<a class="button" href="{h(back)}" id="back">Back to the previous page</a> ' + links
+        )
     body = (
         f'<section class="card narrow"><h1>{h(title)}</h1><p>{h(message)}</p>'
-        f'<p><a class="button secondary" href="{frame.url("/orders")}">Back to the orders</a>'
-        "</p></section>"
+        f'<p class="head-actions">{links}</p></section>'
     )
     return page(frame, title, body, status=status)
