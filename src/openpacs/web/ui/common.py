@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from functools import partial, wraps
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -11,7 +12,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from openpacs.services.errors import ServiceError
+from openpacs.services.errors import BadRequest, ServiceError
 from openpacs.services.principal import Principal
 from openpacs.web.context import AppContext, context
 from openpacs.web.errors import status_of
@@ -131,6 +132,17 @@ def back_of(request: Request) -> str:
     back = referring_path(request)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "" if back == prefix_of(request) + here else back
+
+
+def iso_date(value: str, label: str) -> date | None:
+    """A form's date field (``YYYY-MM-DD``, as ``<input type=date>`` sends it): None
+    when empty, BadRequest naming the field when it is not a date."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def sentence(text: str) -> str:
