@@ -89,6 +89,36 @@ COUNT_CONFIRMATIONS = (
 )
 
 
+# What is wrong with a page at phone width: the page or a table wider than the screen,
+# an element of a table beyond its edges, a cell with text that is not shown (a hidden
+# column), a form field in a table squeezed below 120 px.
+PHONE_PROBLEMS = """
+var width = window.innerWidth, problems = [];
+var page = document.documentElement.scrollWidth - width;
+if (page > 0) { problems.push('the page scrolls sideways by ' + page + ' px'); }
+document.querySelectorAll('.table-wrap').forEach(function (wrap) {
+  if (wrap.scrollWidth > wrap.clientWidth + 1) { problems.push('a table scrolls sideways'); }
+  wrap.querySelectorAll('tbody, tbody *').forEach(function (el) {
+    var box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1)) {
+      problems.push(el.tagName + '.' + el.className + ' is off-screen: ' + box.left + '..' +
+        box.right);
+    }
+  });
+  wrap.querySelectorAll('tbody td').forEach(function (td) {
+    if (td.textContent.trim() && !td.getClientRects().length) {
+      problems.push('a hidden cell: ' + td.textContent.trim().slice(0, 40));
+    }
+  });
+  wrap.querySelectorAll('select, input[type=text], input[type=password], input[type=date]')
+    .forEach(function (el) {
+      if (el.getBoundingClientRect().width < 120) { problems.push('a squeezed ' + el.name); }
+    });
+});
+return problems;
+"""
+
+
 def sign_in(driver: Any, base: str, email: str, password: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -417,13 +447,51 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         driver.get(f"{base}/orders/{clinic.foreign_order}")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Not found"
 
-        # -- phone width: nothing wider than the screen
-        driver.set_window_size(390, 844)
-        driver.get(base + "/orders")
-        overflow = driver.execute_script(
-            "return document.documentElement.scrollWidth - window.innerWidth;"
+        # -- phone width: on every page nothing is wider than the screen, no table
+        # scrolls sideways or hides a column, no form field in a table is squeezed
+        driver.get(f"{base}/admin/equipment")
+        driver.execute_script(
+            "var f = document.getElementById('add-equipment');"
+            "f.elements.name.value = 'CT room 2'; f.elements.ae_title.value = 'CTROOM2';"
+            "f.elements.host.value = 'ct-room-2.radiology.north-campus.hospital.example.org';"
+            "f.elements.port.value = '104'; f.submit();"
         )
-        assert overflow <= 0
-        shot(driver, clinic, "orders-phone")
+        wait_for(lambda: "done=equipment-added" in driver.current_url, what="equipment")
+        driver.get(f"{base}/orders/{ct_order}")
+        click(driver, "share-submit")  # a share link to list (the first one was revoked)
+        driver.get(f"{base}/orders/{ct_order}")
+        choose(driver, "add-folder", "Tumour board")  # the folder's table, filled
+        click(driver, "add-folder-submit")
+        driver.set_window_size(390, 844)
+        tags_page = f"{base}/orders/{ct_order}"
+        driver.get(tags_page)
+        tags_page = str(driver.find_element(By.CSS_SELECTOR, "a.tags-link").get_attribute("href"))
+        phone_pages = {
+            "orders": "/orders",
+            "order": f"/orders/{ct_order}",
+            "tags": tags_page[len(base) :],
+            "upload": "/upload",
+            "new-order": "/orders/new",
+            "folders": "/folders",
+            "folder": "/folders?folder=" + folders[0]["FolderUuid"],
+            "shares": "/shares?show=all",
+            "admin-users": "/admin/users",
+            "admin-groups": "/admin/groups",
+            "admin-institutions": "/admin/institutions",
+            "admin-equipment": "/admin/equipment",
+            "password": "/account/password",
+            "delete": f"/orders/{ct_order}/delete",
+            "not-found": "/no/such/page",
+        }
+        for name, path in phone_pages.items():
+            driver.get(base + path)
+            if name == "upload":  # its results table, filled
+                driver.find_element(By.ID, "pick-files").send_keys(str(CT))
+                wait_for(lambda: driver.find_elements(By.ID, "upload-done"), 60, "upload")
+            if name == "admin-equipment":
+                for summary in driver.find_elements(By.CSS_SELECTOR, "details > summary"):
+                    summary.click()
+            assert driver.execute_script(PHONE_PROBLEMS) == [], name
+            shot(driver, clinic, f"{name}-phone")
         # No script error, no CSP violation, no image that failed to load.
-        assert severe(driver, ("/signin", new_order, clinic.foreign_order)) == []
+        assert severe(driver, ("/signin", new_order, clinic.foreign_order, "/no/such")) == []

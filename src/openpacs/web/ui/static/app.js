@@ -26,6 +26,28 @@
       });
     } else { document.execCommand('copy'); done(); }
   });
+  // Tables read as cards on a phone (app.css): each cell is labelled with its column's
+  // heading, taken from the table itself so that no page has to repeat it. The upload
+  // page's results table fills later: it is labelled as its rows arrive.
+  function labelCells(table) {
+    var heads = Array.prototype.map.call(table.querySelectorAll('thead th'), function (th) {
+      return th.textContent.trim();
+    });
+    Array.prototype.forEach.call(table.querySelectorAll('tbody tr'), function (tr) {
+      Array.prototype.forEach.call(tr.children, function (cell, k) {
+        if (heads[k] && !cell.hasAttribute('data-label')) {
+          cell.setAttribute('data-label', heads[k]);
+        }
+      });
+    });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll('.table-wrap table'), function (table) {
+    labelCells(table);
+    var body = table.querySelector('tbody');
+    if (body && window.MutationObserver) {
+      new MutationObserver(function () { labelCells(table); }).observe(body, {childList: true});
+    }
+  });
   // Selects with data-submit send their form when changed (sort, page size).
   document.addEventListener('change', function (e) {
     if (e.target.matches('select[data-submit]')) { e.target.form.submit(); }
