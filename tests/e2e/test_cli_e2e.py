@@ -128,6 +128,29 @@ def test_three_files_of_one_instance_are_one_stored_instance(cli: Cli, tmp_path:
     assert {Path(f["Path"]).name: f["Status"] for f in skipped}["notes.txt"] == "skipped"
 
 
+def test_each_file_gets_its_own_answer(cli: Cli, corpus_dir: Path, tmp_path: Path) -> None:
+    """Two files of one SOP Instance (one readable, one truncated) and a file without File
+    Meta Information (refused before sending) and a PDF: each file gets its own outcome."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    names = (
+        "pydicom__MR_small_implicit.dcm",
+        "pydicom__MR_truncated.dcm",
+        "pydicom__no_meta.dcm",
+    )
+    for name in names:
+        (folder / name).write_bytes((corpus_dir / name).read_bytes())
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4 not an image" + bytes(200))
+    report = json.loads(cli.run("upload", "mixed", "--json", check=1).stdout)
+    files = {Path(f["Path"]).name: f for f in report["Files"]}
+    assert files["pydicom__MR_small_implicit.dcm"]["Status"] == "stored"
+    truncated = files["pydicom__MR_truncated.dcm"]
+    assert truncated["Status"] == "failed" and "truncat" in truncated["Reason"].lower()
+    no_meta = files["pydicom__no_meta.dcm"]
+    assert no_meta["Status"] == "failed" and "DICM" in no_meta["Reason"]
+    assert files["report.pdf"]["Status"] == "skipped"
+
+
 def test_upload_errors(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("no images here")

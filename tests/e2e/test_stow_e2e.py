@@ -77,6 +77,39 @@ def test_a_failure_names_the_instance_whenever_its_dataset_was_readable(
         assert (sop_class, sop_instance) == ("", "")
 
 
+def test_each_item_names_the_position_of_its_part(
+    server: ServerProcess, account: TestAccount, corpus_dir: Path
+) -> None:
+    """Two parts of one SOP Instance (one truncated), a part without File Meta
+    Information, a re-sent part: every item carries its part's 1-based position in the
+    private element (0009,1003), the only sure way to map answers to parts."""
+    names = [
+        "pydicom__MR_small_implicit.dcm",  # 1: stored
+        "pydicom__no_meta.dcm",  # 2: not Part-10, no UID in the answer
+        "pydicom__MR_truncated.dcm",  # 3: the same SOP Instance UID as 1, truncated
+        "pydicom__CT_small.dcm",  # 4: stored
+        "pydicom__CT_small.dcm",  # 5: the same instance: one of 4 and 5 is already stored
+    ]
+    response = stow(server.dicomweb, account.auth, [(corpus_dir / n).read_bytes() for n in names])
+    assert response.status_code == 202, response.text
+    body = response.json()
+
+    def position(item: dict[str, object]) -> int:
+        assert item["00090010"] == {"vr": "LO", "Value": ["OPENPACS"]}
+        element = item["00091003"]
+        assert isinstance(element, dict) and element["vr"] == "UL"
+        return int(element["Value"][0])
+
+    stored = body["00081199"]["Value"]
+    assert [position(i) for i in stored] == [1, 4, 5]
+    marks = [i.get("00091002", {}).get("Value") for i in stored]
+    assert marks[0] is None and sorted(marks[1:], key=str) == [None, ["ALREADY_STORED"]]
+    failed = {position(i): i for i in failed_items(body)}
+    assert sorted(failed) == [2, 3]
+    assert "Part-10" in failed[2]["00091001"]["Value"][0]  # type: ignore[index]
+    assert "truncated" in failed[3]["00091001"]["Value"][0]  # type: ignore[index]
+
+
 def test_the_whole_corpus_in_one_request_stores_every_valid_file(
     server: ServerProcess, account: TestAccount, corpus_dir: Path
 ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.test_stow_e2e import REJECTED
 from tests.support.browser import chrome, image_loaded, require_chromium, screenshot, wait_for
 from tests.support.ohif import ohif_missing, thumbnail_series, wait_for_image
 from tests.support.server import ServerProcess, TestAccount
@@ -76,6 +77,46 @@ def shot(driver: Any, clinic: Clinic, name: str) -> None:
         driver.set_window_size(width, 800 if width > 500 else 844)
         driver.execute_script("window.scrollTo(0, 0);")
         screenshot(driver, f"web-{name}.png")
+
+
+# Every confirmation dialog is counted in sessionStorage (it outlives the page) and
+# accepted, so that a test can tell how often the user was asked.
+COUNT_CONFIRMATIONS = (
+    "sessionStorage.setItem('asked', '0');"
+    "window.confirm = function () {"
+    "  sessionStorage.setItem('asked', String(Number(sessionStorage.getItem('asked')) + 1));"
+    "  return true; };"
+)
+
+
+# What is wrong with a page at phone width: the page or a table wider than the screen,
+# an element of a table beyond its edges, a cell with text that is not shown (a hidden
+# column), a form field in a table squeezed below 120 px.
+PHONE_PROBLEMS = """
+var width = window.innerWidth, problems = [];
+var page = document.documentElement.scrollWidth - width;
+if (page > 0) { problems.push('the page scrolls sideways by ' + page + ' px'); }
+document.querySelectorAll('.table-wrap').forEach(function (wrap) {
+  if (wrap.scrollWidth > wrap.clientWidth + 1) { problems.push('a table scrolls sideways'); }
+  wrap.querySelectorAll('tbody, tbody *').forEach(function (el) {
+    var box = el.getBoundingClientRect();
+    if (box.width && (box.right > width + 1 || box.left < -1)) {
+      problems.push(el.tagName + '.' + el.className + ' is off-screen: ' + box.left + '..' +
+        box.right);
+    }
+  });
+  wrap.querySelectorAll('tbody td').forEach(function (td) {
+    if (td.textContent.trim() && !td.getClientRects().length) {
+      problems.push('a hidden cell: ' + td.textContent.trim().slice(0, 40));
+    }
+  });
+  wrap.querySelectorAll('select, input[type=text], input[type=password], input[type=date]')
+    .forEach(function (el) {
+      if (el.getBoundingClientRect().width < 120) { problems.push('a squeezed ' + el.name); }
+    });
+});
+return problems;
+"""
 
 
 def sign_in(driver: Any, base: str, email: str, password: str) -> None:
@@ -224,6 +265,16 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         assert all(cell.text.strip() for cell in failed)  # every failure says why
         cd_row = [r for r in rows if r.text.startswith("corpus/CD/IMAGES/IM00001")]
         assert cd_row and "Stored" in cd_row[0].text
+        # Each file's row shows its own outcome (two files of one SOP Instance, files
+        # without File Meta Information: the answer's part positions tell them apart).
+        outcome = {
+            row.find_element(By.CSS_SELECTOR, "td").text.rsplit("/", 1)[-1]: row for row in rows
+        }
+        for name, (_code, words) in REJECTED.items():
+            assert outcome[name].get_attribute("class") == "result-failed", name
+            assert words in outcome[name].text, (name, outcome[name].text)
+        for name in ("pydicom__MR_small_implicit.dcm", "pydicom__CT_small.dcm"):
+            assert outcome[name].get_attribute("class") in ("result-stored", "result-already")
         shot(driver, clinic, "upload")
         # Files dropped on the page go the same way (a drop made by the page's own script
         # from a file chooser's files: WebDriver cannot drag from the desktop).
@@ -351,6 +402,13 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         driver.get(base + "/shares")
         assert "CompressedSamples, CT1" in text_of(driver, "shares")
         shot(driver, clinic, "shares")
+        # -- revoking asks once (the dialog is counted, and accepted, across the page load)
+        driver.execute_script(COUNT_CONFIRMATIONS)
+        revoke = driver.find_element(By.CSS_SELECTOR, "#shares form[action$='/revoke'] button")
+        driver.execute_script("arguments[0].id = 'revoke-first';", revoke)
+        click(driver, "revoke-first")
+        assert text_of(driver, "notice") == "The share link was revoked."
+        assert driver.execute_script("return sessionStorage.getItem('asked');") == "1"
 
         # -- the new user signs in and sees only the order assigned to them
         with chrome(width=1280, height=800) as reader:
@@ -389,13 +447,51 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         driver.get(f"{base}/orders/{clinic.foreign_order}")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Not found"
 
-        # -- phone width: nothing wider than the screen
-        driver.set_window_size(390, 844)
-        driver.get(base + "/orders")
-        overflow = driver.execute_script(
-            "return document.documentElement.scrollWidth - window.innerWidth;"
+        # -- phone width: on every page nothing is wider than the screen, no table
+        # scrolls sideways or hides a column, no form field in a table is squeezed
+        driver.get(f"{base}/admin/equipment")
+        driver.execute_script(
+            "var f = document.getElementById('add-equipment');"
+            "f.elements.name.value = 'CT room 2'; f.elements.ae_title.value = 'CTROOM2';"
+            "f.elements.host.value = 'ct-room-2.radiology.north-campus.hospital.example.org';"
+            "f.elements.port.value = '104'; f.submit();"
         )
-        assert overflow <= 0
-        shot(driver, clinic, "orders-phone")
+        wait_for(lambda: "done=equipment-added" in driver.current_url, what="equipment")
+        driver.get(f"{base}/orders/{ct_order}")
+        click(driver, "share-submit")  # a share link to list (the first one was revoked)
+        driver.get(f"{base}/orders/{ct_order}")
+        choose(driver, "add-folder", "Tumour board")  # the folder's table, filled
+        click(driver, "add-folder-submit")
+        driver.set_window_size(390, 844)
+        tags_page = f"{base}/orders/{ct_order}"
+        driver.get(tags_page)
+        tags_page = str(driver.find_element(By.CSS_SELECTOR, "a.tags-link").get_attribute("href"))
+        phone_pages = {
+            "orders": "/orders",
+            "order": f"/orders/{ct_order}",
+            "tags": tags_page[len(base) :],
+            "upload": "/upload",
+            "new-order": "/orders/new",
+            "folders": "/folders",
+            "folder": "/folders?folder=" + folders[0]["FolderUuid"],
+            "shares": "/shares?show=all",
+            "admin-users": "/admin/users",
+            "admin-groups": "/admin/groups",
+            "admin-institutions": "/admin/institutions",
+            "admin-equipment": "/admin/equipment",
+            "password": "/account/password",
+            "delete": f"/orders/{ct_order}/delete",
+            "not-found": "/no/such/page",
+        }
+        for name, path in phone_pages.items():
+            driver.get(base + path)
+            if name == "upload":  # its results table, filled
+                driver.find_element(By.ID, "pick-files").send_keys(str(CT))
+                wait_for(lambda: driver.find_elements(By.ID, "upload-done"), 60, "upload")
+            if name == "admin-equipment":
+                for summary in driver.find_elements(By.CSS_SELECTOR, "details > summary"):
+                    summary.click()
+            assert driver.execute_script(PHONE_PROBLEMS) == [], name
+            shot(driver, clinic, f"{name}-phone")
         # No script error, no CSP violation, no image that failed to load.
-        assert severe(driver, ("/signin", new_order, clinic.foreign_order)) == []
+        assert severe(driver, ("/signin", new_order, clinic.foreign_order, "/no/such")) == []

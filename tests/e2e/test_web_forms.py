@@ -24,12 +24,17 @@ def browser(server: ServerProcess, email: str, password: str) -> Iterator[httpx.
         yield client
 
 
-def post(client: httpx.Client, path: str, **fields: str) -> httpx.Response:
-    """A form post from one of our pages (its CSRF token, our origin)."""
+def csrf(client: httpx.Client) -> str:
+    """The session's CSRF token, as our pages hold it."""
     page = client.get("/orders")
     token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
     assert token is not None
-    return client.post(path, data={"csrf_token": token.group(1), **fields})
+    return token.group(1)
+
+
+def post(client: httpx.Client, path: str, **fields: str) -> httpx.Response:
+    """A form post from one of our pages (its CSRF token, our origin)."""
+    return client.post(path, data={"csrf_token": csrf(client), **fields})
 
 
 def api(server: ServerProcess, account: TestAccount, path: str) -> dict[str, object]:

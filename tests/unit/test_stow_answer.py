@@ -91,3 +91,38 @@ def test_a_second_file_of_one_instance_is_already_stored() -> None:
         "stored",
     ]
     assert "same SOP Instance UID as 1.dcm" in marked[2].reason
+
+
+def _at(part: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **item,
+        "00090010": {"vr": "LO", "Value": ["OPENPACS"]},
+        "00091003": {"vr": "UL", "Value": [part]},
+    }
+
+
+def test_answers_go_to_the_file_of_their_part() -> None:
+    """Two files of one instance and a part without a UID: only the part position tells
+    which answer is whose (by UID, the failure would land on the first copy)."""
+    batch = [
+        LocalFile(0, Path("implicit.dcm"), 10, "1.9"),
+        LocalFile(1, Path("truncated.dcm"), 20, "1.9"),
+        LocalFile(2, Path("no-meta.dcm"), 30, "1.8"),
+    ]
+    answer = _answer(
+        [_at(1, {"00081155": _uid("1.9")})],
+        [_at(3, _failed("", {})), _at(2, _failed("1.9", {}))],
+    )
+    results = results_from_answer(batch, answer, "none")
+    assert [(r.path.name, r.status) for r in results] == [
+        ("implicit.dcm", "stored"),
+        ("truncated.dcm", "failed"),
+        ("no-meta.dcm", "failed"),
+    ]
+    assert [r.size for r in results] == [10, 20, 30]
+
+
+def test_a_position_outside_the_batch_falls_back_to_the_uid() -> None:
+    answer = _answer([_at(7, {"00081155": _uid("1.2")})], [_at(0, _failed("1.1", {}))])
+    results = results_from_answer(BATCH, answer, "none")
+    assert [r.status for r in results] == ["failed", "stored"]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from openpacs.dicom import status
 from openpacs.index.models import AuditEvent, Instance
-from openpacs.protocol.stow_response import StowResult, error_comment
+from openpacs.protocol.stow_response import PART_POSITION, StowResult, error_comment
 from openpacs.services.audit import AuditTrail
 from openpacs.services.errors import BadRequest, Forbidden, TooLarge
 from openpacs.services.principal import Principal
@@ -128,6 +128,24 @@ def test_bad_parts_fail_alone_in_their_place(world: World) -> None:
     assert len(result.stored) == 1 and result.http_status() == 202
 
 
+def test_every_answer_item_names_its_part_position(world: World) -> None:
+    """Two parts of one instance and an unreadable part cannot be told apart by their
+    SOP Instance UID: each item carries its part's 1-based position (0009,1003)."""
+    first = make_instance(small_spec("pos", 1, 1))
+    other = make_instance(small_spec("pos", 1, 2))
+    result = world.run(multipart_body([first, b"not a dicom file", first, other]))
+    stored = [(s.part, s.already_stored) for s in result.stored]
+    assert stored == [(1, False), (3, True), (4, False)]
+    assert [f.part for f in result.failed] == [2]
+    answer = result.to_json()
+    stored_items = answer["00081199"]["Value"]
+    failed_items = answer["00081198"]["Value"]
+    positions = [i[PART_POSITION] for i in stored_items]
+    assert positions == [{"vr": "UL", "Value": [n]} for n in (1, 3, 4)]
+    assert [i[PART_POSITION]["Value"] for i in failed_items] == [[2]]
+    assert all(i["00090010"]["Value"] == ["OPENPACS"] for i in stored_items + failed_items)
+
+
 def test_a_cut_off_body_keeps_its_complete_parts(world: World) -> None:
     first = make_instance(small_spec("cut", 1, 1))
     second = make_instance(small_spec("cut", 1, 2))
@@ -136,6 +154,7 @@ def test_a_cut_off_body_keeps_its_complete_parts(world: World) -> None:
     assert len(result.stored) == 1
     [failed] = result.failed
     assert failed.failure_code == status.CANNOT_UNDERSTAND and "cut off" in failed.reason
+    assert failed.part == 2
     assert list(world.blobs.staging_dir().iterdir()) == []
 
 
@@ -213,6 +232,7 @@ def test_a_body_past_the_byte_limit_stops_there_keeping_the_parts_that_ended(
         assert result.first_failure() == result.over_limit
         assert f"limit of {len(instances[0]) + 500} bytes" in (result.over_limit or "")
         assert result.failed[-1].failure_code == status.OUT_OF_RESOURCES
+        assert result.failed[-1].part == 2  # the part being read when the limit hit
         assert stored_count(world) == 1  # nothing stored half
         assert list(world.blobs.staging_dir().iterdir()) == []
     finally:
@@ -238,6 +258,7 @@ def test_more_parts_than_the_limit_stop_at_the_first_part_too_many(tmp_path: Pat
         assert result.http_status() == 413
         assert len(result.stored) == 2 and stored_count(world) == 2
         assert "more than 2 parts" in (result.over_limit or "")
+        assert [f.part for f in result.failed] == [3]
     finally:
         world.close()
 

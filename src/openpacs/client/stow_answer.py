@@ -7,13 +7,16 @@ Reason) and FailedSOPSequence items (Failure Reason, and the readable Error Comm
 openpacs extensions, read when present and ignored otherwise, in a private block of
 each item whose Private Creator ``(gggg,00xx)`` is ``OPENPACS`` (any odd group, any
 block): ``(gggg,xx01)`` UT, the whole readable reason of a failure or warning; and
-``(gggg,xx02)`` CS ``ALREADY_STORED`` on an instance that was stored before.
+``(gggg,xx02)`` CS ``ALREADY_STORED`` on an instance that was stored before; and
+``(gggg,xx03)`` UL, the 1-based position of the item's part in the request. Answers are
+mapped to the files by that position: a SOP Instance UID cannot tell apart two files of
+one instance, nor name a part the server could not read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from openpacs.client.local_files import LocalFile
@@ -30,6 +33,7 @@ from openpacs.protocol.stow_response import (
 PRIVATE_CREATOR = "OPENPACS"
 DETAIL_ELEMENT = 0x01  # UT: the whole readable reason
 STATE_ELEMENT = 0x02  # CS: ALREADY_STORED
+PART_ELEMENT = 0x03  # UL: the item's part, 1-based
 ALREADY_STORED = "ALREADY_STORED"
 
 # PS3.4 Annex B / PS3.18 Annex I codes, for readable messages.
@@ -113,58 +117,87 @@ def _code(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One item of the answer, read."""
+
+    part: int | None  # 1-based; None from a server without the extension
+    uid: str
+    status: UploadStatus
+    reason: str
+    failure_code: int | None = None
+    warning_code: int | None = None
+
+    def result(self, local: LocalFile) -> FileResult:
+        return FileResult(
+            local.path,
+            self.status,
+            local.sop_instance_uid,
+            local.size,
+            self.reason,
+            self.failure_code,
+            self.warning_code,
+        )
+
+
+def _answers(data: dict[str, Any]) -> list[_Answer]:
+    out = []
+    for item in sequence_items(data, REFERENCED_SOP_SEQUENCE):
+        warning = _code(first_value(item, WARNING_REASON))
+        reason = _reason(item, warning) if warning is not None else ""
+        uid = str(first_value(item, REFERENCED_SOP_INSTANCE_UID) or "")
+        out.append(_Answer(_part(item), uid, _stored_status(item), reason, None, warning))
+    for item in sequence_items(data, FAILED_SOP_SEQUENCE):
+        code = _code(first_value(item, FAILURE_REASON))
+        uid = str(first_value(item, REFERENCED_SOP_INSTANCE_UID) or "")
+        out.append(_Answer(_part(item), uid, "failed", _reason(item, code), code))
+    return out
+
+
+def _part(item: dict[str, Any]) -> int | None:
+    return _code(private_value(item, PART_ELEMENT))
+
+
 def results_from_answer(
     batch: Sequence[LocalFile], data: Any, fallback_reason: str
 ) -> list[FileResult]:
     """Per-file results from a STOW-RS response dataset (DICOM JSON).
 
-    Items are matched by SOP Instance UID. A failed item without a UID (the server could
-    not read the part) goes to a file the answer does not otherwise mention; files that
-    are still unaccounted for are failed with ``fallback_reason``.
+    An item with its part's position goes to the file sent in that part. An item
+    without one (another server) goes to the first file not yet answered with its SOP
+    Instance UID; a failed item whose UID names no such file (the server could not read
+    the part) goes to a file the answer does not otherwise mention. Files that are still
+    unaccounted for are failed with ``fallback_reason``.
     """
-    data = data if isinstance(data, dict) else {}
-    by_uid = {item.sop_instance_uid: item for item in batch}
-    results: dict[str, FileResult] = {}
-    anonymous: list[FileResult] = []
-    for item in sequence_items(data, REFERENCED_SOP_SEQUENCE):
-        uid = str(first_value(item, REFERENCED_SOP_INSTANCE_UID) or "")
-        local = by_uid.get(uid)
-        if local is None or uid in results:
-            continue
-        warning = _code(first_value(item, WARNING_REASON))
-        results[uid] = FileResult(
-            local.path,
-            _stored_status(item),
-            uid,
-            local.size,
-            reason=_reason(item, warning) if warning is not None else "",
-            warning_code=warning,
+    answers = _answers(data if isinstance(data, dict) else {})
+    found: dict[int, _Answer] = {}
+    unplaced: list[_Answer] = []
+    for answer in answers:
+        index = answer.part - 1 if answer.part is not None else -1
+        if 0 <= index < len(batch) and index not in found:
+            found[index] = answer
+        else:
+            unplaced.append(answer)
+    anonymous: list[_Answer] = []
+    for answer in unplaced:
+        index = next(
+            (
+                k
+                for k, local in enumerate(batch)
+                if k not in found and answer.uid and local.sop_instance_uid == answer.uid
+            ),
+            -1,
         )
-    for item in sequence_items(data, FAILED_SOP_SEQUENCE):
-        uid = str(first_value(item, REFERENCED_SOP_INSTANCE_UID) or "")
-        code = _code(first_value(item, FAILURE_REASON))
-        reason = _reason(item, code)
-        local = by_uid.get(uid)
-        if local is not None and uid not in results:
-            results[uid] = FileResult(local.path, "failed", uid, local.size, reason, code)
-        elif local is None:
-            anonymous.append(FileResult(Path(), "failed", uid, 0, reason, code))
+        if index >= 0:
+            found[index] = answer
+        elif answer.status == "failed" and not any(
+            local.sop_instance_uid == answer.uid for local in batch
+        ):
+            anonymous.append(answer)
     out: list[FileResult] = []
-    for local in batch:
-        found = results.get(local.sop_instance_uid)
-        if found is None and anonymous:
-            guess = anonymous.pop(0)
-            found = FileResult(
-                local.path,
-                "failed",
-                local.sop_instance_uid,
-                local.size,
-                guess.reason,
-                guess.failure_code,
-            )
-        if found is None:
-            found = FileResult(
-                local.path, "failed", local.sop_instance_uid, local.size, fallback_reason
-            )
-        out.append(found)
+    for index, local in enumerate(batch):
+        placed = found.get(index) or (anonymous.pop(0) if anonymous else None)
+        if placed is None:
+            placed = _Answer(None, local.sop_instance_uid, "failed", fallback_reason)
+        out.append(placed.result(local))
     return out

@@ -7,7 +7,11 @@ Two things the standard has no element for travel in a private block (creator
   is an LO value of at most 64 characters, cut there at a word boundary;
 * (0009,1002) CS ``ALREADY_STORED`` on an instance that was stored before (a re-send is
   idempotent and reported as stored; there is no standard warning code for it, and a
-  Warning Reason would turn a harmless re-send into a 202).
+  Warning Reason would turn a harmless re-send into a 202);
+* (0009,1003) UL, the item's part: the 1-based position of its part in the multipart
+  request. The SOP Instance UID cannot tell the parts apart (two files may carry the
+  same one, an unreadable part has none), so a client maps each answer to its file
+  by this number.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ PRIVATE_CREATOR = "OPENPACS"
 _CREATOR_KEY = "00090010"
 FULL_REASON = "00091001"
 STORE_STATE = "00091002"
+PART_POSITION = "00091003"
 ALREADY_STORED = "ALREADY_STORED"
 
 
@@ -40,6 +45,8 @@ class StoredInstance:
     warning_code: int | None = None
     # The instance was there before this request (the first copy is kept).
     already_stored: bool = False
+    # 1-based position of its part in the request (None: not from a multipart request).
+    part: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,8 @@ class FailedInstance:
     sop_instance_uid: str
     failure_code: int
     reason: str
+    # 1-based position of its part in the request (None: not known).
+    part: int | None = None
 
 
 @dataclass
@@ -112,17 +121,30 @@ def _stored_item(item: StoredInstance) -> dict[str, Any]:
     if item.already_stored:
         out[_CREATOR_KEY] = {"vr": "LO", "Value": [PRIVATE_CREATOR]}
         out[STORE_STATE] = {"vr": "CS", "Value": [ALREADY_STORED]}
+    out.update(_part(item.part))
     return dict(sorted(out.items()))
 
 
 def _failed_item(item: FailedInstance) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         ERROR_COMMENT: {"vr": "LO", "Value": [error_comment(item.reason)]},
         _CREATOR_KEY: {"vr": "LO", "Value": [PRIVATE_CREATOR]},
         FULL_REASON: {"vr": "UT", "Value": [item.reason]},
         FAILURE_REASON: {"vr": "US", "Value": [item.failure_code]},
         REFERENCED_SOP_CLASS_UID: _uid(item.sop_class_uid),
         REFERENCED_SOP_INSTANCE_UID: _uid(item.sop_instance_uid),
+    }
+    out.update(_part(item.part))
+    return dict(sorted(out.items()))
+
+
+def _part(part: int | None) -> dict[str, Any]:
+    """The private part position (with its creator), or nothing when it is not known."""
+    if part is None:
+        return {}
+    return {
+        _CREATOR_KEY: {"vr": "LO", "Value": [PRIVATE_CREATOR]},
+        PART_POSITION: {"vr": "UL", "Value": [part]},
     }
 
 

@@ -11,7 +11,9 @@ chunks (``request.stream()``); :class:`StowDriver` does the rest:
 3. store each part as soon as its closing boundary arrives, in a worker thread, while
    the next part is received; up to :data:`PARTS_IN_FLIGHT` at a time, so the index
    writer can commit them together. Bad parts fail alone;
-4. collect the outcomes in arrival order, record one ``study.store`` audit event per
+4. collect the outcomes in arrival order, each with its part's position (1-based, the
+   answer's (0009,1003): the only sure way for a client to map answers to parts),
+   record one ``study.store`` audit event per
    study (and ``instance.coerce`` for each instance stored under derived UIDs), and
    build the response dataset.
 
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -132,7 +134,7 @@ class StowDriver:
             stored = sum(outcome.stored is not None for outcome in parts.outcomes)
             log.info("stow: the client disconnected mid-body; %d part(s) stored before", stored)
             raise ClientGone
-        result = _result(parts.outcomes, parts.malformed, request.base_url, parts.over_limit)
+        result = _result(parts, request.base_url)
         if last and self._audit.syncs:
             # The answer names what was stored: its audit events are on disk first.
             await anyio.to_thread.run_sync(self._audit.wait_durable, last)
@@ -191,6 +193,9 @@ class _Parts:
         self.outcomes: list[StoreOutcome] = []
         #: Why the body could not be read to its end, if it could not.
         self.malformed: str | None = None
+        #: The position of the part that was being read when reading stopped (malformed
+        #: or over a limit); None when it stopped between parts.
+        self.stopped_in: int | None = None
         #: Which limit the body went past (reading stopped there), if it did.
         self.over_limit: str | None = None
         #: The client closed the connection before the end of the body.
@@ -209,11 +214,13 @@ class _Parts:
                             return
                     if self._received > self._limits.max_bytes:
                         self.over_limit = self._limits.bytes_reason()
+                        self.stopped_in = self._in_progress()
                         return
                 for event in parser.close():
                     await self._take(tasks, event)
             except MultipartError as exc:
                 self.malformed = str(exc)
+                self.stopped_in = self._in_progress()
             except ClientGone:
                 self.client_gone = True
             finally:
@@ -230,12 +237,17 @@ class _Parts:
             self._started += 1
             if self._started > self._limits.max_parts:
                 self.over_limit = self._limits.parts_reason()
+                self.stopped_in = self._started
                 return False
             self._spool = UploadSpool(self._staging, self._spool_threshold)
             self._refusal = part_refusal(event.headers)
         elif isinstance(event, PartEnd):
             await self._finish(tasks, event.complete)
         return True
+
+    def _in_progress(self) -> int | None:
+        """The position of the part being read (None between parts)."""
+        return self._started if self._spool is not None else None
 
     async def _finish(self, tasks: anyio.abc.TaskGroup, complete: bool) -> None:
         """The current part ended: fail it, or start storing it (waiting for a slot)."""
@@ -271,28 +283,32 @@ class _Parts:
             self._slots.release()
 
 
-def _result(
-    outcomes: list[StoreOutcome], malformed: str | None, base_url: str, over_limit: str | None
-) -> StowResult:
-    """The response dataset, in arrival order; BadRequest when there is nothing to say,
-    TooLarge when a limit stopped the body before any part ended."""
+def _result(parts: _Parts, base_url: str) -> StowResult:
+    """The response dataset, in arrival order, each item with its part's position;
+    BadRequest when there is nothing to say, TooLarge when a limit stopped the body
+    before any part ended."""
+    outcomes, malformed, over_limit = parts.outcomes, parts.malformed, parts.over_limit
     if over_limit is not None and not outcomes:
         raise TooLarge(over_limit)
     result = StowResult(over_limit=over_limit)
-    if over_limit is not None:
-        # The part in progress when reading stopped (and whatever came after it).
-        outcomes = [*outcomes, _failed(status.OUT_OF_RESOURCES, over_limit)]
     studies: set[str] = set()
-    for outcome in outcomes:
+    for position, outcome in enumerate(outcomes, start=1):
         if outcome.stored is not None:
-            result.stored.append(outcome.stored)
+            result.stored.append(replace(outcome.stored, part=position))
             studies.add(outcome.study_instance_uid)
         elif outcome.failed is not None:
-            result.failed.append(outcome.failed)
+            result.failed.append(replace(outcome.failed, part=position))
+    if over_limit is not None:
+        # The part in progress when reading stopped (and whatever came after it).
+        result.failed.append(
+            FailedInstance("", "", status.OUT_OF_RESOURCES, over_limit, parts.stopped_in)
+        )
     if malformed is not None:
         if not outcomes:
             raise BadRequest(f"malformed multipart body: {malformed}")
-        result.failed.append(FailedInstance("", "", status.CANNOT_UNDERSTAND, malformed))
+        result.failed.append(
+            FailedInstance("", "", status.CANNOT_UNDERSTAND, malformed, parts.stopped_in)
+        )
     if not result.stored and not result.failed:
         raise BadRequest("the request contains no parts")
     if len(studies) == 1:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
@@ -44,6 +45,7 @@ from openpacs.web.ohif.loader import load_viewer
 from openpacs.web.ohif.routes import ohif_routes
 from openpacs.web.session_auth import WebSessionMiddleware
 from openpacs.web.share.routes import share_routes
+from openpacs.web.ui.not_found import unknown_address
 from openpacs.web.ui.routes import ui_routes
 
 log = logging.getLogger("openpacs")
@@ -186,6 +188,8 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={
+            # Unknown URLs: a page for people, the plain text for programs.
+            HTTPException: unknown_address,
             HttpError: _http_error,
             ServiceError: _service_error,
             Exception: _unexpected,

@@ -45,6 +45,7 @@ __all__ = [
     "csrf_refusal",
     "csrf_token",
     "keeper",
+    "referring_path",
     "safe_next",
     "set_session_cookie",
     "sign_in_redirect",
@@ -245,14 +246,29 @@ def cross_site(scope: Scope, settings: Settings) -> bool:
     origin = _header(scope, b"origin")
     if origin is None:
         return (_header(scope, b"sec-fetch-site") or "").lower() == "cross-site"
-    origin = origin.strip().lower()
+    return origin.strip().lower() not in _own_origins(scope, settings)
+
+
+def _own_origins(scope: Scope, settings: Settings) -> set[str]:
+    """The origins that are this server: the public URL's and the Host the browser used."""
     allowed = {_origin_of(settings.effective_public_url)}
     host = _header(scope, b"host")
     if host:
         scheme = "https" if is_secure(scope, settings) else scope.get("scheme", "http")
         allowed.add(f"{scheme}://{host.strip().lower()}")
         allowed.add(f"http://{host.strip().lower()}")  # a proxy that terminates TLS
-    return origin not in allowed
+    return allowed
+
+
+def referring_path(conn: HTTPConnection) -> str:
+    """The path and query of the page of ours that sent this request (its ``Referer``),
+    or "" when there is none or it is another site's: a link back that can never lead
+    elsewhere (no open redirect)."""
+    referer = _header(conn.scope, b"referer") or ""
+    if _origin_of(referer) not in _own_origins(conn.scope, _settings(conn)):
+        return ""
+    parts = urlsplit(referer)
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def csrf_refusal(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import date
 from functools import partial, wraps
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
@@ -11,7 +12,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from openpacs.services.errors import ServiceError
+from openpacs.services.errors import BadRequest, ServiceError
 from openpacs.services.principal import Principal
 from openpacs.web.context import AppContext, context
 from openpacs.web.errors import status_of
@@ -20,6 +21,7 @@ from openpacs.web.session_auth import (
     csrf_refusal,
     csrf_token,
     keeper,
+    referring_path,
     session_token,
     sign_in_redirect,
     signed_in,
@@ -113,10 +115,15 @@ async def signed_in_post(request: Request) -> tuple[Principal, dict[str, list[st
     try:
         form = await read_form(request)
     except FormError as exc:
-        return message_page(frame(request, who), 400, "The form cannot be used", str(exc))
+        fr = frame(request, who)
+        return message_page(
+            fr, 400, "The form cannot be used", sentence(str(exc)), back_of(request)
+        )
     problem = csrf_problem(request, form)
     if problem:
-        return message_page(frame(request, who), 403, "Request refused", sentence(problem))
+        return message_page(
+            frame(request, who), 403, "Request refused", sentence(problem), back_of(request)
+        )
     return who, form
 
 
@@ -176,6 +183,24 @@ def confirmed_post(
     )
 
 
+def back_of(request: Request) -> str:
+    """The page of ours this request came from, when it is not this very URL ("" else)."""
+    back = referring_path(request)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "" if back == prefix_of(request) + here else back
+
+
+def iso_date(value: str, label: str) -> date | None:
+    """A form's date field (``YYYY-MM-DD``, as ``<input type=date>`` sends it): None
+    when empty, BadRequest naming the field when it is not a date."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def sentence(text: str) -> str:
     text = text.strip()
     if not text:
@@ -192,7 +217,7 @@ def error_page(request: Request, who: Principal, exc: ServiceError) -> HTMLRespo
         409: "Already there",
         410: "Gone",
     }.get(status, "That did not work")
-    return message_page(frame(request, who), status, title, sentence(exc.reason))
+    return message_page(frame(request, who), status, title, sentence(exc.reason), back_of(request))
 
 
 #: What a page says after a change (``?done=KEY``): fixed texts, so that a link cannot

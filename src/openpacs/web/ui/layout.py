@@ -18,7 +18,7 @@ from openpacs.services.principal import Principal
 from openpacs.web.share.html import h, u
 from openpacs.web.ui.static import static_url
 
-__all__ = ["Frame", "h", "page", "u"]
+__all__ = ["Frame", "h", "page", "u", "values"]
 
 CSP = (
     "default-src 'none'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -100,6 +100,12 @@ def _nav(frame: Frame) -> str:
     )
 
 
+def values(text: str) -> str:
+    """A DICOM value as people read it: the values of a multi-valued attribute
+    (``A\\B``) separated by commas."""
+    return ", ".join(part.strip() for part in text.split("\\") if part.strip())
+
+
 def notice(message: str, kind: str = "ok") -> str:
     """A message box above a page's content (``ok`` or ``error``); plain text."""
     if not message:
@@ -133,19 +139,29 @@ def page(
         f'<link rel="icon" href="data:,">{meta}'
         f"<title>{h(title)} · openpacs</title>"
         f'<link rel="stylesheet" href="{frame.url(static_url("app.css"))}">{tags}</head>'
-        f'<body data-prefix="{h(frame.prefix)}">{_nav(frame)}'
-        f'<main class="{"wide" if wide else ""}">{body}</main></body></html>\n'
+        f'<body data-prefix="{h(frame.prefix)}">'
+        '<a class="skip-link" href="#main" id="skip-link">Skip to the content</a>'
+        f"{_nav(frame)}"
+        f'<main id="main" tabindex="-1" class="{"wide" if wide else ""}">{body}</main>'
+        "</body></html>\n"
     )
     return HTMLResponse(
         content, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})}
     )
 
 
-def message_page(frame: Frame, status: int, title: str, message: str) -> HTMLResponse:
-    """A short page with a title and one paragraph (plain text): errors, not found."""
+def message_page(
+    frame: Frame, status: int, title: str, message: str, back: str = ""
+) -> HTMLResponse:
+    """A short page with a title and one paragraph (plain text): errors, not found.
+    ``back`` is the browser path of the page of ours the user came from (a form), or ""."""
+    links = f'<a class="button secondary" href="{frame.url("/orders")}">Back to the orders</a>'
+    if back:
+        links = (
+            f'<a class="button" href="{h(back)}" id="back">Back to the previous page</a> ' + links
+        )
     body = (
         f'<section class="card narrow"><h1>{h(title)}</h1><p>{h(message)}</p>'
-        f'<p><a class="button secondary" href="{frame.url("/orders")}">Back to the orders</a>'
-        "</p></section>"
+        f'<p class="head-actions">{links}</p></section>'
     )
     return page(frame, title, body, status=status)

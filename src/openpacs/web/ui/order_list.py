@@ -15,16 +15,26 @@ from datetime import date
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from openpacs.services.directory import DirectoryService, InstitutionInfo
-from openpacs.services.errors import ServiceError
+from openpacs.services.errors import BadRequest, ServiceError
 from openpacs.services.orders import SORTS, OrderPage, OrderQuery, OrderService, OrderSummary
 from openpacs.services.principal import Principal
+from openpacs.services.shares import CreatedShare, ShareService, today_in
 from openpacs.web.context import context
 from openpacs.web.share.pages import format_date, format_name, format_sex
-from openpacs.web.ui.common import done_message, frame, in_thread, sentence, signed_in_page
-from openpacs.web.ui.layout import Frame, h, notice, page, u
+from openpacs.web.ui.common import (
+    done_message,
+    frame,
+    in_thread,
+    iso_date,
+    prefix_of,
+    sentence,
+    signed_in_page,
+)
+from openpacs.web.ui.layout import Frame, h, notice, page, u, values
+from openpacs.web.ui.share_list import create_share, share_fields, share_options
 
 PAGE_SIZES = (25, 50, 100)
 #: The modalities offered in the filter (any other can be typed into the API).
@@ -52,15 +62,6 @@ class Search:
     error: str = ""
 
 
-def _date(value: str, label: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{label}: {value!r} is not a date (YYYY-MM-DD)") from None
-
-
 def parse_search(params: dict[str, str], who: Principal) -> Search:
     values = {name: params.get(name, "").strip()[:200] for name in (*FILTERS, "sort")}
     sort = values["sort"] if values["sort"] in SORTS else "newest"
@@ -71,11 +72,12 @@ def parse_search(params: dict[str, str], who: Principal) -> Search:
     number = max(int(raw_page), 1) if raw_page.isdigit() and len(raw_page) < 7 else 1
     error = ""
     try:
-        start, end = _date(values["from"], "Study date from"), _date(values["to"], "Study date to")
+        start = iso_date(values["from"], "Study date from")
+        end = iso_date(values["to"], "Study date to")
         if start and end and start > end:
-            raise ValueError("Study date from is after Study date to")
-    except ValueError as exc:
-        error, start, end = str(exc), None, None
+            raise BadRequest("Study date from is after Study date to")
+    except BadRequest as exc:
+        error, start, end = sentence(exc.reason), None, None
     status = values["status"] if values["status"] in ("Scheduled", "ImagesReceived") else ""
     query = OrderQuery(
         institution_uuids=(values["institution"],) if values["institution"] else (),
@@ -95,6 +97,12 @@ def parse_search(params: dict[str, str], who: Principal) -> Search:
 
 
 def _link(fr: Frame, search: Search, **changes: str | int) -> str:
+    """The escaped URL of this search with ``changes`` (another page, size...)."""
+    return fr.url(_path(search, **changes))
+
+
+def _path(search: Search, **changes: str | int) -> str:
+    """The path and query of this search with ``changes`` (not escaped)."""
     params = {k: v for k, v in search.values.items() if v}
     params["size"] = str(search.size)
     params.update({k: str(v) for k, v in changes.items()})
@@ -104,7 +112,7 @@ def _link(fr: Frame, search: Search, **changes: str | int) -> str:
         params.pop("sort")
     if params.get("page") == "1":
         params.pop("page")
-    return fr.url("/orders") + (h("?" + urlencode(params)) if params else "")
+    return "/orders" + ("?" + urlencode(params) if params else "")
 
 
 def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) -> str:
@@ -178,17 +186,23 @@ def _row(fr: Frame, order: OrderSummary, institutions: dict[str, str]) -> str:
     institution = institutions.get(order.patient_order_institution_uuid, "")
     if len(institutions) < 2:
         institution = ""
-    pid = f'<span class="sub">ID {h(order.patient_id)}</span>' if order.patient_id else ""
+    pid = f'<span class="sub">ID {h(values(order.patient_id))}</span>' if order.patient_id else ""
+    pick = (
+        f'<td class="pick"><input type="checkbox" name="order" form="share-selected" '
+        f'value="{h(order.patient_order_uuid)}" aria-label="Select {h(name)}"></td>'
+        if fr.may_write
+        else ""
+    )
     return (
-        f'<tr data-order="{h(order.patient_order_uuid)}">'
+        f'<tr data-order="{h(order.patient_order_uuid)}">{pick}'
         f'<td><a class="patient" href="{link}">{h(name)}</a>'
         f"{pid}</td>"
         f'<td class="hide-narrow nowrap">{h(born)}<span class="sub">{h(sex)}</span></td>'
         f'<td class="study-date nowrap">{h(order.study_date or "—")}</td>'
         f"<td>{h(modalities)}</td>"
-        f'<td class="hide-narrow">{h(order.study_description)}'
+        f'<td class="hide-narrow">{h(values(order.study_description))}'
         f'<span class="sub">{h(institution)}</span></td>'
-        f'<td class="hide-narrow">{h(order.accession_number)}</td>'
+        f'<td class="hide-narrow">{h(values(order.accession_number))}</td>'
         f'<td class="num hide-narrow">{order.number_of_instances}</td>'
         f"<td>{_status_pill(order.order_status)}{_viewer_link(fr, order)}</td></tr>"
     )
@@ -205,6 +219,20 @@ def _viewer_link(fr: Frame, order: OrderSummary) -> str:
     return f' <a class="viewer-link small" href="{link}">Open in viewer</a>'
 
 
+def _share_form(fr: Frame, today: date) -> str:
+    """ "Share selected": one share link for the orders ticked in the list (the vendor
+    guide shares several orders at once)."""
+    return (
+        f'<form method="post" action="{fr.url("/orders/share")}" id="share-selected" '
+        f'class="card">{fr.csrf_field()}'
+        '<details id="share-selected-box"><summary>Share the selected orders by one link'
+        "</summary><p class=muted>Tick the orders in the list, then make the link.</p>"
+        f"{share_fields('sel', today)}"
+        '<button class="button" type="submit" id="share-selected-submit">Share selected'
+        "</button></details></form>"
+    )
+
+
 def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[str, str]) -> str:
     total = result.total_count
     if total == 0:
@@ -215,7 +243,12 @@ def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[st
     rows = "".join(_row(fr, o, institutions) for o in result.patient_order_list)
     table = (
         '<div class="table-wrap"><table id="orders"><thead><tr>'
-        "<th>Patient</th><th class=hide-narrow>Born</th><th>Study date</th><th>Modality</th>"
+        + (
+            '<th class="pick"><span class="visually-hidden">Select</span></th>'
+            if fr.may_write
+            else ""
+        )
+        + "<th>Patient</th><th class=hide-narrow>Born</th><th>Study date</th><th>Modality</th>"
         "<th class=hide-narrow>Description</th><th class=hide-narrow>Accession</th>"
         '<th class="num hide-narrow">Images</th><th>Status</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
@@ -249,6 +282,17 @@ def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[st
     return f'<div class="toolbar">{count}</div>{table}{pager}'
 
 
+def _known_institution(search: Search, institutions: tuple[InstitutionInfo, ...]) -> str:
+    """Why the institution filter cannot be used, in words ("" when it is fine)."""
+    chosen = search.values["institution"]
+    if not chosen or any(i.institution_uuid == chosen for i in institutions):
+        return ""
+    return (
+        "The institution in this search is not one of yours (it may have been removed): "
+        "choose one from the list."
+    )
+
+
 @signed_in_page
 async def order_list(request: Request, who: Principal) -> Response:
     ctx = context(request)
@@ -257,15 +301,26 @@ async def order_list(request: Request, who: Principal) -> Response:
 
     def load() -> tuple[OrderPage | None, tuple[InstitutionInfo, ...], str]:
         institutions = DirectoryService(ctx.db).institutions(who).institution_list
-        if search.error:
-            return None, institutions, search.error
+        error = search.error or _known_institution(search, institutions)
+        if error:
+            return None, institutions, error
         try:
             return OrderService(ctx.db).search(who, search.query), institutions, ""
         except ServiceError as exc:
             return None, institutions, sentence(exc.reason)
 
     result, institutions, error = await in_thread(load)
+    if result is not None and result.total_count and not result.patient_order_list:
+        # A page past the end (an old link, a typed number): the last page instead.
+        last = (result.total_count + search.size - 1) // search.size
+        return RedirectResponse(prefix_of(request) + _path(search, page=last), status_code=303)
     names = {i.institution_uuid: i.institution_name for i in institutions}
+    today = today_in(ctx.settings.timezone)
+    share = (
+        _share_form(fr, today)
+        if fr.may_write and result is not None and result.patient_order_list
+        else ""
+    )
     body = (
         '<div class="head"><h1>Orders</h1><div class="head-actions">'
         + (
@@ -279,5 +334,18 @@ async def order_list(request: Request, who: Principal) -> Response:
         + _filters(fr, search, institutions)
         + notice(error, "error")
         + (_results(fr, search, result, names) if result is not None else "")
+        + share
     )
     return page(fr, "Orders", body, status=400 if error else 200)
+
+
+async def share_selected(request: Request) -> Response:
+    """``POST /orders/share``: one share link for the orders ticked in the list."""
+
+    def make(service: ShareService, who: Principal, form: dict[str, list[str]]) -> CreatedShare:
+        chosen = list(dict.fromkeys(v.strip() for v in form.get("order", []) if v.strip()))
+        if not chosen:
+            raise BadRequest("tick the orders to share in the list first")
+        return service.share_orders(who, chosen, share_options(form), "order")
+
+    return await create_share(request, make, "/orders", "Back to the orders", "orders")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from urllib.parse import quote
 
 from pydicom.datadict import keyword_for_tag
@@ -50,10 +50,13 @@ from openpacs.web.ui.common import (
     user_or_redirect,
 )
 from openpacs.web.ui.folder_pages import folder_paths
-from openpacs.web.ui.layout import Frame, h, notice, page, u
-from openpacs.web.ui.share_list import create_share, share_options, share_service
-
-SHARE_DAYS = 30
+from openpacs.web.ui.layout import Frame, h, notice, page, u, values
+from openpacs.web.ui.share_list import (
+    create_share,
+    share_fields,
+    share_options,
+    share_service,
+)
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,11 @@ def load_order_page(request: Request, who: Principal, order_uuid: str) -> OrderP
 
 
 def _fact(label: str, value: str, name: str = "") -> str:
+    """One field of the order; a multi-valued one (``A\\B``) reads "A, B"."""
     if not value:
         return ""
     css = f' class="{h(name)}"' if name else ""
-    return f"<div><dt>{h(label)}</dt><dd{css}>{h(value)}</dd></div>"
+    return f"<div><dt>{h(label)}</dt><dd{css}>{h(values(value))}</dd></div>"
 
 
 def _facts(data: OrderPageData) -> str:
@@ -277,18 +281,9 @@ def _shares_box(fr: Frame, data: OrderPageData, today: date) -> str:
         listed = '<p class="empty">Not shared by a link.</p>'
     form = ""
     if fr.may_write:
-        default = (today + timedelta(days=SHARE_DAYS)).isoformat()
         form = (
             f'<form method="post" action="{_order_path(fr, p.patient_order_uuid)}/share" '
-            f'id="share-form">{fr.csrf_field()}'
-            '<label for="share-expire">Link works until (last day)</label>'
-            f'<input type="date" id="share-expire" name="expire" value="{default}" '
-            f'min="{today.isoformat()}" required>'
-            '<label for="share-password">Password (optional)</label>'
-            '<input type="password" id="share-password" name="password" '
-            'autocomplete="new-password">'
-            '<label class="check"><input type="checkbox" name="downloadable" value="1" '
-            'id="share-downloadable"> Recipients may download the images</label>'
+            f'id="share-form">{fr.csrf_field()}{share_fields("share", today)}'
             '<button class="button small" type="submit" id="share-submit">'
             "Create share link</button>"
             "</form>"

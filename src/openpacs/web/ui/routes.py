@@ -34,6 +34,7 @@ def ui_routes() -> list[BaseRoute]:
         # orders
         Route("/orders", order_list.order_list, methods=_GET),
         Route("/orders/new", new_order.new_order, methods=_BOTH),
+        Route("/orders/share", order_list.share_selected, methods=_POST),
         Route("/orders/{order}", order_page.order_page, methods=_GET),
         Route("/orders/{order}/viewer/{series}", order_page.order_viewer, methods=_GET),
         Route("/orders/{order}/tags/{series}", order_page.order_tags, methods=_GET),

@@ -13,7 +13,7 @@ and made anew.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,6 +37,7 @@ from openpacs.web.ui.common import (
     first,
     frame,
     in_thread,
+    iso_date,
     see_other,
     signed_in_page,
     signed_in_post,
@@ -44,15 +45,28 @@ from openpacs.web.ui.common import (
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 
 SHOW = {"active": "Active", "expired": "Expired", "all": "All"}
+#: A new link's default life (the form's first last day), in days.
+SHARE_DAYS = 30
 
 
 def parse_expiry(value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(f"expiry date: {value!r} is not a date (YYYY-MM-DD)") from None
+    return iso_date(value, "expiry date")
+
+
+def share_fields(key: str, today: date) -> str:
+    """The fields of a "create share link" form (ids ``{key}-expire``, ``-password``,
+    ``-downloadable``): last day, optional password, downloads allowed."""
+    default = (today + timedelta(days=SHARE_DAYS)).isoformat()
+    return (
+        f'<label for="{key}-expire">Link works until (last day)</label>'
+        f'<input type="date" id="{key}-expire" name="expire" value="{default}" '
+        f'min="{today.isoformat()}" required>'
+        f'<label for="{key}-password">Password (optional)</label>'
+        f'<input type="password" id="{key}-password" name="password" '
+        'autocomplete="new-password">'
+        '<label class="check"><input type="checkbox" name="downloadable" value="1" '
+        f'id="{key}-downloadable"> Recipients may download the images</label>'
+    )
 
 
 def created_share_html(fr: Frame, share: CreatedShare, back: str, back_label: str) -> str:

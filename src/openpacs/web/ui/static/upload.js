@@ -2,8 +2,9 @@
 // Which files: *.dcm, and every file that starts like DICOM ("DICM" at byte 128, as a CD's
 // extensionless IMAGES/IM00001); DICOMDIR and other files are skipped. Each file's result
 // comes from the STOW answer: stored, already stored ((0009,1002) ALREADY_STORED), or failed
-// with the server's reason in words ((0009,1001)). Files are matched to the answer by their
-// SOP Instance UID, read here from the file's first bytes.
+// with the server's reason in words ((0009,1001)). Each answer names its part's position in
+// the request ((0009,1003), 1-based), so it goes to the file sent in that part: two files of
+// one instance, or a file the server could not read, still get their own result.
 (function () {
   'use strict';
   var root = document.getElementById('upload');
@@ -83,66 +84,14 @@
     return out.replace(/[\0 ]+$/, '');
   }
 
-  // The SOP Instance UID (0008,0018) of the data set (the file meta group's copy is not
-  // always the same): read after the meta group in the file's transfer syntax (explicit
-  // or implicit VR, little or big endian); "" when it cannot be found in the first bytes.
-  var LONG_VRS = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'];
-
-  function sopInstanceUid(bytes) {
-    var pos = 132;
-    var syntax = '';
-    var dataStart = -1;
-    var u16 = function (at, big) {
-      return big ? (bytes[at] << 8) | bytes[at + 1] : bytes[at] | (bytes[at + 1] << 8);
-    };
-    var u32 = function (at, big) {
-      return big ? ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) |
-        bytes[at + 3]) >>> 0 : (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) |
-        (bytes[at + 3] << 24)) >>> 0;
-    };
-    while (pos + 8 <= bytes.length) {  // the meta group: explicit VR little endian
-      if (u16(pos, false) !== 2) { dataStart = pos; break; }
-      var vr = ascii(bytes, pos + 4, 2);
-      var long = LONG_VRS.indexOf(vr) >= 0;
-      var length = long ? u32(pos + 8, false) : u16(pos + 6, false);
-      var start = pos + (long ? 12 : 8);
-      if (u16(pos + 2, false) === 0x10) { syntax = ascii(bytes, start, length); }
-      pos = start + length;
-    }
-    if (dataStart < 0) { return ''; }
-    if (syntax === '1.2.840.10008.1.2.1.99') { return ''; }  // deflated
-    var implicit = syntax === '1.2.840.10008.1.2';
-    var big = syntax === '1.2.840.10008.1.2.2';
-    pos = dataStart;
-    while (pos + 8 <= bytes.length) {
-      var group = u16(pos, big);
-      var element = u16(pos + 2, big);
-      var size, at;
-      if (implicit) {
-        size = u32(pos + 4, big);
-        at = pos + 8;
-      } else {
-        var kind = ascii(bytes, pos + 4, 2);
-        var wide = LONG_VRS.indexOf(kind) >= 0;
-        size = wide ? u32(pos + 8, big) : u16(pos + 6, big);
-        at = pos + (wide ? 12 : 8);
-      }
-      if (group > 8 || (group === 8 && element > 0x18) || size === 0xFFFFFFFF) { return ''; }
-      if (group === 8 && element === 0x18) { return ascii(bytes, at, size); }
-      pos = at + size;
-    }
-    return '';
-  }
-
   function classify(item) {
     var name = item.file.name;
     if (name.toUpperCase() === 'DICOMDIR') {
       return Promise.resolve({skip: 'the index of a CD (DICOMDIR), not an image'});
     }
-    return head(item.file, 4096).then(function (bytes) {
+    return head(item.file, 132).then(function (bytes) {
       var magic = ascii(bytes, 128, 4) === 'DICM';
-      if (magic) { return {uid: sopInstanceUid(bytes)}; }
-      if (/\.dcm$/i.test(name)) { return {uid: ''}; }
+      if (magic || /\.dcm$/i.test(name)) { return {}; }
       return {skip: item.file.size === 0 ? 'an empty file' : 'not a DICOM file'};
     });
   }
@@ -194,32 +143,34 @@
     return el && el.Value && el.Value.length ? String(el.Value[0]) : '';
   }
 
-  // Outcomes of a batch from the STOW answer: matched by SOP Instance UID first; the files
-  // left over (their UID could not be read here) take the answer's items left over, those
-  // without a UID (parts the server could not read) first, in order.
+  function part(item) {
+    var n = Number(value(item, '00091003'));
+    return n >= 1 && Math.floor(n) === n ? n : 0;
+  }
+
+  // Outcomes of a batch from the STOW answer: each item goes to the file of its part
+  // (0009,1003); a file the answer does not name failed with the request's own reason.
   function outcomes(batch, reply) {
     var answer = reply.answer || {};
     var stored = (answer['00081199'] && answer['00081199'].Value) || [];
     var failed = (answer['00081198'] && answer['00081198'].Value) || [];
-    var items = [];
+    var results = batch.map(function () { return null; });
     stored.forEach(function (item) {
-      items.push({uid: value(item, '00081155'), reason: '',
-        state: value(item, '00091002') === 'ALREADY_STORED' ? 'already' : 'stored'});
+      var k = part(item) - 1;
+      if (k >= 0 && k < results.length && !results[k]) {
+        results[k] = {reason: '',
+          state: value(item, '00091002') === 'ALREADY_STORED' ? 'already' : 'stored'};
+      }
     });
     failed.forEach(function (item) {
-      items.push({uid: value(item, '00081155'), state: 'failed',
-        reason: value(item, '00091001') || value(item, '00000902') || 'failed'});
-    });
-    var results = batch.map(function (file) {
-      for (var k = 0; k < items.length; k++) {
-        if (file.uid && items[k].uid === file.uid) { return items.splice(k, 1)[0]; }
+      var k = part(item) - 1;
+      if (k >= 0 && k < results.length && !results[k]) {
+        results[k] = {state: 'failed',
+          reason: value(item, '00091001') || value(item, '00000902') || 'failed'};
       }
-      return null;
     });
-    items.sort(function (a, b) { return (a.uid ? 1 : 0) - (b.uid ? 1 : 0); });
     return results.map(function (result) {
       if (result) { return result; }
-      if (items.length) { return items.shift(); }
       if (reply.status === 401) {
         return {state: 'failed', reason: 'your session ended: sign in again and retry'};
       }
@@ -269,7 +220,6 @@
     progressText.textContent = 'Looking at ' + items.length + ' file(s)...';
     Promise.all(items.map(function (item) {
       return classify(item).then(function (kind) {
-        item.uid = kind.uid || '';
         item.skip = kind.skip;
         return item;
       });
