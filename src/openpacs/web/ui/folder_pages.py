@@ -252,7 +252,7 @@ async def folders_page(request: Request, who: Principal) -> Response:
     elif chosen_uuid:
         main = '<p class="card empty">That folder does not exist (any more).</p>'
     else:
-        main = '<p class="card empty">Choose a folder on the left to see its orders.</p>'
+        main = '<p class="card empty">Choose a folder in the list to see its orders.</p>'
     create = _create_form(fr, folders, chosen.folder_uuid if chosen else "") if fr.may_write else ""
     body = (
         "<h1>Folders</h1>"
