@@ -16,13 +16,14 @@ from openpacs.services.principal import Principal
 from openpacs.web.context import context
 from openpacs.web.errors import status_of
 from openpacs.web.ui.common import (
+    Form,
     first,
     frame,
     in_thread,
     see_other,
     sentence,
-    signed_in_post,
-    user_or_redirect,
+    signed_in_form,
+    signed_in_page,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page
 from openpacs.web.ui.order_list import COMMON_MODALITIES
@@ -165,6 +166,7 @@ def new_order_from(values: dict[str, str]) -> NewOrder:
     )
 
 
+@signed_in_page
 async def _blank_form(request: Request, who: Principal) -> Response:
     fr = frame(request, who, "new-order")
     if not fr.may_write:
@@ -179,14 +181,12 @@ async def _blank_form(request: Request, who: Principal) -> Response:
 
 async def new_order(request: Request) -> Response:
     if request.method == "GET":
-        who = await user_or_redirect(request)
-        if isinstance(who, Response):
-            return who
-        return await _blank_form(request, who)
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
+        return await _blank_form(request)
+    return await _create_order(request)
+
+
+@signed_in_form
+async def _create_order(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     names = [n for n, *_ in TEXT_FIELDS] + ["institution", "modality", "sex", "equipment"]
     values = {name: first(form, name) for name in names}

@@ -15,7 +15,6 @@ Another account's order, and one outside a reader's assignments, is "not found".
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
@@ -39,14 +38,15 @@ from openpacs.web.context import context
 from openpacs.web.share import pages as share_pages
 from openpacs.web.share.pages import format_date, format_name, format_sex
 from openpacs.web.ui.common import (
+    Form,
     done_message,
     error_page,
     first,
     frame,
     in_thread,
-    see_other,
+    run_change,
+    signed_in_form,
     signed_in_page,
-    signed_in_post,
     user_or_redirect,
 )
 from openpacs.web.ui.folder_pages import folder_paths
@@ -467,16 +467,13 @@ async def order_tags(request: Request, who: Principal) -> Response:
 # -- changes ------------------------------------------------------------------------------
 
 
-async def order_folders(request: Request) -> Response:
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
+@signed_in_form
+async def order_folders(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     order_uuid = str(request.path_params["order"])
     remove, add = first(form, "remove"), first(form, "folder")
 
-    def work() -> None:
+    def work() -> str:
         service = FolderService(ctx.db)
         if remove:
             service.remove_order(who, order_uuid, remove)
@@ -484,20 +481,18 @@ async def order_folders(request: Request) -> Response:
             service.add_order(who, order_uuid, [add])
         else:
             raise BadRequest("choose a folder")
+        return f"/orders/{order_uuid}"
 
-    return await _change(request, who, work, f"/orders/{order_uuid}", "folders-changed")
+    return await run_change(request, who, work, "folders-changed")
 
 
-async def order_assign(request: Request) -> Response:
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
+@signed_in_form
+async def order_assign(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     order_uuid = str(request.path_params["order"])
     user, group = first(form, "user"), first(form, "group")
 
-    def work() -> None:
+    def work() -> str:
         if not user and not group:
             raise BadRequest("choose a user or a group to assign the order to")
         service = AssignmentService(ctx.db)
@@ -505,18 +500,9 @@ async def order_assign(request: Request) -> Response:
             service.assign_user(who, order_uuid, user)
         if group:
             service.assign_group(who, order_uuid, group)
+        return f"/orders/{order_uuid}"
 
-    return await _change(request, who, work, f"/orders/{order_uuid}", "assigned")
-
-
-async def _change(
-    request: Request, who: Principal, work: Callable[[], None], path: str, done: str
-) -> Response:
-    try:
-        await in_thread(work)
-    except ServiceError as exc:
-        return error_page(request, who, exc)
-    return see_other(request, path, done)
+    return await run_change(request, who, work, "assigned")
 
 
 async def order_share(request: Request) -> Response:
@@ -530,27 +516,25 @@ async def order_share(request: Request) -> Response:
 
 
 async def order_delete(request: Request) -> Response:
+    if request.method == "GET":
+        return await _delete_question(request, str(request.path_params["order"]))
+    return await _delete_order(request)
+
+
+@signed_in_form
+async def _delete_order(request: Request, who: Principal, form: Form) -> Response:
     ctx = context(request)
     order_uuid = str(request.path_params["order"])
-    if request.method == "GET":
-        return await _delete_question(request, order_uuid)
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
 
-    def work() -> None:
+    def work() -> str:
         if first(form, "confirm") != order_uuid:
             raise BadRequest("the deletion was not confirmed")
         service = OrderService(ctx.db, ctx.blobs)
         properties = OrderViewService(ctx.db).view(who, order_uuid).properties
         service.delete(who, properties.patient_order_institution_uuid, order_uuid)
+        return "/orders"
 
-    try:
-        await in_thread(work)
-    except ServiceError as exc:
-        return error_page(request, who, exc)
-    return see_other(request, "/orders", "order-deleted")
+    return await run_change(request, who, work, "order-deleted")
 
 
 async def _delete_question(request: Request, order_uuid: str) -> Response:

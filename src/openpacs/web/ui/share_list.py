@@ -32,13 +32,15 @@ from openpacs.services.shares import (
 from openpacs.web.context import AppContext, context
 from openpacs.web.share.pages import format_name
 from openpacs.web.ui.common import (
+    Form,
     done_message,
     error_page,
     first,
     frame,
     in_thread,
     iso_date,
-    see_other,
+    run_change,
+    signed_in_form,
     signed_in_page,
     signed_in_post,
 )
@@ -230,38 +232,28 @@ def order_names(ctx: AppContext, who: Principal, shares: tuple[ShareInfo, ...]) 
     }
 
 
-async def share_revoke(request: Request) -> Response:
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, _form = checked
-    ctx = context(request)
+@signed_in_form
+async def share_revoke(request: Request, who: Principal, _form: Form) -> Response:
     share_uuid = str(request.path_params["share"])
-    service = share_service(ctx)
-    try:
-        await in_thread(lambda: service.delete(who, share_uuid))
-    except ServiceError as exc:
-        return error_page(request, who, exc)
-    return see_other(request, "/shares", "share-deleted")
+    service = share_service(context(request))
+
+    def work() -> str:
+        service.delete(who, share_uuid)
+        return "/shares"
+
+    return await run_change(request, who, work, "share-deleted")
 
 
-async def share_extend(request: Request) -> Response:
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
-    ctx = context(request)
+@signed_in_form
+async def share_extend(request: Request, who: Principal, form: Form) -> Response:
     share_uuid = str(request.path_params["share"])
-    service = share_service(ctx)
+    service = share_service(context(request))
 
-    def work() -> None:
+    def work() -> str:
         expire = parse_expiry(first(form, "expire"))
         if expire is None and first(form, "never") != "1":
             raise BadRequest("choose the link's last day")
         service.extend(who, share_uuid, expire)
+        return "/shares?show=all"
 
-    try:
-        await in_thread(work)
-    except ServiceError as exc:
-        return error_page(request, who, exc)
-    return see_other(request, "/shares?show=all", "share-extended")
+    return await run_change(request, who, work, "share-extended")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from openpacs.services.principal import Principal
 from openpacs.services.ratelimit import retry_after_header
 from openpacs.web.context import context
 from openpacs.web.session_auth import (
@@ -30,6 +31,7 @@ from openpacs.web.session_auth import (
     signed_in,
 )
 from openpacs.web.ui.common import (
+    Form,
     FormError,
     done_message,
     first,
@@ -38,8 +40,9 @@ from openpacs.web.ui.common import (
     prefix_of,
     read_form,
     see_other,
+    signed_in_form,
+    signed_in_page,
     signed_in_post,
-    user_or_redirect,
 )
 from openpacs.web.ui.layout import Frame, h, notice, page
 
@@ -153,14 +156,17 @@ def password_page(fr: Frame, *, error: str = "", info: str = "", status: int = 2
 
 async def change_password(request: Request) -> Response:
     if request.method == "GET":
-        who = await user_or_redirect(request)
-        if isinstance(who, Response):
-            return who
-        return password_page(frame(request, who, "account"), info=done_message(request))
-    checked = await signed_in_post(request)
-    if isinstance(checked, Response):
-        return checked
-    who, form = checked
+        return await _password_form(request)
+    return await _new_password(request)
+
+
+@signed_in_page
+async def _password_form(request: Request, who: Principal) -> Response:
+    return password_page(frame(request, who, "account"), info=done_message(request))
+
+
+@signed_in_form
+async def _new_password(request: Request, who: Principal, form: Form) -> Response:
     current = (form.get("current") or [""])[0]
     new = (form.get("new") or [""])[0]
     repeat = (form.get("repeat") or [""])[0]
