@@ -4,6 +4,7 @@ asks before it deletes anything."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -113,3 +114,37 @@ def test_yes_on_a_terminal_or_the_flag_goes_ahead(args: list[str]) -> None:
     flagged = run_cli(*args, "--yes", env=NOWHERE)
     for done in (answered, flagged):  # it went on to call the (absent) server
         assert done.returncode == 1 and "server unreachable" in done.stderr, done
+
+
+def _blas_threads_when_loading(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> str | None:
+    """OPENBLAS_NUM_THREADS as the command's module would see it when it loads."""
+    from openpacs.cli import main as cli_main
+
+    seen: list[str | None] = []
+
+    def loading(_handler: object) -> object:
+        seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+        return lambda _args: 0
+
+    monkeypatch.setattr(cli_main, "resolve", loading)
+    assert cli_main.main(argv) == 0
+    return seen[0]
+
+
+def test_serve_limits_numpys_blas_to_one_thread_before_the_server_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "")  # restored to what it was afterwards
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert _blas_threads_when_loading(monkeypatch, ["serve"]) == "1"
+
+
+def test_a_blas_thread_count_of_the_users_own_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert _blas_threads_when_loading(monkeypatch, ["serve"]) == "4"
+
+
+def test_client_commands_leave_the_environment_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    assert _blas_threads_when_loading(monkeypatch, ["search", "--patient-id", "P1"]) is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -76,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    # A command's environment goes in before its modules (and their native libraries) load.
+    for name, value in getattr(args, "environment", {}).items():
+        os.environ.setdefault(name, value)
     try:
         return resolve(handler)(args)
     except SettingsError as exc:

@@ -69,6 +69,14 @@ def add_database_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: Set for ``serve`` before its modules load (a native library reads it once, when it
+#: loads), unless the environment says otherwise. NumPy's OpenBLAS starts a thread per
+#: core at import: 20-100 ms of every start on two busy cores, for matrix products the
+#: server makes only in colour conversion, small and one per request (its parallelism
+#: is its requests); one thread is also what a forked worker can inherit safely.
+SERVE_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1"}
+
+
 def _register_serve(commands: SubParsers) -> None:
     parser = commands.add_parser("serve", help="run the server", description="Run the server.")
     parser.add_argument("--host", default=None, help="listen address (env OPENPACS_HOST)")
@@ -88,7 +96,7 @@ def _register_serve(commands: SubParsers) -> None:
         help="DICOM (DIMSE) port, 0 for none (env OPENPACS_DICOM_PORT; default 11112)",
     )
     add_database_options(parser)
-    parser.set_defaults(handler="openpacs.cli.serve:run")
+    parser.set_defaults(handler="openpacs.cli.serve:run", environment=SERVE_ENVIRONMENT)
 
 
 def _register_admin(commands: SubParsers) -> None:
