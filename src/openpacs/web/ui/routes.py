@@ -6,10 +6,18 @@ Pages answer GET; every change is a POST of a form with the session's CSRF token
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from openpacs.web.ui import (
-    admin_pages,
+    admin_account,
+    admin_equipment,
+    admin_groups,
+    admin_institutions,
+    admin_users,
     folder_pages,
     new_order,
     order_list,
@@ -18,13 +26,25 @@ from openpacs.web.ui import (
     signin,
     upload_page,
 )
+from openpacs.web.ui.admin_common import ChangeRow, admin_change
 from openpacs.web.ui.static import static_file
 
 _GET, _POST, _BOTH = ["GET"], ["POST"], ["GET", "POST"]
 
+#: Every administration form by name, from the module of its page.
+_ADMIN_CHANGES: dict[str, ChangeRow] = {
+    **admin_users.CHANGES,
+    **admin_groups.CHANGES,
+    **admin_institutions.CHANGES,
+    **admin_equipment.CHANGES,
+    **admin_account.CHANGES,
+}
+
 
 def ui_routes() -> list[BaseRoute]:
-    change = admin_pages.admin_change
+    def change(name: str) -> Callable[[Request], Awaitable[Response]]:
+        return admin_change(*_ADMIN_CHANGES[name])
+
     return [
         Route("/", signin.home, methods=_GET),
         Route("/signin", signin.sign_in, methods=_BOTH),
@@ -53,20 +73,20 @@ def ui_routes() -> list[BaseRoute]:
         Route("/shares/{share}/revoke", share_list.share_revoke, methods=_POST),
         Route("/shares/{share}/extend", share_list.share_extend, methods=_POST),
         # administration (admins)
-        Route("/admin", admin_pages.admin_users, methods=_GET),
-        Route("/admin/users", admin_pages.admin_users, methods=_GET),
+        Route("/admin", admin_users.admin_users, methods=_GET),
+        Route("/admin/users", admin_users.admin_users, methods=_GET),
         Route("/admin/users", change("add-user"), methods=_POST),
         Route("/admin/users/{user}/role", change("role"), methods=_POST),
         Route("/admin/users/{user}/password", change("password"), methods=_POST),
         Route("/admin/users/{user}/disable", change("disable"), methods=_POST),
         Route("/admin/users/{user}/enable", change("enable"), methods=_POST),
         Route("/admin/users/{user}/institutions", change("institutions"), methods=_POST),
-        Route("/admin/groups", admin_pages.admin_groups, methods=_GET),
+        Route("/admin/groups", admin_groups.admin_groups, methods=_GET),
         Route("/admin/groups", change("add-group"), methods=_POST),
         Route("/admin/groups/{group}/members", change("members"), methods=_POST),
         Route("/admin/groups/{group}/rename", change("rename-group"), methods=_POST),
         Route("/admin/groups/{group}/remove", change("remove-group"), methods=_POST),
-        Route("/admin/institutions", admin_pages.admin_institutions, methods=_GET),
+        Route("/admin/institutions", admin_institutions.admin_institutions, methods=_GET),
         Route("/admin/institutions", change("add-institution"), methods=_POST),
         Route(
             "/admin/institutions/{institution}/rename", change("rename-institution"), methods=_POST
@@ -79,10 +99,10 @@ def ui_routes() -> list[BaseRoute]:
         Route(
             "/admin/institutions/{institution}/remove", change("remove-institution"), methods=_POST
         ),
-        Route("/admin/equipment", admin_pages.admin_equipment, methods=_GET),
+        Route("/admin/equipment", admin_equipment.admin_equipment, methods=_GET),
         Route("/admin/equipment", change("add-equipment"), methods=_POST),
         Route("/admin/equipment/{equipment}", change("equipment"), methods=_POST),
         Route("/admin/equipment/{equipment}/remove", change("remove-equipment"), methods=_POST),
-        Route("/admin/account", admin_pages.admin_account, methods=_GET),
+        Route("/admin/account", admin_account.admin_account, methods=_GET),
         Route("/admin/account/dicomweb", change("dicomweb"), methods=_POST),
     ]
