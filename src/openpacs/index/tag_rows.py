@@ -25,6 +25,17 @@ def order_series(session: Session, order_id: int, series_uuid: str = "") -> Sequ
     return session.scalars(stmt).all()
 
 
+def series_size(session: Session, order_id: int, series_uuid: str) -> int | None:
+    """The number of instances of the order's series ``series_uuid`` (None: no such
+    series in the order)."""
+    found = session.scalar(
+        select(Series.num_instances)
+        .join(Study, Study.id == Series.study_id)
+        .where(Study.order_id == order_id, Series.uuid == series_uuid)
+    )
+    return None if found is None else int(found)
+
+
 def instance_metadata(
     session: Session, series_ids: Sequence[int], position: int | None = None
 ) -> list[tuple[int, str, int | None, bytes]]:
