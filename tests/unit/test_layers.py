@@ -89,11 +89,12 @@ SERVICES_WITH_SQL = frozenset({"orders", "accounts", "folders", "shares", "admin
 
 
 def _builds_sql(path: Path) -> bool:
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
-            if any(alias.name in STATEMENT_BUILDERS for alias in node.names):
-                return True
-    return False
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("sqlalchemy")
+        and any(alias.name in STATEMENT_BUILDERS for alias in node.names)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
 
 
 def test_services_leave_sql_to_the_index() -> None:
