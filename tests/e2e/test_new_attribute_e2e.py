@@ -79,11 +79,12 @@ def changed_package(root: Path) -> Path:
     source = table.read_text()
     assert source.count(ANCHOR) == 1
     table.write_text(source.replace(ANCHOR, ANCHOR + ROW))
-    down = head_revision()
-    revision = f"{int(down) + 1:04d}" if down.isdigit() else f"{down}_pstation"
+    down = head_revision()  # "0007_order_modality": the number, then a word or two
+    number = f"{int(down.split('_')[0]) + 1:04d}"
+    revision = f"{number}_performed_station"
     versions = copy / "index" / "migrations" / "versions"
     migration = MIGRATION.format(revision=revision, down=down)
-    (versions / f"{revision}_performed_station_name.py").write_text(migration)
+    (versions / f"{number}_performed_station_name.py").write_text(migration)
     return root / "src"
 
 

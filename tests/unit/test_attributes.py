@@ -235,7 +235,7 @@ def test_a_migration_fills_old_rows_from_the_full_header(database: Database) -> 
     recipients = Attribute(
         "NamesOfIntendedRecipientsOfResults", Level.STUDY, Kind.PERSON_NAME, "recipients", 64
     )
-    station = Attribute("PerformedStationName", Level.SERIES, Kind.TEXT, "performed_station", 16)
+    station = Attribute("PerformedLocation", Level.SERIES, Kind.TEXT, "performed_location", 16)
     comments = Attribute("ImageComments", Level.INSTANCE, Kind.TEXT, "image_comments", 64)
     for attr in (recipients, station, comments):
         assert attr.tag not in LEVEL_TAGS[attr.level]
@@ -243,7 +243,7 @@ def test_a_migration_fills_old_rows_from_the_full_header(database: Database) -> 
         with_elements(
             make_instance(small_spec("old", 1, 1)),
             NamesOfIntendedRecipientsOfResults="Müller^Ann",
-            PerformedStationName="STATION-ONE",
+            PerformedLocation="ROOM-ONE",
             ImageComments="first",
         ),
         with_elements(make_instance(small_spec("old", 1, 2)), ImageComments="second"),
@@ -267,10 +267,10 @@ def test_a_migration_fills_old_rows_from_the_full_header(database: Database) -> 
     studies = _column_and_json(database, "study", "recipients", "study_json")
     recipient = {"vr": "PN", "Value": [{"Alphabetic": "Müller^Ann"}]}
     assert studies["Müller^Ann"]["00401010"] == recipient
-    series = _column_and_json(database, "series", "performed_station", "series_json")
-    assert set(series) == {"STATION-ONE", ""}
-    assert series["STATION-ONE"]["00400242"] == {"vr": "SH", "Value": ["STATION-ONE"]}
-    assert "00400242" not in series[""]
+    series = _column_and_json(database, "series", "performed_location", "series_json")
+    assert set(series) == {"ROOM-ONE", ""}
+    assert series["ROOM-ONE"]["00400243"] == {"vr": "SH", "Value": ["ROOM-ONE"]}
+    assert "00400243" not in series[""]
     instances = _column_and_json(database, "instance", "image_comments", "instance_json")
     assert set(instances) == {"first", "second", ""}
     assert instances["second"]["00204000"] == {"vr": "LT", "Value": ["second"]}
