@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pydicom
 import pytest
 
+from openpacs.settings import Settings
 from openpacs.storage.base import BlobNotFound, BlobStore, new_blob_key
 from openpacs.storage.factory import open_blob_store
 from openpacs.storage.filesystem import FilesystemBlobStore
@@ -330,8 +331,8 @@ def test_s3_urls_and_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     store = open_blob_store(
         "s3://bucket/a/b/?endpoint_url=http://127.0.0.1:9&region=eu-west-3",
+        Settings(s3_endpoint_url="http://ignored.invalid"),
         staging_dir=tmp_path / "staging",
-        s3_endpoint_url="http://ignored.invalid",
     )
     assert isinstance(store, S3BlobStore)
     assert (store.bucket, store.prefix) == ("bucket", "a/b")
@@ -343,6 +344,11 @@ def test_s3_urls_and_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     store = open_blob_store("s3://bucket", staging_dir=tmp_path / "staging")
     assert isinstance(store, S3BlobStore)
     assert store.prefix == "" and store._client.meta.endpoint_url == "http://127.0.0.1:10"
+    # Settings passed in are the only source: the environment's endpoint is not read.
+    store = open_blob_store("s3://bucket", Settings(data_dir=tmp_path / "d", s3_region="eu-west-1"))
+    assert isinstance(store, S3BlobStore)
+    assert store._client.meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
+    assert store._staging == tmp_path / "d" / "staging"
     with pytest.raises(ValueError):
         open_blob_store("s3:///no-bucket", staging_dir=tmp_path)
     with pytest.raises(ValueError):

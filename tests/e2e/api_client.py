@@ -16,8 +16,10 @@ import httpx
 from sqlalchemy.orm import Session
 
 from openpacs.index.db import Database
-from openpacs.protocol.custom_params import ENDPOINTS_BY_PATH
+from openpacs.protocol.custom_params import ENDPOINTS
 from tests.support.server import ServerProcess, TestAccount
+
+BY_PATH = {spec.path: spec for spec in ENDPOINTS}
 
 
 def as_header_strings(params: dict[str, Any]) -> dict[str, str]:
@@ -34,7 +36,7 @@ def as_header_strings(params: dict[str, Any]) -> dict[str, str]:
 
 def all_keys(path: str, params: dict[str, Any]) -> dict[str, Any]:
     """Every (non-extension) key of the table, "" for the ones not in ``params``."""
-    spec = ENDPOINTS_BY_PATH[path]
+    spec = BY_PATH[path]
     full: dict[str, Any] = {key.name: "" for key in spec.keys if not key.extension}
     full.update(params)
     return full
@@ -49,7 +51,7 @@ def csharp(
     ascii_only: bool = False,
     every_key: bool = True,
 ) -> httpx.Response:
-    spec = ENDPOINTS_BY_PATH[path]
+    spec = BY_PATH[path]
     # Bytes, so that non-ASCII values go out as raw UTF-8 (httpx would refuse str).
     headers: dict[bytes, bytes] = {b"ContentType": b"application/json"}
     if spec.header is not None:
@@ -134,9 +136,7 @@ def stow(server: ServerProcess, account: TestAccount, *files: bytes) -> httpx.Re
 
 def required_keys(*paths: str) -> list[tuple[str, str]]:
     """(path, key) for every required key of these endpoints: test parameters."""
-    return [
-        (path, key.name) for path in paths for key in ENDPOINTS_BY_PATH[path].keys if key.required
-    ]
+    return [(path, key.name) for path in paths for key in BY_PATH[path].keys if key.required]
 
 
 def blank_key_is_missing(
@@ -144,7 +144,7 @@ def blank_key_is_missing(
 ) -> dict[str, Any]:
     """Send the endpoint's own keys in the C# header form with ``key`` blank: a 400 naming
     it. Returns those parameters, for the test to try other spellings of "missing"."""
-    spec = ENDPOINTS_BY_PATH[path]
+    spec = BY_PATH[path]
     own = {k: v for k, v in params.items() if spec.has_key(k)}
     own[key] = ""
     error(csharp(server, account, path, own), 400, key, "missing")

@@ -1,20 +1,24 @@
 """Instances without Study or Series Instance UID: refused by default (0xA900); with
 OPENPACS_COERCE_MISSING_UIDS=true stored under derived UIDs, recorded in the audit
-trail, and retrieved as files whose UIDs match the index. SQLite and PostgreSQL."""
+trail, and retrieved as files whose UIDs match the index; through STOW-RS and C-STORE.
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pydicom
 import pytest
 from bench.dataset import make_instance
+from pydicom.dataset import Dataset
 
 from openpacs.index.models import AuditEvent
 from tests.support.audit import audit_events
+from tests.support.dimse import add_equipment, new_ae_title, store_files
 from tests.support.postgres import temporary_database
 from tests.support.server import ServerProcess, TestAccount
 from tests.support.specs import small_spec
@@ -143,3 +147,59 @@ def test_with_coercion_other_failures_stay_failures(
     [failed] = failed_items(response.json())
     assert failed["00081197"]["Value"] == [0xA900]  # type: ignore[index]
     assert "SOP Class UID" in failed["00000902"]["Value"][0]  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- C-STORE
+
+
+def c_store(server: ServerProcess, account: TestAccount, path: Path) -> Dataset:
+    """C-STORE ``path`` from a registered equipment of ``account``; the status data set."""
+    title = new_ae_title("OLDMOD")
+    add_equipment(server, account, title)
+    answer = store_files(server, title, [path])[path]
+    assert answer is not None, "the SOP class was refused in the negotiation"
+    return answer
+
+
+def instances(server: ServerProcess, account: TestAccount, sop_uid: str) -> list[Any]:
+    response = httpx.get(
+        f"{server.dicomweb}/instances", params={"SOPInstanceUID": sop_uid}, auth=account.auth
+    )
+    assert response.status_code in (200, 204), response.text
+    return list(response.json()) if response.status_code == 200 else []
+
+
+def test_by_default_c_store_refuses_an_instance_without_a_study_uid(
+    server: ServerProcess, account: TestAccount, tmp_path: Path
+) -> None:
+    spec = small_spec("dimse-refused", 1, 1)
+    path = tmp_path / "old.dcm"
+    path.write_bytes(without(make_instance(spec), "StudyInstanceUID"))
+    answer = c_store(server, account, path)
+    assert answer.Status == 0xA900
+    assert "Study Instance UID" in answer.ErrorComment
+    assert instances(server, account, spec.sop_uid) == []
+
+
+def test_with_coercion_c_store_stores_under_the_uids_stow_derives(
+    coercing: ServerProcess, tmp_path: Path
+) -> None:
+    """The DICOM node coerces like STOW: status B000, the same derived UIDs for the same
+    file whichever face it came through, one audit event."""
+    account = coercing.create_account()
+    spec = small_spec("dimse-coerced", 1, 1)
+    data = without(make_instance(spec), "StudyInstanceUID", "SeriesInstanceUID")
+    path = tmp_path / "old.dcm"
+    path.write_bytes(data)
+    answer = c_store(coercing, account, path)
+    assert answer.Status == COERCION_OF_DATA_ELEMENTS
+    [found] = instances(coercing, account, spec.sop_uid)
+    study, series = found["0020000D"]["Value"][0], found["0020000E"]["Value"][0]
+    assert study.startswith("2.25.") and series.startswith("2.25.")
+    detail = coerce_details(coercing, account, 1)[0]
+    assert study in detail and series in detail and spec.sop_uid in detail
+
+    by_stow = stow(coercing.dicomweb, account.auth, [data])  # the same file, over HTTP
+    [item] = stored_items(by_stow.json())
+    assert f"/studies/{study}/series/{series}/" in str(item["00081190"]["Value"][0])
+    assert len(instances(coercing, account, spec.sop_uid)) == 1

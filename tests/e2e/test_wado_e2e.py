@@ -208,17 +208,30 @@ def test_metadata_levels_and_gzip(
     assert node.status_code == 200 and node.json() == plain.json()
 
 
+def metadata_urls(
+    server: ServerProcess, corpus: list[Stored], level: str
+) -> dict[tuple[str, str], Stored]:
+    """(``/metadata`` URL, account) of every study, series or instance of the corpus."""
+    urls: dict[tuple[str, str], Stored] = {}
+    for item in corpus:
+        study = f"{server.dicomweb}/studies/{item.study}"
+        series = f"{study}/series/{item.series}"
+        url = {"study": study, "series": series, "instance": item.url(server)}[level]
+        urls.setdefault((f"{url}/metadata", item.account.email), item)
+    return urls
+
+
+@pytest.mark.parametrize("level", ["study", "series", "instance"])
 @pytest.mark.parametrize(
     "accept", ['multipart/related; type="application/dicom+xml"', "application/dicom+xml"]
 )
 def test_metadata_as_xml_says_what_the_json_says(
-    server: ServerProcess, corpus: list[Stored], http: httpx.Client, accept: str
+    server: ServerProcess, corpus: list[Stored], http: httpx.Client, accept: str, level: str
 ) -> None:
     """PS3.18 10.4.1.1.2 / PS3.19: one Native DICOM Model document per instance, for every
-    corpus file (sequences, private tags, bulk data URIs, non-ASCII names), gzip too."""
-    studies = {(i.account, i.study): i for i in corpus}
-    for item in studies.values():
-        url = f"{server.dicomweb}/studies/{item.study}/metadata"
+    corpus file (sequences, private tags, bulk data URIs, non-ASCII names), at the study,
+    series and instance level, gzip too."""
+    for (url, _), item in metadata_urls(server, corpus, level).items():
         as_json = get(http, item, url, **{"Accept-Encoding": "identity"})
         as_xml = get(http, item, url, Accept=accept, **{"Accept-Encoding": "gzip"})
         assert as_xml.status_code == 200, as_xml.text

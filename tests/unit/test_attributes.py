@@ -17,6 +17,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from bench.dataset import make_instance
 from sqlalchemy import Integer, String, create_engine, insert, select, text
 
 from openpacs.dicom.attributes import (
@@ -36,16 +38,21 @@ from openpacs.dicom.attributes import (
 )
 from openpacs.dicom.ingest import OTHER_PATIENT_IDS_LENGTH, index_columns, parse_instance
 from openpacs.index.db import Database
+from openpacs.index.instance_rows import index_instances
 from openpacs.index.migrate import alembic_config, upgrade
+from openpacs.index.migrations.attribute_columns import add_attribute_column
 from openpacs.index.models import (
     Account,
     Base,
+    Institution,
     Series,
     Study,
     attribute_column,
     attribute_model,
 )
 from tests.support.postgres import index_database
+from tests.support.specs import small_spec
+from tests.support.uids import with_elements
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "dicom"
 
@@ -211,3 +218,60 @@ def test_the_cheap_head_revision_is_alembics() -> None:
 
     script = ScriptDirectory.from_config(alembic_config(create_engine("sqlite://")))
     assert script.get_heads() == [head_revision()]
+
+
+def _column_and_json(db: Database, table: str, column: str, level_json: str) -> dict[str, Any]:
+    with db.engine.connect() as conn:
+        query = f"SELECT {column}, {level_json} FROM {table} ORDER BY id"  # noqa: S608
+        rows = conn.execute(text(query)).all()
+    return {str(value): orjson.loads(stored) for value, stored in rows}
+
+
+def test_a_migration_fills_old_rows_from_the_full_header(database: Database) -> None:
+    """Attributes outside the levels' tag sets (so absent from the stored level JSON):
+    the helper a migration calls reads them from each row's instance (a study's and a
+    series' first instance), fills the column as ingest would and adds the element to
+    the level JSON, on both backends."""
+    recipients = Attribute(
+        "NamesOfIntendedRecipientsOfResults", Level.STUDY, Kind.PERSON_NAME, "recipients", 64
+    )
+    station = Attribute("PerformedLocation", Level.SERIES, Kind.TEXT, "performed_location", 16)
+    comments = Attribute("ImageComments", Level.INSTANCE, Kind.TEXT, "image_comments", 64)
+    for attr in (recipients, station, comments):
+        assert attr.tag not in LEVEL_TAGS[attr.level]
+    files = [
+        with_elements(
+            make_instance(small_spec("old", 1, 1)),
+            NamesOfIntendedRecipientsOfResults="Müller^Ann",
+            PerformedLocation="ROOM-ONE",
+            ImageComments="first",
+        ),
+        with_elements(make_instance(small_spec("old", 1, 2)), ImageComments="second"),
+        make_instance(small_spec("old", 2, 1)),  # a series without the attributes
+    ]
+    with database.session() as session:
+        account = Account(name="a")
+        session.add(account)
+        session.flush()
+        session.add(Institution(account_id=account.id, name="a", is_default=True))
+        session.flush()
+        items = [(parse_instance(data), f"k/{n}") for n, data in enumerate(files)]
+        index_instances(session, account.id, items)
+    with database.engine.begin() as conn, Operations.context(MigrationContext.configure(conn)):
+        for attr in (recipients, station, comments):
+            add_attribute_column(attr)
+
+    with database.engine.connect() as conn:
+        norm = conn.execute(text("SELECT recipients_norm FROM study")).scalar()
+    assert norm == "MULLER^ANN"
+    studies = _column_and_json(database, "study", "recipients", "study_json")
+    recipient = {"vr": "PN", "Value": [{"Alphabetic": "Müller^Ann"}]}
+    assert studies["Müller^Ann"]["00401010"] == recipient
+    series = _column_and_json(database, "series", "performed_location", "series_json")
+    assert set(series) == {"ROOM-ONE", ""}
+    assert series["ROOM-ONE"]["00400243"] == {"vr": "SH", "Value": ["ROOM-ONE"]}
+    assert "00400243" not in series[""]
+    instances = _column_and_json(database, "instance", "image_comments", "instance_json")
+    assert set(instances) == {"first", "second", ""}
+    assert instances["second"]["00204000"] == {"vr": "LT", "Value": ["second"]}
+    assert list(instances["first"]) == sorted(instances["first"])  # as ingest writes it

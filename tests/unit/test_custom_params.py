@@ -9,7 +9,6 @@ import pytest
 
 from openpacs.protocol.custom_params import (
     ENDPOINTS,
-    ENDPOINTS_BY_PATH,
     MAX_HEADER_BYTES,
     Kind,
     ParameterError,
@@ -23,13 +22,14 @@ ORDER = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 ORDER2 = "9b2b8d1a-1111-4c3a-8d4e-2b6f9f0c1a22"
 INSTITUTION = "6fa459ea-ee8a-4ca4-894e-db77e160355e"
 
-CREATE = ENDPOINTS_BY_PATH["/createpatientorder"]
-LIST = ENDPOINTS_BY_PATH["/getpatientorderlist"]
-SHARE = ENDPOINTS_BY_PATH["/createsharelink"]
-SHARE_URL = ENDPOINTS_BY_PATH["/sharepatientorderwithurl"]
-FOLDER = ENDPOINTS_BY_PATH["/createfolder"]
-SEARCH_FOLDER = ENDPOINTS_BY_PATH["/searchfolder"]
-TAGS = ENDPOINTS_BY_PATH["/getdicomtagcontent"]
+BY_PATH = {spec.path: spec for spec in ENDPOINTS}
+CREATE = BY_PATH["/createpatientorder"]
+LIST = BY_PATH["/getpatientorderlist"]
+SHARE = BY_PATH["/createsharelink"]
+SHARE_URL = BY_PATH["/sharepatientorderwithurl"]
+FOLDER = BY_PATH["/createfolder"]
+SEARCH_FOLDER = BY_PATH["/searchfolder"]
+TAGS = BY_PATH["/getdicomtagcontent"]
 
 
 def create_object(**overrides: object) -> dict[str, object]:
@@ -54,7 +54,7 @@ def header(obj: dict[str, object]) -> str:
 
 
 def test_every_endpoint_of_the_spec_is_declared() -> None:
-    assert set(ENDPOINTS_BY_PATH) == {
+    assert set(BY_PATH) == {
         "/createsharelink",
         "/sharepatientorderwithurl",
         "/createfolder",
@@ -79,7 +79,7 @@ def test_every_endpoint_of_the_spec_is_declared() -> None:
         "/revokeapitoken",
         "/getauditlog",
     }
-    assert len(ENDPOINTS) == len(ENDPOINTS_BY_PATH)
+    assert len(ENDPOINTS) == len(BY_PATH)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_every_endpoint_of_the_spec_is_declared() -> None:
     ],
 )
 def test_headers_and_required_keys(path: str, header_name: str, required: set[str]) -> None:
-    spec = ENDPOINTS_BY_PATH[path]
+    spec = BY_PATH[path]
     assert spec.header == header_name
     assert {key.name for key in spec.keys if key.required} == required
 

@@ -79,3 +79,26 @@ def test_the_walker_sees_function_level_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from openpacs.web import app\n", encoding="utf-8")
     assert _imported_packages(module) == {("web", 2)}
+
+
+# SQLAlchemy's statement builders; a module importing one builds SQL itself.
+STATEMENT_BUILDERS = frozenset({"select", "insert", "update", "delete", "text", "union_all"})
+# The services that still build SQL of their own (services/__init__.py and the README
+# name them); the others call index/. A module may leave this set, never join it.
+SERVICES_WITH_SQL = frozenset({"orders", "accounts", "folders", "shares", "administration"})
+
+
+def _builds_sql(path: Path) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and (node.module or "").startswith("sqlalchemy")
+        and any(alias.name in STATEMENT_BUILDERS for alias in node.names)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+    )
+
+
+def test_services_leave_sql_to_the_index() -> None:
+    building = {path.stem for path in _modules("services") if _builds_sql(path)}
+    assert building <= SERVICES_WITH_SQL, building - SERVICES_WITH_SQL
+    documented = (SRC / "services" / "__init__.py").read_text(encoding="utf-8")
+    assert all(f"``{name}.py``" in documented for name in SERVICES_WITH_SQL)

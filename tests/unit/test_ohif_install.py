@@ -24,13 +24,12 @@ from openpacs.ohif.release import (
     Release,
     ReleaseError,
     install_dir,
-    integrity_of,
     is_installed,
     release_for,
 )
 from openpacs.settings import Settings
 from openpacs.web.ohif.loader import load_viewer
-from tests.support.ohif_tarball import FILES, make_tarball
+from tests.support.ohif_tarball import FILES, integrity_of, make_tarball
 
 
 @pytest.fixture

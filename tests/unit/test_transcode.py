@@ -18,8 +18,8 @@ from pydicom.filewriter import write_data_element
 from openpacs.dicom.transcode import (
     TRANSCODABLE_TARGETS,
     TranscodeError,
-    can_transcode,
     transcode,
+    transcode_problem,
 )
 
 pytestmark = pytest.mark.filterwarnings(
@@ -312,5 +312,6 @@ def test_unsupported_targets(target: str) -> None:
         ("1.2.3.4.5", EVLE, False, True),
     ],
 )
-def test_can_transcode(source: str, target: str, has_pixels: bool, expected: bool) -> None:
-    assert can_transcode(source, target, has_pixel_data=has_pixels) is expected
+def test_transcode_problem(source: str, target: str, has_pixels: bool, expected: bool) -> None:
+    problem = transcode_problem(source, target, has_pixel_data=has_pixels)
+    assert (problem is None) is expected

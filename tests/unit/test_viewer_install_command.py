@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from openpacs.ohif.release import Release, integrity_of
+from openpacs.ohif.release import Release
 from tests.support.cli import CliResult, one_line_error, run_cli
-from tests.support.ohif_tarball import make_tarball
+from tests.support.ohif_tarball import integrity_of, make_tarball
 
 
 @pytest.fixture

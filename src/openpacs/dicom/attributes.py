@@ -19,14 +19,20 @@ Who reads the table:
 * ``services/search.py`` returns a column's value when the stored JSON lacks it;
 * the DICOM listener's C-FIND (next) maps its identifier onto the same rows.
 
-**Adding an attribute** is one ``HEADER`` row here plus an Alembic migration that adds its
-column and fills it from the stored JSON of the rows already there (see
-``index/migrations/versions/0002_series_station_name.py``). Ingest, matching, results and
-the schema follow from the row.
+**Adding an attribute** is one ``HEADER`` row here plus an Alembic migration that calls
+``add_attribute_column`` (``index/migrations/attribute_columns.py``) with the row as it
+reads then (see ``index/migrations/versions/0002_series_station_name.py``). Ingest,
+matching, results and the schema follow from the row for new instances; the migration
+gives the rows already stored the column and the element in their level's JSON, read
+from the full header kept with every instance (``instance.metadata_json``; a study or
+series takes its first instance), so an attribute outside the hand-written tag sets
+below works for old rows too. ``tests/e2e/test_new_attribute_e2e.py`` makes such a
+change (PerformedStationName) to a copy of the package and searches old and new series.
 
 ``STUDY_LEVEL_TAGS``, ``SERIES_LEVEL_TAGS`` and ``INSTANCE_LEVEL_TAGS`` say which
-attributes belong to each level: ingest stores that subset of each file as the level's
-DICOM JSON, and QIDO never returns an attribute of a level below the one searched.
+attributes belong to each level: a hand-written list plus every row of the table at that
+level. Ingest stores that subset of each file as the level's DICOM JSON, and QIDO never
+returns an attribute of a level below the one searched.
 
 Pure: no I/O, no database; pydicom's dictionary only.
 """

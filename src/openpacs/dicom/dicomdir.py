@@ -33,7 +33,6 @@ from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, ge
 ROOT = "DICOM"
 MAX_PER_LEVEL = 99_999
 _PREAMBLE = 128 + 4  # preamble and "DICM"
-_SEQUENCE_HEADER = 12  # (0004,1220) SQ, explicit VR: tag, VR, reserved, length
 _ITEM_HEADER = 8  # item tag and length
 
 # Fourth-level record types of the common non-image SOP classes (PS3.3 F.5); any other

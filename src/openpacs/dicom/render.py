@@ -31,9 +31,7 @@ from pydicom.uid import UID
 from openpacs.dicom.pixels import (
     DecodedFrame,
     PixelSource,
-    number_of_frames,
     read_frame,
-    read_header,
 )
 
 __all__ = [
@@ -42,11 +40,9 @@ __all__ = [
     "Viewport",
     "Window",
     "WindowFunction",
-    "parse_viewport",
     "parse_viewport_region",
     "parse_window",
     "render_frame",
-    "render_thumbnail",
     "to_display_array",
 ]
 
@@ -164,15 +160,6 @@ def parse_viewport_region(value: str) -> Viewport:
     return Viewport(vw, vh, sx or 0.0, sy or 0.0, sw, sh)
 
 
-def parse_viewport(value: str) -> tuple[int, int]:
-    """Parse the ``viewport`` parameter and return (vw, vh); the region is validated.
-
-    Use :func:`parse_viewport_region` to honour the source region too.
-    """
-    viewport = parse_viewport_region(value)
-    return viewport.width, viewport.height
-
-
 def render_frame(
     path: PixelSource,
     index: int,
@@ -197,18 +184,6 @@ def render_frame(
             viewport = Viewport(*viewport)
         image = _apply_viewport(image, viewport)
     return _encode(image, image_format, quality)
-
-
-def render_thumbnail(
-    path: PixelSource, *, size: int = 128, media_type: str = "image/jpeg"
-) -> bytes:
-    """Render the middle frame scaled to fit inside `size` x `size` (aspect kept)."""
-    if size < 1:
-        raise RenderError(f"thumbnail size must be positive, got {size}")
-    frames = number_of_frames(read_header(path))
-    return render_frame(
-        path, max(frames, 1) // 2, media_type=media_type, viewport=Viewport(size, size)
-    )
 
 
 def to_display_array(

@@ -67,22 +67,6 @@ TRANSFER_SYNTAX_NOT_SUPPORTED: Final = 0xC122
 # --- Warning Reason (0008,1196), PS3.18 Table I.2-1 -----------------------------------
 #: B000 Coercion of Data Elements.
 COERCION_OF_DATA_ELEMENTS: Final = 0xB000
-#: B006 Elements Discarded.
-ELEMENTS_DISCARDED: Final = 0xB006
-#: B007 Data Set does not match SOP Class (stored anyway).
-DATASET_DOES_NOT_MATCH_SOP_CLASS_WARNING: Final = 0xB007
-
-FAILURE_MEANINGS: Final[dict[int, str]] = {
-    PROCESSING_FAILURE: "Processing failure",
-    DUPLICATE_SOP_INSTANCE: "Duplicate SOP Instance",
-    SOP_CLASS_NOT_SUPPORTED: "Referenced SOP Class not supported",
-    NOT_AUTHORIZED: "Refused: Not Authorized",
-    OUT_OF_RESOURCES: "Refused: Out of Resources",
-    DATASET_DOES_NOT_MATCH_SOP_CLASS: "Error: Data Set does not match SOP Class",
-    STUDY_UID_MISMATCH: "Error: Study Instance UID does not match the target study",
-    CANNOT_UNDERSTAND: "Error: Cannot understand",
-    TRANSFER_SYNTAX_NOT_SUPPORTED: "Referenced Transfer Syntax not supported",
-}
 
 
 def is_warning(code: int) -> bool:

@@ -49,7 +49,6 @@ __all__ = [
     "NATIVE_TARGETS",
     "TRANSCODABLE_TARGETS",
     "TranscodeError",
-    "can_transcode",
     "is_lossy_transfer_syntax",
     "transcode",
     "transcode_problem",
@@ -144,15 +143,6 @@ def transcode_problem(source_ts: str, target_ts: str, *, has_pixel_data: bool) -
             "would claim lossless compression (use an uncompressed transfer syntax)"
         )
     return None
-
-
-def can_transcode(source_ts: str, target_ts: str, *, has_pixel_data: bool) -> bool:
-    """True if :func:`transcode` can convert `source_ts` to `target_ts` in principle.
-
-    Individual images may still fail (e.g. 32-bit pixels for RLE or JPEG-LS), which
-    :func:`transcode` reports with :class:`TranscodeError`.
-    """
-    return transcode_problem(source_ts, target_ts, has_pixel_data=has_pixel_data) is None
 
 
 def transcode(src: PixelSource, dst: BinaryIO, target_ts: str) -> None:

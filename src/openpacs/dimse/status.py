@@ -22,11 +22,9 @@ __all__ = [
     "CANCEL",
     "ERROR_COMMENT_LENGTH",
     "IDENTIFIER_DOES_NOT_MATCH",
-    "MOVE_DESTINATION_UNKNOWN",
     "PENDING",
     "PENDING_WARNING",
     "SUCCESS",
-    "UNABLE_TO_PROCESS",
     "c_store_status",
     "status_dataset",
 ]
@@ -38,10 +36,6 @@ PENDING_WARNING: Final = 0xFF01
 CANCEL: Final = 0xFE00
 #: C-FIND/C-MOVE/C-GET: Identifier does not match SOP Class.
 IDENTIFIER_DOES_NOT_MATCH: Final = 0xA900
-#: C-FIND: Unable to process.
-UNABLE_TO_PROCESS: Final = 0xC000
-#: C-MOVE: Move Destination unknown.
-MOVE_DESTINATION_UNKNOWN: Final = 0xA801
 # Error Comment (0000,0902) is an LO: 64 characters at most.
 ERROR_COMMENT_LENGTH = 64
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, delete, select, union_all
+from sqlalchemy import ColumnElement, Select, delete, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import (
@@ -150,6 +150,12 @@ def fill_patient_ids(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         for row in rows:
             if row["account_id"] == account_id and not row["patient_id"]:
                 row["patient_id"] = found.get(row["study_instance_uid"], "")[:64]
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert audit rows made by :func:`audit_row`, their patient ids filled first."""
+    fill_patient_ids(session, rows)
+    session.execute(insert(AuditEvent), list(rows))
 
 
 # -- the journal marks -------------------------------------------------------------------

@@ -129,3 +129,19 @@ def touch_tokens(session: Session, used: Sequence[tuple[int, datetime]]) -> None
     """Record when tokens were last used (one statement per token)."""
     for token_id, when in used:
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+
+
+def tokens_of(session: Session, user_id: int | None) -> Sequence[ApiToken]:
+    """The user's API tokens, newest first (revoked and expired ones too)."""
+    return session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    ).all()
+
+
+def token_of(session: Session, user_id: int | None, token_uuid: str) -> ApiToken | None:
+    """The user's API token ``token_uuid``."""
+    return session.scalar(
+        select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.uuid == token_uuid)
+    )

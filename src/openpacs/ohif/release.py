@@ -10,7 +10,6 @@ copied from the registry and decided to trust).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -71,10 +70,6 @@ def release_for(version: str = "", integrity: str = "") -> Release:
     if not _INTEGRITY.match(integrity):
         raise ReleaseError("OPENPACS_OHIF_INTEGRITY must be a sha512-... value (dist.integrity)")
     return Release(version, integrity)
-
-
-def integrity_of(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
 
 
 def default_root() -> Path:

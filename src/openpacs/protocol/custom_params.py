@@ -752,5 +752,3 @@ ENDPOINTS: tuple[EndpointSpec, ...] = (
         extension=True,
     ),
 )
-
-ENDPOINTS_BY_PATH: dict[str, EndpointSpec] = {spec.path: spec for spec in ENDPOINTS}

@@ -190,11 +190,6 @@ class MultipartParser:
         self._parts = 0
         self.truncated = False
 
-    @property
-    def buffered(self) -> int:
-        """Bytes held inside the parser (for tests and metrics)."""
-        return len(self._buf)
-
     def feed(self, data: bytes) -> list[Event]:
         """Consume a chunk and return the events it completes."""
         if self._state == _CLOSED:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openpacs.index import directory_rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import PatientOrder, User, UserGroup
+from openpacs.index.models import PatientOrder
 from openpacs.services.errors import NotFound
 from openpacs.services.orders import find_order
 from openpacs.services.permissions import Action, require
@@ -45,9 +45,7 @@ class AssignmentService:
         require(who, Action.WRITE)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
-            user_id = session.scalar(
-                select(User.id).where(User.account_id == order.account_id, User.uuid == user_uuid)
-            )
+            user_id = directory_rows.user_id(session, order.account_id, user_uuid)
             if user_id is None:
                 raise NotFound(f"AssignedUserUuid: no user {user_uuid}")
             before = _state(session, order)
@@ -60,11 +58,7 @@ class AssignmentService:
         require(who, Action.WRITE)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
-            group_id = session.scalar(
-                select(UserGroup.id).where(
-                    UserGroup.account_id == order.account_id, UserGroup.uuid == group_uuid
-                )
-            )
+            group_id = directory_rows.group_id(session, order.account_id, group_uuid)
             if group_id is None:
                 raise NotFound(f"AssignedUserGroupUuid: no user group {group_uuid}")
             before = _state(session, order)
@@ -77,13 +71,10 @@ class AssignmentService:
 def _state(session: Session, order: PatientOrder) -> tuple[str, str]:
     user_uuid = ""
     if order.assigned_user_id is not None:
-        user_uuid = session.scalar(select(User.uuid).where(User.id == order.assigned_user_id)) or ""
+        user_uuid = directory_rows.user_uuid(session, order.assigned_user_id)
     group_uuid = ""
     if order.assigned_group_id is not None:
-        group_uuid = (
-            session.scalar(select(UserGroup.uuid).where(UserGroup.id == order.assigned_group_id))
-            or ""
-        )
+        group_uuid = directory_rows.group_uuid(session, order.assigned_group_id)
     return user_uuid, group_uuid
 
 

@@ -29,11 +29,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
-
-from openpacs.index.audit import Actor, audit_row, fill_patient_ids, journal_mark, mark_journal
+from openpacs.index.audit import Actor, audit_row, insert_events, journal_mark, mark_journal
 from openpacs.index.db import Database
-from openpacs.index.models import AuditEvent, utcnow
+from openpacs.index.models import utcnow
 from openpacs.services.audit_journal import Journal, Orphan, orphans
 
 log = logging.getLogger("openpacs.audit")
@@ -211,8 +209,7 @@ class AuditTrail:
     def _insert(self, rows: Sequence[dict[str, Any]], marks: dict[str, int]) -> bool:
         try:
             with self._db.write_lock(), self._db.session() as session:
-                fill_patient_ids(session, rows)
-                session.execute(insert(AuditEvent), list(rows))
+                insert_events(session, rows)
                 for name, seq in marks.items():
                     mark_journal(session, name, seq)
             return True

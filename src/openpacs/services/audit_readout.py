@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
+from openpacs.index import directory_rows
 from openpacs.index.audit import AuditFilter, AuditRow, events_page
 from openpacs.index.db import Database
-from openpacs.index.models import User
 from openpacs.services.errors import BadRequest, NotFound
 from openpacs.services.orders import _iso
 from openpacs.services.permissions import Action, require
@@ -83,11 +81,8 @@ class AuditReadout:
         with self._db.session() as session:
             user_id = None
             if query.user:
-                user_id = session.scalar(
-                    select(User.id).where(
-                        User.account_id == who.account_id,
-                        (User.uuid == query.user.lower()) | (User.email == query.user.lower()),
-                    )
+                user_id = directory_rows.user_id(
+                    session, who.account_id, query.user.lower(), email_too=True
                 )
                 if user_id is None:
                     raise NotFound(f"User: no user {query.user} in your account")

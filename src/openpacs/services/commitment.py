@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from openpacs.index.db import Database
-from openpacs.index.models import Instance
+from openpacs.index.instance_lookups import sop_classes
 from openpacs.services.principal import Principal
 
 __all__ = ["CLASS_INSTANCE_CONFLICT", "NO_SUCH_OBJECT_INSTANCE", "Commitment", "commit"]
 
 NO_SUCH_OBJECT_INSTANCE = 0x0112
 CLASS_INSTANCE_CONFLICT = 0x0119
-_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -34,17 +31,9 @@ class Commitment:
 
 def commit(db: Database, principal: Principal, references: Sequence[tuple[str, str]]) -> Commitment:
     """Sort ``references`` ((SOP class, SOP instance) pairs) into committed and failed."""
-    stored: dict[str, str] = {}
     uids = list(dict.fromkeys(uid for _, uid in references))
     with db.session() as session:
-        for start in range(0, len(uids), _BATCH):
-            rows = session.execute(
-                select(Instance.sop_instance_uid, Instance.sop_class_uid).where(
-                    Instance.account_id == principal.account_id,
-                    Instance.sop_instance_uid.in_(uids[start : start + _BATCH]),
-                )
-            )
-            stored.update({str(uid): str(cls) for uid, cls in rows})
+        stored = sop_classes(session, principal.account_id, uids)
     result = Commitment([], [])
     for sop_class, uid in references:
         if uid not in stored:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
+from openpacs.index import directory_rows
 from openpacs.index.db import Database
-from openpacs.index.models import Equipment, Institution, User, UserGroup, UserGroupMember
 from openpacs.services.permissions import Action, require
 from openpacs.services.principal import Principal
 
@@ -78,10 +76,7 @@ class DirectoryService:
     def institutions(self, who: Principal) -> InstitutionList:
         require(who, Action.READ)
         with self._db.session() as session:
-            stmt = select(Institution).where(Institution.account_id == who.account_id)
-            if who.institution_ids is not None:
-                stmt = stmt.where(Institution.id.in_(sorted(who.institution_ids)))
-            rows = session.scalars(stmt.order_by(Institution.name, Institution.id))
+            rows = directory_rows.institutions(session, who.account_id, who.institution_ids)
             return InstitutionList(
                 tuple(InstitutionInfo(i.uuid, i.name, i.is_default) for i in rows)
             )
@@ -89,43 +84,21 @@ class DirectoryService:
     def users(self, who: Principal) -> UserList:
         require(who, Action.READ)
         with self._db.session() as session:
-            rows = session.scalars(
-                select(User).where(User.account_id == who.account_id).order_by(User.email, User.id)
-            )
+            rows = directory_rows.users(session, who.account_id)
             return UserList(tuple(UserInfo(u.uuid, u.email, u.display_name, u.role) for u in rows))
 
     def user_groups(self, who: Principal) -> UserGroupList:
         require(who, Action.READ)
         with self._db.session() as session:
-            groups = session.scalars(
-                select(UserGroup)
-                .where(UserGroup.account_id == who.account_id)
-                .order_by(UserGroup.name, UserGroup.id)
-            ).all()
-            members: dict[int, list[str]] = {g.id: [] for g in groups}
-            if members:
-                for group_id, user_uuid in session.execute(
-                    select(UserGroupMember.group_id, User.uuid)
-                    .join(User, User.id == UserGroupMember.user_id)
-                    .where(UserGroupMember.group_id.in_(list(members)))
-                    .order_by(User.email, User.id)
-                ):
-                    members[group_id].append(user_uuid)
+            groups = directory_rows.groups_with_members(session, who.account_id)
             return UserGroupList(
-                tuple(UserGroupInfo(g.uuid, g.name, tuple(members[g.id])) for g in groups)
+                tuple(UserGroupInfo(g.uuid, g.name, tuple(members)) for g, members in groups)
             )
 
     def equipment(self, who: Principal) -> EquipmentList:
         require(who, Action.READ)
         with self._db.session() as session:
-            stmt = (
-                select(Equipment, Institution.uuid)
-                .join(Institution, Institution.id == Equipment.institution_id)
-                .where(Equipment.account_id == who.account_id)
-            )
-            if who.institution_ids is not None:
-                stmt = stmt.where(Equipment.institution_id.in_(sorted(who.institution_ids)))
-            rows = session.execute(stmt.order_by(Equipment.name, Equipment.id))
+            rows = directory_rows.equipment(session, who.account_id, who.institution_ids)
             return EquipmentList(
                 tuple(
                     EquipmentInfo(

@@ -21,10 +21,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
 from openpacs.index.db import Database
-from openpacs.index.models import Instance
+from openpacs.index.instance_lookups import indexed_keys
 from openpacs.index.reservations import claim, reserved_among, reserved_before
 from openpacs.services.periodic import Periodic
 from openpacs.storage.base import BlobStore
@@ -97,9 +95,7 @@ def _remove_orphans(db: Database, blobs: BlobStore, oldest: float) -> int:
         with db.session() as session:
             known = reserved_among(session, batch)
         with db.session() as session:
-            known |= set(
-                session.scalars(select(Instance.blob_key).where(Instance.blob_key.in_(batch)))
-            )
+            known |= indexed_keys(session, batch)
         count = 0
         for key in batch:
             if key in known:

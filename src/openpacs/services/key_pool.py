@@ -16,10 +16,8 @@ import threading
 import time
 from collections import deque
 
-from sqlalchemy import insert
-
 from openpacs.index.db import Database
-from openpacs.index.models import PendingBlob, utcnow
+from openpacs.index.reservations import reserve
 from openpacs.storage.base import BlobStore, new_blob_key
 
 log = logging.getLogger("openpacs.store")
@@ -94,9 +92,8 @@ class BlobKeyPool:
         # One directory per batch: uploads stored together are synced together.
         directory = secrets.token_hex(1)
         keys = [new_blob_key(directory) for _ in range(self.batch)]
-        now = utcnow()
         with self._db.write_lock(), self._db.engine.begin() as conn:
-            conn.execute(insert(PendingBlob), [{"blob_key": k, "created_at": now} for k in keys])
+            reserve(conn, keys)
         # Reserved first: whatever prepare leaves behind, gc finds through the reservation.
         self._blobs.prepare_keys(keys)
         return keys

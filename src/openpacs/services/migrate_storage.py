@@ -27,10 +27,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from openpacs.index.db import Database
-from openpacs.index.models import Instance
+from openpacs.index.instance_lookups import indexed_keys, instance_keys_after, instance_totals
 from openpacs.storage.base import BlobNotFound, BlobStore
 
 # (instances done, instances in total, bytes done, bytes in total)
@@ -144,10 +142,7 @@ def migrate_storage(
 
 def _totals(db: Database) -> tuple[int, int]:
     with db.session() as session:
-        count, size = session.execute(
-            select(func.count(Instance.id), func.coalesce(func.sum(Instance.size), 0))
-        ).one()
-    return int(count), int(size)
+        return instance_totals(session)
 
 
 def _batches(db: Database, batch_size: int) -> Iterator[list[tuple[str, int]]]:
@@ -155,24 +150,18 @@ def _batches(db: Database, batch_size: int) -> Iterator[list[tuple[str, int]]]:
     last_id = 0
     while True:
         with db.session() as session:
-            rows = session.execute(
-                select(Instance.id, Instance.blob_key, Instance.size)
-                .where(Instance.id > last_id)
-                .order_by(Instance.id)
-                .limit(batch_size)
-            ).all()
+            rows = instance_keys_after(session, last_id, batch_size)
         if not rows:
             return
-        last_id = int(rows[-1][0])
-        yield [(str(key), int(size or 0)) for _, key, size in rows]
+        last_id = rows[-1][0]
+        yield [(key, size) for _, key, size in rows]
 
 
 def _unreferenced(db: Database, keys: Sequence[str]) -> set[str]:
     if not keys:
         return set()
     with db.session() as session:
-        known = set(session.scalars(select(Instance.blob_key).where(Instance.blob_key.in_(keys))))
-    return set(keys) - known
+        return set(keys) - indexed_keys(session, keys)
 
 
 def _size_or_none(store: BlobStore, key: str) -> int | None:

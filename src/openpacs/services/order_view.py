@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from openpacs.index.db import Database
-from openpacs.index.models import Series, Study
+from openpacs.index.tag_rows import series_size
 from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.errors import NotFound
 from openpacs.services.orders import (
@@ -88,11 +86,7 @@ class OrderViewService:
         the metadata computed at store time (audited as ``order.tags``)."""
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
-            count = session.scalar(
-                select(Series.num_instances)
-                .join(Study, Study.id == Series.study_id)
-                .where(Study.order_id == order.id, Series.uuid == series_uuid)
-            )
+            count = series_size(session, order.id, series_uuid)
         if count is None:
             raise NotFound(f"no series {series_uuid} in order {order_uuid}")
         service = TagContentService(self._db, self._audit)

@@ -19,9 +19,8 @@ import logging
 import socket
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from openpacs.index.db import Database
+from openpacs.index.directory_rows import accounts_titled, equipment_titled, listening_equipment
 from openpacs.index.models import Equipment
 from openpacs.services.principal import Principal
 
@@ -66,9 +65,7 @@ def identify(db: Database, calling_ae: str, address: str, *, check_host: bool) -
     """The peer of an association from ``address`` calling itself ``calling_ae``."""
     title = calling_ae.strip()
     with db.session() as session:
-        rows = session.scalars(
-            select(Equipment).where(Equipment.ae_title == title).order_by(Equipment.id)
-        ).all()
+        rows = equipment_titled(session, title)
     if not rows:
         raise UnknownPeer(f"calling AE title {title!r} is no registered equipment's")
     if check_host:
@@ -95,10 +92,7 @@ def identify(db: Database, calling_ae: str, address: str, *, check_host: bool) -
 def accounts_using(db: Database, ae_title: str) -> list[int]:
     """The accounts with an equipment of this AE title (to audit a rejection there)."""
     with db.session() as session:
-        rows = session.scalars(
-            select(Equipment.account_id).where(Equipment.ae_title == ae_title.strip()).distinct()
-        )
-        return sorted(int(account) for account in rows)
+        return accounts_titled(session, ae_title.strip())
 
 
 def find_destination(db: Database, account_id: int, ae_title: str) -> Destination | None:
@@ -106,17 +100,7 @@ def find_destination(db: Database, account_id: int, ae_title: str) -> Destinatio
     there is none: an unknown C-MOVE destination, A801)."""
     title = ae_title.strip()
     with db.session() as session:
-        equipment = session.scalars(
-            select(Equipment)
-            .where(
-                Equipment.account_id == account_id,
-                Equipment.ae_title == title,
-                Equipment.host != "",
-                Equipment.port.is_not(None),
-            )
-            .order_by(Equipment.id)
-            .limit(1)
-        ).first()
+        equipment = listening_equipment(session, account_id, title)
         if equipment is None or equipment.port is None:
             return None
         return Destination(title, equipment.host, equipment.port)

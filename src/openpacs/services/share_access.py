@@ -32,16 +32,16 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import Folder, Instance, PatientOrder, Series, Study
+from openpacs.index.models import Folder, PatientOrder, Series, Study
+from openpacs.index.share_rows import image_rows, order_rows, series_in_orders
 from openpacs.services.errors import Gone, NotFound
 from openpacs.services.passwords import verify_password
 from openpacs.services.principal import Principal
@@ -53,7 +53,6 @@ SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 SESSION_SECONDS = 12 * 3600
 #: How long a verified share password is remembered (seconds).
 PASSWORD_CACHE_SECONDS = 60.0
-_CHUNK = 500
 NOT_FOUND = "this share link does not exist"
 
 
@@ -274,11 +273,6 @@ class SharedStudy:
     series: tuple[SharedSeries, ...]
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
-
-
 def shared_studies(session: Session, share: OpenShare) -> list[SharedStudy]:
     """The shared orders, newest study first, each with its series in number order."""
     return order_studies(session, share.account_id, share.order_ids)
@@ -289,32 +283,9 @@ def order_studies(
 ) -> list[SharedStudy]:
     """Orders of the account (ids the caller may see), newest study first, each with its
     series in number order (the share page's and the web application's order page's)."""
-    order_ids = sorted(visible_order_ids)
-    orders: list[PatientOrder] = []
-    studies: dict[int, Study] = {}
-    series_of: dict[int, list[Series]] = {}
-    for chunk in _chunks(order_ids):
-        orders += session.scalars(
-            select(PatientOrder).where(
-                PatientOrder.account_id == account_id, PatientOrder.id.in_(chunk)
-            )
-        )
-        for study in session.scalars(
-            select(Study)
-            .where(Study.account_id == account_id, Study.order_id.in_(chunk))
-            .order_by(Study.id)
-        ):
-            assert study.order_id is not None
-            studies.setdefault(study.order_id, study)
-    study_ids = sorted(s.id for s in studies.values())
-    for chunk in _chunks(study_ids):
-        for series in session.scalars(
-            select(Series)
-            .where(Series.account_id == account_id, Series.study_id.in_(chunk))
-            .order_by(Series.series_number.is_(None), Series.series_number, Series.id)
-        ):
-            series_of.setdefault(series.study_id, []).append(series)
-    result = [_shared_study(order, studies.get(order.id), series_of) for order in orders]
+    rows = order_rows(session, account_id, visible_order_ids)
+    studies, series_of = rows.study_of_order, rows.series_of_study
+    result = [_shared_study(order, studies.get(order.id), series_of) for order in rows.orders]
     result.sort(key=lambda s: (s.study_date, s.patient_name, s.order_uuid), reverse=True)
     return result
 
@@ -379,36 +350,12 @@ def order_series_view(
     session: Session, account_id: int, visible_order_ids: Iterable[int], series_uid: str
 ) -> SeriesView:
     """The images of one series of these orders in order (NotFound if in none of them)."""
-    ids = sorted(visible_order_ids)
-    row = None
-    if ids:
-        row = session.execute(
-            select(Series, Study)
-            .join(Study, Study.id == Series.study_id)
-            .where(
-                Series.account_id == account_id,
-                Study.account_id == account_id,
-                Series.series_instance_uid == series_uid,
-                Study.order_id.in_(ids),
-            )
-            .limit(1)
-        ).first()
-    if row is None:
+    found = series_in_orders(session, account_id, visible_order_ids, series_uid)
+    if found is None:
         raise NotFound(f"series {series_uid[:64]} is not among these studies")
-    series, study = row
-    order = session.get(PatientOrder, study.order_id)
-    if order is None:
-        raise NotFound(f"series {series_uid[:64]} is not among these studies")
+    series, study, order = found
     shown = _shared_study(order, study, {study.id: [series]})
-    instances = session.execute(
-        select(Instance.sop_instance_uid, Instance.number_of_frames)
-        .where(
-            Instance.account_id == account_id,
-            Instance.series_id == series.id,
-            Instance.number_of_frames.is_not(None),
-        )
-        .order_by(Instance.instance_number.is_(None), Instance.instance_number, Instance.id)
-    ).all()
+    instances = image_rows(session, account_id, series.id)
     images: list[SeriesImage] = []
     for sop_uid, frames in instances:
         if frames is not None and frames > 1:

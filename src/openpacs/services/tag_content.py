@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from openpacs.dicom.ingest import BULK_BASE
 from openpacs.dicom.tags import InvalidTag, parse_tag, tag_key
 from openpacs.index.db import Database
-from openpacs.index.models import Instance, Series, Study
+from openpacs.index.tag_rows import instance_metadata, order_series
 from openpacs.services.audit import AuditTrail
 from openpacs.services.errors import BadRequest, NotFound
 from openpacs.services.orders import audit_order_read, find_order
@@ -90,36 +89,17 @@ class TagContentService:
         keys = parse_tag_ids(tag_ids)
         with self._db.session() as session:
             order = find_order(session, who, order_uuid, institution_uuid or None)
-            series_stmt = (
-                select(Series)
-                .join(Study, Study.id == Series.study_id)
-                .where(Study.order_id == order.id)
-                .order_by(Series.series_number.asc().nulls_last(), Series.id)
-            )
-            if series_uuid:
-                series_stmt = series_stmt.where(Series.uuid == series_uuid)
-            series_rows = session.scalars(series_stmt).all()
+            series_rows = order_series(session, order.id, series_uuid)
             if series_uuid and not series_rows:
                 raise NotFound(f"PatientSeriesUuid: no series {series_uuid} in order {order_uuid}")
             by_series: dict[int, list[InstanceTags]] = {s.id: [] for s in series_rows}
-            if by_series:
-                stmt = (
-                    select(
-                        Instance.series_id,
-                        Instance.sop_instance_uid,
-                        Instance.instance_number,
-                        Instance.metadata_json,
-                    )
-                    .where(Instance.series_id.in_(list(by_series)))
-                    .order_by(Instance.instance_number.asc().nulls_last(), Instance.id)
-                )
-                if series_uuid and instance_position is not None:
-                    stmt = stmt.offset(max(instance_position, 0)).limit(1)
-                rows = session.execute(stmt)
-                base = base_url.encode()
-                for series_id, sop_uid, number, metadata in rows:
-                    tags = _select(_load(metadata, base), keys)
-                    by_series[series_id].append(InstanceTags(sop_uid, number, tags))
+            position = instance_position if series_uuid else None
+            base = base_url.encode()
+            for series_id, sop_uid, number, metadata in instance_metadata(
+                session, list(by_series), position
+            ):
+                tags = _select(_load(metadata, base), keys)
+                by_series[series_id].append(InstanceTags(sop_uid, number, tags))
             content = TagContent(
                 order.uuid,
                 order.study_instance_uid,

@@ -31,10 +31,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from openpacs.index.audit import record_event
-from openpacs.index.credentials import end_logins
+from openpacs.index.credentials import end_logins, token_of, tokens_of
 from openpacs.index.db import Database
 from openpacs.index.models import ApiToken, utcnow
 from openpacs.services.errors import BadRequest, NotFound
@@ -148,20 +146,14 @@ class TokenService:
         """The caller's tokens, newest first (revoked and expired ones too, marked)."""
         require(who, Action.OWN_TOKENS)
         with self._db.session() as session:
-            rows = session.scalars(
-                select(ApiToken)
-                .where(ApiToken.user_id == who.user_id)
-                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-            ).all()
+            rows = tokens_of(session, who.user_id)
             return ApiTokenList(tuple(self._info(row) for row in rows))
 
     def revoke(self, who: Principal, token_uuid: str) -> RevokedApiToken:
         """Stop one of the caller's tokens; every server process refuses it within seconds."""
         require(who, Action.OWN_TOKENS)
         with self._db.session() as session:
-            row = session.scalar(
-                select(ApiToken).where(ApiToken.user_id == who.user_id, ApiToken.uuid == token_uuid)
-            )
+            row = token_of(session, who.user_id, token_uuid)
             if row is None:
                 raise NotFound(f"ApiTokenUuid: no API token {token_uuid} of yours")
             if row.revoked_at is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -91,27 +90,3 @@ class BlobStore(Protocol):
 
     def iter_keys(self) -> Iterator[str]:
         """Every key in the store (for garbage collection and migration)."""
-
-
-def local_copy(blobs: BlobStore, key: str) -> Iterator[Path]:
-    """A real filesystem path holding the blob, for code that cannot take a file object.
-
-    The store's own file when it has one (nothing copied); otherwise the blob is streamed
-    into a temporary file in the staging directory, removed again on exit. Raises
-    :class:`BlobNotFound` when the blob does not exist.
-    """
-    path = blobs.local_path(key)
-    if path is not None:
-        if not path.is_file():
-            raise BlobNotFound(key)
-        yield path
-        return
-    fd, name = tempfile.mkstemp(prefix="copy-", suffix=".dcm", dir=blobs.staging_dir())
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in blobs.iter_chunks(key):
-                out.write(chunk)
-        yield tmp
-    finally:
-        tmp.unlink(missing_ok=True)

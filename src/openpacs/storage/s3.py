@@ -1,7 +1,8 @@
 """Blob store on S3-compatible object storage (AWS S3, MinIO, Ceph RGW, ...), with boto3.
 
 URL: ``s3://BUCKET/PREFIX``; optional query parameters ``endpoint_url`` and ``region``
-override the settings, which override the environment. Credentials come from boto3's
+override the values passed in (``OPENPACS_S3_*``, read by ``openpacs.settings``), which
+override boto3's own variables. Credentials come from boto3's
 standard chain (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, profiles, instance
 roles...). A custom endpoint (MinIO, moto, ...) is addressed path-style.
 
@@ -112,10 +113,11 @@ class S3BlobStore:
     ) -> S3BlobStore:
         """``s3://BUCKET/PREFIX[?endpoint_url=...&region=...]``.
 
-        Endpoint: URL query, then ``endpoint_url``, then the environment
-        (``OPENPACS_S3_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``).
-        Region: URL query, then ``region``, then ``OPENPACS_S3_REGION``, then boto3's own
-        lookup (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the config file).
+        Endpoint: URL query, then ``endpoint_url`` (the settings'), then boto3's variables
+        ``AWS_ENDPOINT_URL_S3`` and ``AWS_ENDPOINT_URL`` (read here so that a custom
+        endpoint is addressed path-style). Region: URL query, then ``region`` (the
+        settings'), then boto3's own lookup (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the
+        config file).
         """
         env = os.environ if env is None else env
         parsed = urlparse(url)
@@ -125,11 +127,10 @@ class S3BlobStore:
         endpoint = (
             query.get("endpoint_url")
             or endpoint_url
-            or env.get("OPENPACS_S3_ENDPOINT_URL")
             or env.get("AWS_ENDPOINT_URL_S3")
             or env.get("AWS_ENDPOINT_URL")
         )
-        region_name = query.get("region") or region or env.get("OPENPACS_S3_REGION")
+        region_name = query.get("region") or region
         return cls(
             parsed.netloc,
             parsed.path,

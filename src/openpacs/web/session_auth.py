@@ -36,7 +36,6 @@ from openpacs.settings import Settings
 
 __all__ = [
     "COOKIE_NAME",
-    "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_ENDED",
     "SIGN_IN_PATH",
@@ -55,7 +54,6 @@ __all__ = [
 SIGN_IN_PATH = "/signin"
 #: The 401 of a call made with a session cookie that no longer works (no Basic challenge).
 SESSION_ENDED = "your session has ended; sign in again"
-CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _STATE_TOKEN = "web_session"  # noqa: S105 - a state key, not a secret
 _STATE_PRINCIPAL = "web_principal"

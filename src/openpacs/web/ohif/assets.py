@@ -2,7 +2,8 @@
 
 Hashed names are cached for a year (``immutable``); the others are revalidated with
 their ETag (304 when unchanged). A file with a gzip copy is sent compressed to clients
-that accept gzip (``Vary: Accept-Encoding``). The files are code and pictures of a public
+that accept gzip (``Vary: Accept-Encoding``; read by ``protocol.accept.accepts_gzip``,
+as for DICOMweb metadata). The files are code and pictures of a public
 release, the same for everyone: they need no sign-in (the pages and their configuration
 do).
 """
@@ -13,17 +14,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from openpacs.ohif.bundle import Asset
+from openpacs.protocol.accept import accepts_gzip
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-
-
-def _accepts_gzip(request: Request) -> bool:
-    for item in request.headers.get("accept-encoding", "").split(","):
-        coding, _, params = item.strip().partition(";")
-        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
-            return True
-    return False
 
 
 def _etag_matches(request: Request, etag: str) -> bool:
@@ -41,7 +35,7 @@ def asset_response(request: Request, asset: Asset) -> Response:
         headers["Vary"] = "Accept-Encoding"
     if _etag_matches(request, asset.etag):
         return Response(status_code=304, headers=headers)
-    if asset.gzipped is not None and _accepts_gzip(request):
+    if asset.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding", "")):
         headers["Content-Encoding"] = "gzip"
         return FileResponse(asset.gzipped, media_type=asset.media_type, headers=headers)
     return FileResponse(asset.path, media_type=asset.media_type, headers=headers)
