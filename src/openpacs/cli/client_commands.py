@@ -15,7 +15,6 @@ from typing import Any
 from openpacs.cli.client_common import (
     FAILED,
     OK,
-    UsageError,
     fail,
     read_secret,
     with_client,
@@ -30,6 +29,7 @@ from openpacs.cli.client_output import (
 from openpacs.cli.client_progress import progress_bar
 from openpacs.cli.confirm import confirmed
 from openpacs.cli.menu import Prompter, ask_retrieve_target, run_menu
+from openpacs.cli.usage import UsageError
 from openpacs.client.errors import ConflictError
 from openpacs.client.requests import split_list, split_tag_ids
 from openpacs.client.sync import PacsClient
