@@ -213,7 +213,7 @@ def test_retrieve_each_level(cli: Cli, study: dict[str, bytes], tmp_path: Path) 
     assert Counter(p.read_bytes() for p in files_under(tmp_path / "series")) == Counter(in_series)
 
     done = cli.run("retrieve", "--instance", first.SOPInstanceUID)
-    assert "Retrieved 1 file " in done.stdout and f"into {study_folder}/" in done.stdout
+    assert "Retrieved 1 file " in done.stdout and f"\n  {study_folder}/" in done.stdout
     [written] = files_under(tmp_path / study_folder)
     assert written.read_bytes() == study[first.SOPInstanceUID]
     again = cli.run("retrieve", "--instance", first.SOPInstanceUID)

@@ -301,7 +301,13 @@ def _where(result: RetrieveResult) -> str:
     return _shown_path(common)
 
 
+#: Renamed files listed by name after a retrieve (the others are counted).
+RENAMED_SHOWN = 5
+
+
 def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
+    """Counts in sentences (wrapped to the terminal); each folder or file on a line of its
+    own, never wrapped, so that it can be copied whole."""
     if as_json:
         print_json(retrieve_json(result))
         return
@@ -311,11 +317,10 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
         return
     written = len(result.files) - len(result.already_there)
     console.print(
-        escape(
-            f"Retrieved {counted(len(result.files), 'files')} ({human_bytes(result.bytes)}) "
-            f"into {_where(result)}/ (layout {result.layout})."
-        )
+        f"Retrieved {counted(len(result.files), 'files')} ({human_bytes(result.bytes)}, "
+        f"layout {escape(result.layout)}) into:"
     )
+    _print_path(console, _where(result) + os.sep)
     if result.already_there:
         there = len(result.already_there)
         console.print(
@@ -323,13 +328,19 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
             f"with the same content (left alone); {written} written."
         )
     if result.renamed:
-        names = ", ".join(_shown_path(p) for p in result.renamed[:5])
         console.print(
-            escape(
-                f"{counted(len(result.renamed), 'files')} got a new name because a "
-                f"different file had theirs: {names}" + (" ..." if len(result.renamed) > 5 else "")
-            )
+            f"{counted(len(result.renamed), 'files')} got a new name because a different "
+            f"file had theirs:"
         )
+        for path in result.renamed[:RENAMED_SHOWN]:
+            _print_path(console, _shown_path(path))
+        if len(result.renamed) > RENAMED_SHOWN:
+            console.print(f"  ... and {len(result.renamed) - RENAMED_SHOWN} more (see --json)")
+
+
+def _print_path(console: Console, path: str) -> None:
+    """A path indented on its own line, whole (the terminal may fold it, nothing cuts it)."""
+    console.print(f"  {escape(path)}", soft_wrap=True, overflow="ignore", crop=False)
 
 
 # --------------------------------------------------------------------------- custom API
