@@ -123,7 +123,10 @@ ADMIN_CHANGES = [
     (["remove-equipment", "--equipment", str(uuid.uuid4())], "not removed"),
     (["disable-user", "--email", "u@example.org"], "not disabled"),
     (["set-dicomweb", "--account", "A", "--disable"], "not switched off"),
-    (["migrate-storage", "--from", "file:///a", "--to", "file:///b", "--delete-source"], "not migrated"),
+    (
+        ["migrate-storage", "--from", "file:///a", "--to", "file:///b", "--delete-source"],
+        "not migrated",
+    ),
 ]
 
 

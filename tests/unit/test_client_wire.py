@@ -256,7 +256,7 @@ def test_share_link_order_info_list_is_a_list_of_json_strings() -> None:
 def test_share_link_takes_plain_uuids_too() -> None:
     rec = Recorder()
     with make_client(rec) as client:
-        client.create_share_link(patient_order_uuids=[ORDER], expire_date="2031-01-31")
+        client.create_share_link(patient_order_info_list=[ORDER], expire_date="2031-01-31")
     outer = json.loads(param_header(rec.last, "ShareParameters"))
     assert json.loads(outer["PatientOrderInfoList"]) == [f'{{"PatientOrderUuid":"{ORDER}"}}']
 

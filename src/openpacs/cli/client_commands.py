@@ -163,7 +163,7 @@ def share_orders(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def share_link(client: PacsClient, args: argparse.Namespace) -> int:
     share = client.create_share_link(
-        patient_order_uuids=_items(args.orders) or [],
+        patient_order_info_list=_items(args.orders) or [],
         expire_date=args.expire_date,
         share_password=_share_password(args),
         downloadable=args.downloadable,
@@ -288,7 +288,7 @@ def order_create(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def order_get(client: PacsClient, args: argparse.Namespace) -> int:
     order = client.get_patient_order(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
     )
     if args.json:
@@ -362,7 +362,7 @@ def order_delete(client: PacsClient, args: argparse.Namespace) -> int:
     if not confirmed(question, yes=args.yes):
         return fail("not deleted", FAILED)
     ack = client.delete_patient_order(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
     )
     show_api_result(ack, args.json)
@@ -394,7 +394,7 @@ def order_assign_group(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def tags(client: PacsClient, args: argparse.Namespace) -> int:
     content = client.get_dicom_tag_content(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
         patient_series_uuid=args.patient_series_uuid,
         dicom_tag_id_list=split_tag_ids(" ".join(args.tags)) if args.tags else None,
