@@ -67,8 +67,7 @@ def upload(client: PacsClient, args: argparse.Namespace) -> int:
         )
     show_upload(result, args.json)
     if not result.ok:
-        sent = len(result.files) - len(result.skipped)
-        return fail(f"{len(result.failed)} of {sent} files failed", FAILED)
+        return fail(f"{len(result.failed)} of {len(result.files)} files failed", FAILED)
     return OK
 
 

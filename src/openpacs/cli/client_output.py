@@ -230,6 +230,9 @@ def _shown_path(path: Path) -> str:
 
 
 def upload_summary(result: UploadResult) -> list[str]:
+    """Two lines whose numbers add up: what became of every file found (the total is the
+    progress bar's), then what travelled (skipped files and files that failed before
+    sending, e.g. unreadable ones, are not sent)."""
     parts = [f"Stored {counted(len(result.stored), 'files')} ({human_bytes(result.bytes_stored)})"]
     if result.already_stored:
         parts.append(f"{len(result.already_stored)} already stored")
@@ -237,14 +240,20 @@ def upload_summary(result: UploadResult) -> list[str]:
         parts.append(f"{len(result.failed)} failed")
     if result.skipped:
         parts.append(f"{len(result.skipped)} skipped (not DICOM)")
+    outcome = "; ".join(parts)
+    if len(parts) > 1:
+        outcome += f": {counted(len(result.files), 'files')} in all"
     sent = [f for f in result.files if f.sent]
+    not_sent = [f for f in result.failed if not f.sent]
     transfer = (
         f"Sent {counted(len(sent), 'files')} ({human_bytes(result.bytes_sent)}) "
         f"in {result.elapsed:.1f} s"
         + (f", {human_bytes(result.rate)}/s" if sent and result.elapsed > 0 else "")
-        + f", {counted(result.requests, 'requests')}."
+        + f", {counted(result.requests, 'requests')}"
+        + (f"; {len(not_sent)} failed before sending" if not_sent else "")
+        + "."
     )
-    return ["; ".join(parts) + ".", transfer]
+    return [outcome + ".", transfer]
 
 
 def _file_table(console: Console, title: str, files: Sequence[FileResult]) -> None:
