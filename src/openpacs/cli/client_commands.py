@@ -351,7 +351,7 @@ def order_search(client: PacsClient, args: argparse.Namespace) -> int:
         offset=args.offset,
         **assignee,
     )
-    show_api_result(orders, args.json, noun="orders")
+    show_api_result(orders, args.json, noun="orders", offset=args.offset or 0)
     return OK
 
 

@@ -111,6 +111,12 @@ def more_hint(shown: int, offset: int, total: int | None = None) -> str:
     return f"; more with --offset {following}"
 
 
+def nothing_found(words: str, offset: int = 0) -> str:
+    """An empty result: none at all, or none past ``--offset`` (a search and an order
+    search say it alike)."""
+    return f"No more {words} (offset {offset})." if offset else f"No {words} found."
+
+
 # --------------------------------------------------------------------------- DICOMweb
 
 
@@ -182,7 +188,7 @@ def show_records(
     console = stdout_console()
     words = _LEVEL_WORDS.get(level, level)
     if not records:
-        console.print(f"No {words} found." if not offset else f"No more {words} (offset {offset}).")
+        console.print(nothing_found(words, offset))
         return
     columns, rows = _records_table(records)
     render(console, columns, [[_text(v) for v in row] for row in rows])
@@ -434,9 +440,32 @@ def _list_view(items: Sequence[Any]) -> tuple[list[Column], list[list[Any]]]:
     return [Column("Value")], [[getattr(item, "raw", item)] for item in items]
 
 
+def _show_folder_orders(console: Console, items: Sequence[Any]) -> None:
+    """The orders of each folder that came with them (``--get-orders-in-folder``)."""
+    for folder in items:
+        if not isinstance(folder, Folder) or not folder.orders:
+            continue
+        console.print()
+        title = f"{folder.folder_name} ({folder.folder_uuid})" if folder.folder_name else ""
+        heading = f"{title or folder.folder_uuid}: {counted(len(folder.orders), 'orders')}"
+        console.print(escape(heading), soft_wrap=True)  # the UUID is never broken
+        columns, rows = _orders_view(folder.orders)
+        render(console, columns, [[_text(v) for v in row] for row in rows], optional=ORDER_OPTIONAL)
+
+
 def _orders_of(folder: Folder) -> Any:
     count = folder.raw.get("NumberOfOrders")
     return count if isinstance(count, int) else len(folder.orders)
+
+
+#: Columns of an order table left out, in this order, when it would not fit (80 columns
+#: and a 36-character UUID): the order's UUID, patient name and ID always stay, and so does
+#: the InstitutionUuid of orders from several institutions (needed to act on an order).
+ORDER_OPTIONAL = ("Images", "Status", "Modality", "StudyDate")
+
+
+def _optional(items: Sequence[Any]) -> Sequence[str]:
+    return ORDER_OPTIONAL if isinstance(items[0], PatientOrder) else ()
 
 
 def _orders_view(orders: Sequence[PatientOrder]) -> tuple[list[Column], list[list[Any]]]:
@@ -489,19 +518,23 @@ def _raw(value: Any) -> Any:
     return getattr(value, "raw", value)
 
 
-def show_api_result(value: Any, as_json: bool, *, noun: str = "items") -> None:
-    """Print any custom-endpoint result (object or list of objects)."""
+def show_api_result(value: Any, as_json: bool, *, noun: str = "items", offset: int = 0) -> None:
+    """Print any custom-endpoint result (object or list of objects); ``offset``: the
+    ``--offset`` of the search that found the list."""
     if as_json:
         print_json(_raw(value))
         return
     console = stdout_console()
     if isinstance(value, list):
         if not value:
-            console.print(f"No {noun} found.")
+            console.print(nothing_found(noun, offset or getattr(value, "offset", 0)))
             return
         columns, rows = _list_view(value)
-        render(console, columns, [[_text(v) for v in row] for row in rows])
+        render(
+            console, columns, [[_text(v) for v in row] for row in rows], optional=_optional(value)
+        )
         console.print(escape(_list_footer(value, noun)))
+        _show_folder_orders(console, value)
         return
     if isinstance(value, Share):
         _show_pairs(console, _scalars(value.raw or {"ShareUrl": value.share_url}))
