@@ -78,6 +78,8 @@ def test_no_rate_before_a_second_and_a_megabyte() -> None:
     clock.now = 2.0
     progress.update(task_id, completed=20_000_000)
     assert column.render(progress.tasks[0]).plain == "10.0 MB/s"
+    progress.update(task_id, total=400_000, completed=400_000)  # a small upload, done
+    assert column.render(progress.tasks[0]).plain == "200.0 kB/s"
 
 
 def test_a_404_at_the_server_root_points_at_the_dicomweb_root() -> None:

@@ -461,7 +461,7 @@ def _orders_of(folder: Folder) -> Any:
 #: Columns of an order table left out, in this order, when it would not fit (80 columns
 #: and a 36-character UUID): the order's UUID, patient name and ID always stay, and so does
 #: the InstitutionUuid of orders from several institutions (needed to act on an order).
-ORDER_OPTIONAL = ("Images", "Status", "Modality", "StudyDate")
+ORDER_OPTIONAL = ("Images", "Status", "StudyDate", "Modality")
 
 
 def _optional(items: Sequence[Any]) -> Sequence[str]:

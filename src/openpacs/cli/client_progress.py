@@ -32,11 +32,13 @@ RATE_AFTER_BYTES = 1_000_000
 
 
 class SteadyRateColumn(ProgressColumn):
-    """Bytes per second, averaged since the start, and only once it means something."""
+    """Bytes per second, averaged since the start, and only once it means something (or
+    at the end)."""
 
     def render(self, task: Task) -> Text:
         elapsed = task.elapsed or 0.0
-        if elapsed < RATE_AFTER_SECONDS or task.completed < RATE_AFTER_BYTES:
+        early = elapsed < RATE_AFTER_SECONDS or task.completed < RATE_AFTER_BYTES
+        if elapsed <= 0 or (early and not task.finished):
             return Text("-- B/s", style="progress.data.speed")
         return Text(f"{decimal(int(task.completed / elapsed))}/s", style="progress.data.speed")
 

@@ -151,9 +151,7 @@ def render(
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
     if dropped:
-        console.print(
-            escape(f"Not shown at this width: {', '.join(dropped)} (--json has every field).")
-        )
+        console.print(escape(f"Not shown at this width: {', '.join(dropped)} (see --json)."))
 
 
 def _fitting(
