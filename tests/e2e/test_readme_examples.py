@@ -100,7 +100,7 @@ class Shell:
         finally:
             os.close(master)
         assert proc.wait(30) == 0, (command, output.decode(errors="replace"))
-        return output.decode(errors="replace")
+        return output.decode(errors="replace").replace("\r\n", "\n")  # a terminal's line ends
 
 
 Check = Callable[[Shell, str], str | None]
