@@ -158,6 +158,17 @@ def _ae_title(name: str, value: str) -> str:
         raise SettingsError(f"{name}: {exc}") from None
 
 
+#: The levels the HTTP server (uvicorn) knows, quietest first.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def _log_level(name: str, value: str) -> str:
+    level = value.strip().lower()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
+
+
 def _whole(minimum: int, maximum: int | None = None) -> Parser:
     """A whole number in ``minimum..maximum``."""
 
@@ -227,7 +238,13 @@ ENVIRONMENT: tuple[EnvSetting, ...] = (
     ),
     EnvSetting("OPENPACS_QIDO_MAX_LIMIT", "qido_max_limit", _whole(1), None, "largest QIDO page"),
     EnvSetting("OPENPACS_TIMEZONE", "timezone", _text, None, "zone of share expiry dates"),
-    EnvSetting("OPENPACS_LOG_LEVEL", "log_level", _text, None, "log level"),
+    EnvSetting(
+        "OPENPACS_LOG_LEVEL",
+        "log_level",
+        _log_level,
+        None,
+        "log level: critical, error, warning, info, debug or trace",
+    ),
     EnvSetting("OPENPACS_ACCESS_LOG", "access_log", _boolean, None, "one JSON line per request"),
     EnvSetting(
         "OPENPACS_COERCE_MISSING_UIDS",

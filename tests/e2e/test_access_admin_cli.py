@@ -36,7 +36,7 @@ def test_users_get_roles_limits_and_can_be_disabled(
     )
     assert made["Role"] == "reader" and made["Institutions"] == [account.institution_uuid]
     assert admin_json(server, "set-role", "--email", email, "--role", "member")["Role"] == "member"
-    assert admin_json(server, "disable-user", "--email", email)["Disabled"] is True
+    assert admin_json(server, "disable-user", "--email", email, "--yes")["Disabled"] is True
     users = admin_json(server, "list-users", "--account", account.account_uuid)
     mine = {user["Email"]: user for user in users}
     assert mine[email]["Disabled"] is True and mine[email]["Role"] == "member"

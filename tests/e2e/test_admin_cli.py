@@ -192,7 +192,9 @@ def test_dicomweb_can_be_switched_off_per_account(fresh_server: ServerProcess) -
         "--password",
         "pw-clinic-off-1",
     )
-    admin_json(fresh_server, "set-dicomweb", "--account", str(account["AccountUuid"]), "--disable")
+    admin_json(
+        fresh_server, "set-dicomweb", "--account", str(account["AccountUuid"]), "--disable", "--yes"
+    )
     response = httpx.get(
         fresh_server.dicomweb + "/studies", auth=("off@c.example", "pw-clinic-off-1")
     )

@@ -121,7 +121,8 @@ def test_three_files_of_one_instance_are_one_stored_instance(cli: Cli, tmp_path:
     (tmp_path / "one" / "notes.txt").write_text("scanned on Monday")
     done = cli.run("upload", "one")
     assert done.stdout.splitlines()[-2] == (
-        f"Stored 1 file ({len(data) / 1000:.1f} kB); 3 already stored; 1 skipped (not DICOM)."
+        f"Stored 1 file ({len(data) / 1000:.1f} kB); 3 already stored; 1 skipped (not DICOM): "
+        "5 files in all."
     )
     assert "Skipped 1 file: a text file, not DICOM (1). --json lists them." in done.stdout
     skipped = cli.json("upload", "one")["Files"]
@@ -236,7 +237,7 @@ def test_retrieve_each_level(cli: Cli, study: dict[str, bytes], tmp_path: Path) 
     assert Counter(p.read_bytes() for p in files_under(tmp_path / "series")) == Counter(in_series)
 
     done = cli.run("retrieve", "--instance", first.SOPInstanceUID)
-    assert "Retrieved 1 file " in done.stdout and f"into {study_folder}/" in done.stdout
+    assert "Retrieved 1 file " in done.stdout and f"\n  {study_folder}/" in done.stdout
     [written] = files_under(tmp_path / study_folder)
     assert written.read_bytes() == study[first.SOPInstanceUID]
     again = cli.run("retrieve", "--instance", first.SOPInstanceUID)

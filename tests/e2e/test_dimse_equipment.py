@@ -90,7 +90,7 @@ def test_add_update_and_remove_take_effect_without_a_restart(
     assert not echo(server, first)
     assert echo(server, second)
 
-    removed = admin(server, "remove-equipment", "--equipment", str(added["EquipmentUuid"]))
+    removed = admin(server, "remove-equipment", "--equipment", str(added["EquipmentUuid"]), "--yes")
     assert removed["Removed"] is True
     assert not echo(server, second)
     assert ok(post(server, account, "/getequipmentlist", {}))["EquipmentList"] == []

@@ -100,7 +100,7 @@ class Shell:
         finally:
             os.close(master)
         assert proc.wait(30) == 0, (command, output.decode(errors="replace"))
-        return output.decode(errors="replace")
+        return output.decode(errors="replace").replace("\r\n", "\n")  # a terminal's line ends
 
 
 Check = Callable[[Shell, str], str | None]
@@ -209,7 +209,10 @@ def test_accounts_and_users_examples(server: ServerProcess, tmp_path: Path) -> N
     ]
     for command in commands:
         action = command.split()[2]
-        out = shell.run(command, stdin="pw-readme-1\n")
+        if action in ("disable-user", "set-dicomweb"):  # they ask first
+            out = shell.run_in_terminal(command, {"[y/N]": "y\n"})
+        else:
+            out = shell.run(command, stdin="pw-readme-1\n")
         if action == "create-account":
             v["INSTITUTION"] = json.loads(out)["InstitutionUuid"]
         elif action == "add-group":

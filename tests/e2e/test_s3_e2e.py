@@ -227,7 +227,9 @@ def test_migrate_storage_from_files_to_s3_and_back(
 
         # And back to the filesystem, emptying the bucket on the way.
         back = tmp_path / "blobs-back"
-        report = migrate(on_s3, moto_s3, "--from", s3_url, "--to", back.as_uri(), "--delete-source")
+        report = migrate(
+            on_s3, moto_s3, "--from", s3_url, "--to", back.as_uri(), "--delete-source", "--yes"
+        )
         assert report["Copied"] == report["Deleted"] == len(keys)
         assert {key: (back / key).read_bytes() for key in keys} == originals
         assert moto_s3.object_keys(bucket, "moved/") == []

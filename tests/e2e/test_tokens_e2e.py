@@ -129,7 +129,7 @@ def test_disabling_a_user_ends_password_and_tokens_within_seconds(staff: Staff) 
     token = new_token(staff, user)["Token"]
     assert bearer(staff, token).status_code == 200
     assert httpx.get(staff.server.dicomweb + "/studies", auth=user.auth).status_code == 200
-    admin_cli(staff.server, "disable-user", "--email", user.email)
+    admin_cli(staff.server, "disable-user", "--email", user.email, "--yes")
     refused_within(lambda: bearer(staff, token).status_code, 403)
     response = httpx.get(staff.server.dicomweb + "/studies", auth=user.auth)
     assert response.status_code == 403 and "disabled" in response.headers["x-error-reason"]
@@ -185,7 +185,7 @@ def test_the_token_commands(staff: Staff) -> None:
     assert used.returncode == 0, used.stderr
     listed = run_cli("token", "list", env=env)
     assert created["ApiTokenUuid"] in listed.stdout and "active" in listed.stdout
-    revoked = run_cli("token", "revoke", created["ApiTokenUuid"], env=env)
+    revoked = run_cli("token", "revoke", created["ApiTokenUuid"], "--yes", env=env)
     assert revoked.returncode == 0 and "Revoked" in revoked.stdout
     refused_within(lambda: bearer(staff, created["Token"]).status_code, 401)
     refused = run_cli("institutions", env={**with_token, "OPENPACS_TOKEN": created["Token"]})

@@ -90,7 +90,9 @@ def test_url_help_shows_the_default_port() -> None:
 DELETES = [
     ["order", "delete", "--institution", str(uuid.uuid4()), "--order", ORDER],
     ["share", "delete", "--share", str(uuid.uuid4())],
+    ["token", "revoke", str(uuid.uuid4())],
 ]
+REFUSED = {"delete": "not deleted", "revoke": "not revoked"}  # by the command's action
 
 
 @pytest.mark.parametrize("args", DELETES)
@@ -104,7 +106,7 @@ def test_a_delete_refuses_without_yes_when_nobody_can_answer(args: list[str], st
 def test_no_on_a_terminal_is_exit_1_and_nothing_is_sent(args: list[str]) -> None:
     done = run_cli(*args, stdin="n\n", tty=True, env=NOWHERE)
     assert done.returncode == 1
-    assert "[y/N]" in done.stderr and "openpacs: not deleted" in done.stderr
+    assert "[y/N]" in done.stderr and f"openpacs: {REFUSED[args[1]]}" in done.stderr
     assert "unreachable" not in done.stderr
 
 

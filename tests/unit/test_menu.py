@@ -121,3 +121,24 @@ def test_deleting_asks_first() -> None:
     assert not client.calls
     run(client, [delete, ORDER, "y", "", "0"])
     assert [name for name, _ in client.calls] == ["delete_patient_order"]
+
+
+def test_a_uuid_is_checked_before_the_question_and_the_server() -> None:
+    client = FakeClient([INSTITUTION])
+    text = run(client, [number_of("Delete patient order"), "not-a-uuid", ORDER, "n", "", "0"])
+    refused = text.index("PatientOrderUuid: not a UUID: 'not-a-uuid'")
+    assert refused < text.index("Delete this order and all its images? (y/N)")
+    assert not client.calls
+
+
+def test_uuid_lists_are_checked_item_by_item() -> None:
+    client = FakeClient([INSTITUTION])
+    text = run(client, [number_of("Add order to folder"), ORDER, f"{ORDER},22", KeyboardInterrupt])
+    assert "FolderUuidList: not a UUID: '22'" in text and not client.calls
+
+
+def test_an_empty_answer_asks_for_the_option_again() -> None:
+    text = run(FakeClient([INSTITUTION]), ["", "  ", "0"])
+    assert "Unknown option" not in text
+    assert text.count("openpacs - DICOMweb functions") == 1
+    assert text.count("Select an option: ") == 3 and text.endswith("exit 0")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,13 @@ import httpx
 import pytest
 
 from openpacs.client import AsyncPacsClient, PacsClient
-from openpacs.client.results import FileResult, RecordList, UploadResult
+from openpacs.client.results import (
+    DicomRecord,
+    FileResult,
+    RecordList,
+    RetrieveResult,
+    UploadResult,
+)
 from tests.unit.test_client_wire import INSTITUTION, ORDER, Recorder, make_client, param_header
 
 PUBLIC = [
@@ -49,12 +56,22 @@ def test_the_institution_of_an_order_has_one_name_too(
     sent = []
     for keyword in ("institution_uuid", "patient_order_institution_uuid"):
         rec = Recorder()
-        with make_client(rec) as client:
+        with make_client(rec) as client, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             getattr(client, method)(**{keyword: INSTITUTION}, patient_order_uuid=ORDER, **extra)
         sent.append(json.loads(param_header(rec.last, header)))
+        deprecated = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+        # The guide's name is the SDK's; the other one still works, with a warning that
+        # points at the caller's line.
+        assert len(deprecated) == (keyword == "institution_uuid")
+        assert all(w.filename == __file__ for w in deprecated)
     assert sent[0] == sent[1]
     assert sent[0]["PatientOrderInstitutionUuid"] == INSTITUTION
-    with make_client(Recorder()) as client, pytest.raises(ValueError, match="not both"):
+    with (
+        make_client(Recorder()) as client,
+        pytest.raises(ValueError, match="not both"),
+        pytest.warns(DeprecationWarning),
+    ):
         getattr(client, method)(
             institution_uuid=INSTITUTION,
             patient_order_institution_uuid=ORDER,
@@ -73,6 +90,43 @@ def test_results_print_as_counts() -> None:
     result = UploadResult(files)
     assert repr(result) == "UploadResult(stored=2, already_stored=1, failed=1, skipped=1)"
     assert not result.ok and FileResult(Path("d"), "skipped").ok
+
+
+def test_a_retrieve_prints_as_counts_and_its_folder() -> None:
+    folder = Path("out")
+    files = [folder / f"{n}.dcm" for n in range(40)]
+    result = RetrieveResult(
+        "study",
+        "1.2.3",
+        folder,
+        files,
+        bytes=4000,
+        layout="human",
+        already_there=files[:3],
+        renamed=files[3:5],
+    )
+    assert repr(result) == (
+        "RetrieveResult(study='1.2.3', files=40, written=37, unchanged=3, renamed=2, "
+        "bytes=4000, directory='out', layout='human')"
+    )
+
+
+def test_a_record_prints_its_level_uids_and_patient() -> None:
+    raw = {
+        "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^Jane"}]},
+        "00100020": {"vr": "LO", "Value": ["P1"]},
+        "0020000D": {"vr": "UI", "Value": ["1.2.3"]},
+        "0020000E": {"vr": "UI", "Value": ["1.2.3.4"]},
+        "00080018": {"vr": "UI", "Value": ["1.2.3.4.5"]},
+        "7FE00010": {"vr": "OB", "InlineBinary": "AAAA"},
+    }
+    study = "level='study', study_instance_uid='1.2.3'"
+    patient = "patient_id='P1', patient_name='Doe^Jane'"
+    assert repr(DicomRecord("study", raw)) == f"DicomRecord({study}, {patient})"
+    assert repr(DicomRecord("instance", raw)) == (
+        "DicomRecord(level='instance', study_instance_uid='1.2.3', "
+        f"series_instance_uid='1.2.3.4', sop_instance_uid='1.2.3.4.5', {patient})"
+    )
 
 
 def test_a_search_cut_by_a_limit_says_there_is_more() -> None:

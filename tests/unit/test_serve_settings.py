@@ -11,7 +11,7 @@ import pytest
 from openpacs.cli.first_start import first_start_message, path_hint
 from openpacs.services.bootstrap import InitialAdmin
 from openpacs.settings import Settings
-from tests.support.cli import one_line_error, run_cli
+from tests.support.cli import CliResult, one_line_error, run_cli
 from tests.support.server import free_port
 
 
@@ -31,6 +31,25 @@ def data_dir(tmp_path: Path) -> Path:
         ([], {"OPENPACS_STORAGE_URL": "ftp://host/x"}, "unsupported storage 'ftp'"),
         (["--storage-url", "gs://bucket"], {}, "(--storage-url or OPENPACS_STORAGE_URL)"),
         ([], {"OPENPACS_TIMEZONE": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+        (
+            ["--database-url", "postgresql://u@[bad/db"],
+            {},
+            "invalid database URL 'postgresql://u@[bad/db': Invalid IPv6 URL "
+            "(--database-url or OPENPACS_DATABASE_URL)",
+        ),
+        (
+            ["--storage-url", "s3://"],
+            {},
+            "needs a bucket: s3://BUCKET/PREFIX (--storage-url or OPENPACS_STORAGE_URL)",
+        ),
+        (
+            [],
+            {"OPENPACS_LOG_LEVEL": "bogus"},
+            "OPENPACS_LOG_LEVEL must be one of critical, error, warning, info, debug, trace",
+        ),
+        (["--public-url", "notaurl"], {}, "(--public-url or OPENPACS_PUBLIC_URL)"),
+        ([], {"OPENPACS_PUBLIC_URL": "ftp://host/x"}, "not an http:// or https:// URL"),
+        (["--public-url", "https://"], {}, "not an http:// or https:// URL with a host"),
     ],
 )
 def test_an_unusable_setting_is_one_line_and_exit_2(
@@ -48,16 +67,28 @@ def test_an_unwritable_data_directory(tmp_path: Path) -> None:
     assert "(--data-dir or OPENPACS_DATA_DIR)" in done.stderr
 
 
+def test_a_data_directory_that_is_a_file(tmp_path: Path) -> None:
+    a_file = tmp_path / "passwd"
+    a_file.write_text("root:x:0:0")
+    done = run_cli("serve", "--data-dir", str(a_file), "--port", str(free_port()))
+    one_line_error(done, 2, f"the data directory {a_file} is not a directory")
+
+
+def _serve(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> CliResult:
+    """``openpacs serve`` on free ports, for a setting that is only found wrong late."""
+    ports = ("--port", str(free_port()), "--dicom-port", "0")
+    return run_cli("serve", "--data-dir", str(data_dir), *ports, *args, env=env)
+
+
+def test_a_sqlite_folder_that_cannot_be_created(data_dir: Path) -> None:
+    done = _serve(data_dir, "--database-url", "sqlite:////proc/nope/x.db")
+    one_line_error(done, 2, "cannot open the database sqlite:////proc/nope/x.db: ")
+    assert "/proc/nope" in done.stderr and "(--database-url or" in done.stderr
+
+
 def test_an_unreachable_database_hides_its_password(data_dir: Path) -> None:
     url = f"postgresql://pacs:s3cret@127.0.0.1:{free_port()}/pacs"
-    done = run_cli(
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(free_port()),
-        env={"OPENPACS_DATABASE_URL": url},
-    )
+    done = _serve(data_dir, env={"OPENPACS_DATABASE_URL": url})
     one_line_error(done, 2, "cannot open the database postgresql://pacs:***@127.0.0.1")
     assert "s3cret" not in done.stderr and "OPENPACS_DATABASE_URL" in done.stderr
 
@@ -92,6 +123,19 @@ def test_admin_needs_the_servers_database(tmp_path: Path) -> None:
 def test_admin_with_an_unknown_database_scheme(tmp_path: Path) -> None:
     done = run_cli("admin", "gc", "--data-dir", str(tmp_path), "--database-url", "oracle://x/y")
     one_line_error(done, 2, "unsupported database 'oracle'")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        (["--database-url", "postgresql://u@[bad/db"], "invalid database URL"),
+        (["--storage-url", "s3://"], "an s3:// storage URL needs a bucket"),
+    ],
+)
+def test_admin_with_an_unreadable_url(tmp_path: Path, setting: list[str], message: str) -> None:
+    (tmp_path / "openpacs.db").write_bytes(b"")
+    done = run_cli("admin", "gc", "--data-dir", str(tmp_path), *setting)
+    one_line_error(done, 2, message)
 
 
 # --------------------------------------------------------------------------- first start

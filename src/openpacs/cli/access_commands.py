@@ -16,8 +16,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from openpacs.cli.access_parsers import DEFAULT_TOKEN_DAYS
-from openpacs.cli.client_common import OK, with_client
+from openpacs.cli.client_common import OK, fail, with_client
 from openpacs.cli.client_output import print_json, stderr_console
+from openpacs.cli.confirm import confirmed
 from openpacs.cli.tables import Column, identifier, render, stdout_console
 from openpacs.client.access_results import ApiToken, AuditEvent
 from openpacs.client.sync import PacsClient
@@ -55,6 +56,8 @@ def token_list(client: PacsClient, args: argparse.Namespace) -> int:
 
 @with_client
 def token_revoke(client: PacsClient, args: argparse.Namespace) -> int:
+    if not confirmed(f"Revoke API token {args.api_token_uuid}?", yes=args.yes):
+        return fail("not revoked")
     revoked = client.revoke_api_token(args.api_token_uuid)
     if args.json:
         print_json(revoked.raw)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from openpacs.cli.arg_types import non_negative_int, positive_int, uuid_text
+from openpacs.cli.confirm import add_yes_option
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 CommandFactory = Callable[[SubParsers, str, str, str], argparse.ArgumentParser]
@@ -56,9 +57,11 @@ def _register_token(commands: SubParsers, command: CommandFactory) -> None:
     _handled(command(sub, "list", "list your tokens", ""), "token_list")
 
     p = _handled(
-        command(sub, "revoke", "revoke a token (refused within seconds)", ""), "token_revoke"
+        command(sub, "revoke", "revoke a token (refused within seconds; asks first)", ""),
+        "token_revoke",
     )
     p.add_argument("api_token_uuid", type=uuid_text, metavar="API_TOKEN_UUID")
+    add_yes_option(p)
 
 
 def _register_audit(commands: SubParsers, command: CommandFactory) -> None:

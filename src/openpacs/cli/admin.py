@@ -15,7 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from openpacs.cli.admin_consent import refusal
 from openpacs.cli.common import checked_settings, fail, open_database, print_json
+from openpacs.cli.usage import UsageError
 from openpacs.index.db import Database
 from openpacs.index.models import Equipment, User
 from openpacs.services import accounts
@@ -36,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "migrate_storage" and _same_store(args.source, args.destination):
         return fail("--from and --to name the same store", 2)
     settings = checked_settings(args, server=False)
+    try:
+        refused = refusal(args)
+    except UsageError as exc:
+        return fail(str(exc), 2)
+    if refused is not None:
+        return fail(refused, 1)
     if args.action == "migrate_storage":
         return _migrate_storage(args, settings)
     db = open_database(settings.effective_database_url)

@@ -15,7 +15,6 @@ from typing import Any
 from openpacs.cli.client_common import (
     FAILED,
     OK,
-    UsageError,
     fail,
     read_secret,
     with_client,
@@ -30,6 +29,7 @@ from openpacs.cli.client_output import (
 from openpacs.cli.client_progress import progress_bar
 from openpacs.cli.confirm import confirmed
 from openpacs.cli.menu import Prompter, ask_retrieve_target, run_menu
+from openpacs.cli.usage import UsageError
 from openpacs.client.errors import ConflictError
 from openpacs.client.requests import split_list, split_tag_ids
 from openpacs.client.sync import PacsClient
@@ -67,8 +67,7 @@ def upload(client: PacsClient, args: argparse.Namespace) -> int:
         )
     show_upload(result, args.json)
     if not result.ok:
-        sent = len(result.files) - len(result.skipped)
-        return fail(f"{len(result.failed)} of {sent} files failed", FAILED)
+        return fail(f"{len(result.failed)} of {len(result.files)} files failed", FAILED)
     return OK
 
 
@@ -163,7 +162,7 @@ def share_orders(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def share_link(client: PacsClient, args: argparse.Namespace) -> int:
     share = client.create_share_link(
-        patient_order_uuids=_items(args.orders) or [],
+        patient_order_info_list=_items(args.orders) or [],
         expire_date=args.expire_date,
         share_password=_share_password(args),
         downloadable=args.downloadable,
@@ -288,7 +287,7 @@ def order_create(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def order_get(client: PacsClient, args: argparse.Namespace) -> int:
     order = client.get_patient_order(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
     )
     if args.json:
@@ -352,7 +351,7 @@ def order_search(client: PacsClient, args: argparse.Namespace) -> int:
         offset=args.offset,
         **assignee,
     )
-    show_api_result(orders, args.json, noun="orders")
+    show_api_result(orders, args.json, noun="orders", offset=args.offset or 0)
     return OK
 
 
@@ -362,7 +361,7 @@ def order_delete(client: PacsClient, args: argparse.Namespace) -> int:
     if not confirmed(question, yes=args.yes):
         return fail("not deleted", FAILED)
     ack = client.delete_patient_order(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
     )
     show_api_result(ack, args.json)
@@ -394,7 +393,7 @@ def order_assign_group(client: PacsClient, args: argparse.Namespace) -> int:
 @with_client
 def tags(client: PacsClient, args: argparse.Namespace) -> int:
     content = client.get_dicom_tag_content(
-        institution_uuid=args.patient_order_institution_uuid,
+        patient_order_institution_uuid=args.patient_order_institution_uuid,
         patient_order_uuid=args.patient_order_uuid,
         patient_series_uuid=args.patient_series_uuid,
         dicom_tag_id_list=split_tag_ids(" ".join(args.tags)) if args.tags else None,

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from openpacs.cli.usage import UsageError
 from openpacs.client.defaults import DEFAULT_TIMEOUT
 from openpacs.client.errors import (
     AuthenticationError,
@@ -29,10 +30,6 @@ from openpacs.client.sync import PacsClient
 OK, FAILED, USAGE = 0, 1, 2
 
 ClientHandler = Callable[[PacsClient, argparse.Namespace], int]
-
-
-class UsageError(Exception):
-    """A problem with the command line itself (exit code 2)."""
 
 
 def credentials(args: argparse.Namespace) -> tuple[str, str, str]:
@@ -115,7 +112,7 @@ def describe(exc: BaseException, url: str = "") -> tuple[str, int]:
     if isinstance(exc, NotFoundError):
         hint = ""
         if url and urlsplit(url).path.strip("/") == "":
-            hint = " (is the URL the DICOMweb root, e.g. http://host:8042/dicomweb?)"
+            hint = " (is the URL the DICOMweb root, e.g. http://host:8080/dicomweb?)"
         return f"not found (404): {exc.reason}{hint}", FAILED
     if isinstance(exc, IncompleteResponse):
         kept = f"; {len(exc.files)} complete files kept" if exc.files else ""

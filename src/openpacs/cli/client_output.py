@@ -111,6 +111,12 @@ def more_hint(shown: int, offset: int, total: int | None = None) -> str:
     return f"; more with --offset {following}"
 
 
+def nothing_found(words: str, offset: int = 0) -> str:
+    """An empty result: none at all, or none past ``--offset`` (a search and an order
+    search say it alike)."""
+    return f"No more {words} (offset {offset})." if offset else f"No {words} found."
+
+
 # --------------------------------------------------------------------------- DICOMweb
 
 
@@ -182,7 +188,7 @@ def show_records(
     console = stdout_console()
     words = _LEVEL_WORDS.get(level, level)
     if not records:
-        console.print(f"No {words} found." if not offset else f"No more {words} (offset {offset}).")
+        console.print(nothing_found(words, offset))
         return
     columns, rows = _records_table(records)
     render(console, columns, [[_text(v) for v in row] for row in rows])
@@ -230,6 +236,9 @@ def _shown_path(path: Path) -> str:
 
 
 def upload_summary(result: UploadResult) -> list[str]:
+    """Two lines whose numbers add up: what became of every file found (the total is the
+    progress bar's), then what travelled (skipped files and files that failed before
+    sending, e.g. unreadable ones, are not sent)."""
     parts = [f"Stored {counted(len(result.stored), 'files')} ({human_bytes(result.bytes_stored)})"]
     if result.already_stored:
         parts.append(f"{len(result.already_stored)} already stored")
@@ -237,14 +246,20 @@ def upload_summary(result: UploadResult) -> list[str]:
         parts.append(f"{len(result.failed)} failed")
     if result.skipped:
         parts.append(f"{len(result.skipped)} skipped (not DICOM)")
+    outcome = "; ".join(parts)
+    if len(parts) > 1:
+        outcome += f": {counted(len(result.files), 'files')} in all"
     sent = [f for f in result.files if f.sent]
+    not_sent = [f for f in result.failed if not f.sent]
     transfer = (
         f"Sent {counted(len(sent), 'files')} ({human_bytes(result.bytes_sent)}) "
         f"in {result.elapsed:.1f} s"
         + (f", {human_bytes(result.rate)}/s" if sent and result.elapsed > 0 else "")
-        + f", {counted(result.requests, 'requests')}."
+        + f", {counted(result.requests, 'requests')}"
+        + (f"; {len(not_sent)} failed before sending" if not_sent else "")
+        + "."
     )
-    return ["; ".join(parts) + ".", transfer]
+    return [outcome + ".", transfer]
 
 
 def _file_table(console: Console, title: str, files: Sequence[FileResult]) -> None:
@@ -301,7 +316,13 @@ def _where(result: RetrieveResult) -> str:
     return _shown_path(common)
 
 
+#: Renamed files listed by name after a retrieve (the others are counted).
+RENAMED_SHOWN = 5
+
+
 def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
+    """Counts in sentences (wrapped to the terminal); each folder or file on a line of its
+    own, never wrapped, so that it can be copied whole."""
     if as_json:
         print_json(retrieve_json(result))
         return
@@ -311,11 +332,10 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
         return
     written = len(result.files) - len(result.already_there)
     console.print(
-        escape(
-            f"Retrieved {counted(len(result.files), 'files')} ({human_bytes(result.bytes)}) "
-            f"into {_where(result)}/ (layout {result.layout})."
-        )
+        f"Retrieved {counted(len(result.files), 'files')} ({human_bytes(result.bytes)}, "
+        f"layout {escape(result.layout)}) into:"
     )
+    _print_path(console, _where(result) + os.sep)
     if result.already_there:
         there = len(result.already_there)
         console.print(
@@ -323,13 +343,19 @@ def show_retrieve(result: RetrieveResult, as_json: bool) -> None:
             f"with the same content (left alone); {written} written."
         )
     if result.renamed:
-        names = ", ".join(_shown_path(p) for p in result.renamed[:5])
         console.print(
-            escape(
-                f"{counted(len(result.renamed), 'files')} got a new name because a "
-                f"different file had theirs: {names}" + (" ..." if len(result.renamed) > 5 else "")
-            )
+            f"{counted(len(result.renamed), 'files')} got a new name because a different "
+            f"file had theirs:"
         )
+        for path in result.renamed[:RENAMED_SHOWN]:
+            _print_path(console, _shown_path(path))
+        if len(result.renamed) > RENAMED_SHOWN:
+            console.print(f"  ... and {len(result.renamed) - RENAMED_SHOWN} more (see --json)")
+
+
+def _print_path(console: Console, path: str) -> None:
+    """A path indented on its own line, whole (the terminal may fold it, nothing cuts it)."""
+    console.print(f"  {escape(path)}", soft_wrap=True, overflow="ignore", crop=False)
 
 
 # --------------------------------------------------------------------------- custom API
@@ -414,9 +440,32 @@ def _list_view(items: Sequence[Any]) -> tuple[list[Column], list[list[Any]]]:
     return [Column("Value")], [[getattr(item, "raw", item)] for item in items]
 
 
+def _show_folder_orders(console: Console, items: Sequence[Any]) -> None:
+    """The orders of each folder that came with them (``--get-orders-in-folder``)."""
+    for folder in items:
+        if not isinstance(folder, Folder) or not folder.orders:
+            continue
+        console.print()
+        title = f"{folder.folder_name} ({folder.folder_uuid})" if folder.folder_name else ""
+        heading = f"{title or folder.folder_uuid}: {counted(len(folder.orders), 'orders')}"
+        console.print(escape(heading), soft_wrap=True)  # the UUID is never broken
+        columns, rows = _orders_view(folder.orders)
+        render(console, columns, [[_text(v) for v in row] for row in rows], optional=ORDER_OPTIONAL)
+
+
 def _orders_of(folder: Folder) -> Any:
     count = folder.raw.get("NumberOfOrders")
     return count if isinstance(count, int) else len(folder.orders)
+
+
+#: Columns of an order table left out, in this order, when it would not fit (80 columns
+#: and a 36-character UUID): the order's UUID, patient name and ID always stay, and so does
+#: the InstitutionUuid of orders from several institutions (needed to act on an order).
+ORDER_OPTIONAL = ("Images", "Status", "StudyDate", "Modality")
+
+
+def _optional(items: Sequence[Any]) -> Sequence[str]:
+    return ORDER_OPTIONAL if isinstance(items[0], PatientOrder) else ()
 
 
 def _orders_view(orders: Sequence[PatientOrder]) -> tuple[list[Column], list[list[Any]]]:
@@ -469,19 +518,23 @@ def _raw(value: Any) -> Any:
     return getattr(value, "raw", value)
 
 
-def show_api_result(value: Any, as_json: bool, *, noun: str = "items") -> None:
-    """Print any custom-endpoint result (object or list of objects)."""
+def show_api_result(value: Any, as_json: bool, *, noun: str = "items", offset: int = 0) -> None:
+    """Print any custom-endpoint result (object or list of objects); ``offset``: the
+    ``--offset`` of the search that found the list."""
     if as_json:
         print_json(_raw(value))
         return
     console = stdout_console()
     if isinstance(value, list):
         if not value:
-            console.print(f"No {noun} found.")
+            console.print(nothing_found(noun, offset or getattr(value, "offset", 0)))
             return
         columns, rows = _list_view(value)
-        render(console, columns, [[_text(v) for v in row] for row in rows])
+        render(
+            console, columns, [[_text(v) for v in row] for row in rows], optional=_optional(value)
+        )
         console.print(escape(_list_footer(value, noun)))
+        _show_folder_orders(console, value)
         return
     if isinstance(value, Share):
         _show_pairs(console, _scalars(value.raw or {"ShareUrl": value.share_url}))

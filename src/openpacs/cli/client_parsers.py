@@ -26,6 +26,7 @@ from openpacs.cli.arg_types import (
     uuid_list_text,
     uuid_text,
 )
+from openpacs.cli.confirm import add_yes_option
 from openpacs.client.defaults import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
@@ -132,15 +133,6 @@ def _password_option(parser: argparse.ArgumentParser) -> None:
         metavar="PASSWORD",
         help="protect the link with a password; without a value it is asked for "
         "(never shown; a value on the command line is visible in the process list)",
-    )
-
-
-def _yes_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-y",
-        "--yes",
-        action="store_true",
-        help="do not ask for confirmation (needed when standard input is not a terminal)",
     )
 
 
@@ -256,7 +248,7 @@ def _register_share(commands: SubParsers) -> None:
 
     p = _json_command(sub, "delete", "delete a share link (asks first)", "share_delete")
     p.add_argument("--share-uuid", "--share", type=uuid_text, required=True)
-    _yes_option(p)
+    add_yes_option(p)
 
     _json_command(commands, "shares", "list the share links", "shares")
 
@@ -339,7 +331,7 @@ def _register_order(commands: SubParsers) -> None:
         sub, "delete", "delete a patient order and its images (asks first)", "order_delete"
     )
     _order_keys(p)
-    _yes_option(p)
+    add_yes_option(p)
 
     p = _json_command(sub, "assign-user", "assign an order to a user", "order_assign_user")
     p.add_argument("--patient-order-uuid", "--order", type=uuid_text, required=True)

@@ -41,6 +41,7 @@ def checked_settings(args: argparse.Namespace, *, server: bool) -> Settings:
     settings = settings_from_args(args)
     preflight.check_database_scheme(settings.effective_database_url)
     preflight.check_storage_scheme(settings.effective_storage_url)
+    preflight.check_public_url(settings.public_url)
     if server:
         preflight.writable_directory(settings.data_dir)
         blobs = _file_store_path(settings.effective_storage_url)
@@ -62,7 +63,10 @@ def _file_store_path(url: str) -> Path | None:
 def open_database(url: str) -> Database:
     """The index, reachable and with its schema up to date; SettingsError otherwise."""
     _probe(url)
-    db = Database(url)
+    try:
+        db = Database(url)
+    except (SQLAlchemyError, OSError, ValueError) as exc:  # e.g. a SQLite folder not creatable
+        raise preflight.database_error(url, exc) from None
     try:
         prepare_database(db)
     except (SQLAlchemyError, OSError) as exc:

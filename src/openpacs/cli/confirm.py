@@ -2,15 +2,18 @@
 
 On a terminal the question is asked (default no); when standard input is not a terminal
 (a pipe, ``< /dev/null``, cron) nobody can answer it, so the command refuses unless
-``--yes`` was given: ``echo n | openpacs order delete ...`` never deletes.
+``--yes`` was given: ``echo n | openpacs order delete ...`` never deletes. Every
+command that deletes, removes, revokes or disables something takes ``--yes`` through
+:func:`add_yes_option` (this module loads nothing heavy: the parsers import it).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import TextIO
 
-from openpacs.cli.client_common import UsageError
+from openpacs.cli.usage import UsageError
 
 YES = ("y", "yes")
 
@@ -28,3 +31,12 @@ def confirmed(question: str, *, yes: bool, stdin: TextIO | None = None) -> bool:
     if not answer:  # Ctrl-D
         sys.stderr.write("\n")
     return answer.strip().lower() in YES
+
+
+def add_yes_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (needed when standard input is not a terminal)",
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ HINTS = {
     "bool": "y/n",
     "list": "comma separated",
     "tags": "e.g. 00100010, (0010,0020), PatientName",
+    "uuids": "comma separated",
 }
 
 
@@ -43,7 +45,9 @@ class Field:
 
     key: str
     arg: str
-    kind: str = "text"  # text, secret, date, datetime, bool, list, tags, path, institution
+    # text, secret, date, datetime, bool, list, tags, path, uuid, uuids (a list of them),
+    # institution (picked from the list, or a UUID typed when there is none)
+    kind: str = "text"
     required: bool = False
     hint: str = ""
 
@@ -125,7 +129,19 @@ def convert(field: Field, text: str) -> Any:
         return split_tag_ids(text)
     if field.kind == "path":
         return Path(text).expanduser()
+    if field.kind in ("uuid", "institution"):
+        return _uuid(field, text)
+    if field.kind == "uuids":
+        return [_uuid(field, item) for item in split_list(text)]
     return text
+
+
+def _uuid(field: Field, text: str) -> str:
+    """A UUID checked here, before any question that follows and any call to the server."""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ValueError(f"{field.key}: not a UUID: {text!r}") from None
 
 
 # --------------------------------------------------------------------------- functions
@@ -193,7 +209,7 @@ class Function:
 
 
 _EXPIRE = Field("ExpireDate", "expire_date", "date", True)
-_ORDER = Field("PatientOrderUuid", "patient_order_uuid", required=True)
+_ORDER = Field("PatientOrderUuid", "patient_order_uuid", "uuid", True)
 _ORDER_INSTITUTION = Field(
     "PatientOrderInstitutionUuid", "patient_order_institution_uuid", "institution", True
 )
@@ -209,7 +225,7 @@ FUNCTIONS: list[Function] = [
             Field(
                 "PatientOrderInfoList",
                 "patient_order_info_list",
-                "list",
+                "uuids",
                 True,
                 "PatientOrderUuid values, comma separated",
             ),
@@ -222,7 +238,7 @@ FUNCTIONS: list[Function] = [
         "Share patient orders with URL",
         "share_patient_orders",
         (
-            Field("OrderUuidList", "order_uuid_list", "list", True),
+            Field("OrderUuidList", "order_uuid_list", "uuids", True),
             _EXPIRE,
             Field("SharePassword", "share_password", "secret"),
             Field("UserCanDownloadStudies", "user_can_download_studies", "bool"),
@@ -234,14 +250,14 @@ FUNCTIONS: list[Function] = [
         (
             Field("FolderName", "folder_name", required=True),
             Field("FolderDescription", "folder_description"),
-            Field("ParentFolderUuid", "parent_folder_uuid", hint="empty: at the top"),
+            Field("ParentFolderUuid", "parent_folder_uuid", "uuid", hint="empty: at the top"),
         ),
     ),
     Function(
         "Search folders",
         "search_folders",
         (
-            Field("ParentFolderUuid", "parent_folder_uuid"),
+            Field("ParentFolderUuid", "parent_folder_uuid", "uuid"),
             Field("FolderName", "folder_name", hint="full or partial name"),
             Field("GetOrdersInFolder", "get_orders_in_folder", "bool"),
         ),
@@ -251,7 +267,7 @@ FUNCTIONS: list[Function] = [
         "Share folder with URL",
         "share_folder",
         (
-            Field("FolderUuid", "folder_uuid", required=True),
+            Field("FolderUuid", "folder_uuid", "uuid", True),
             Field("SharePassword", "share_password", "secret"),
             Field("ShareTitle", "share_title"),
             Field("ShareDescription", "share_description"),
@@ -262,17 +278,17 @@ FUNCTIONS: list[Function] = [
     Function(
         "Add order to folder",
         "add_order_to_folder",
-        (_ORDER, Field("FolderUuidList", "folder_uuid_list", "list", True)),
+        (_ORDER, Field("FolderUuidList", "folder_uuid_list", "uuids", True)),
     ),
     Function(
         "Assign order to user",
         "assign_order_to_user",
-        (_ORDER, Field("AssignedUserUuid", "assigned_user_uuid", required=True)),
+        (_ORDER, Field("AssignedUserUuid", "assigned_user_uuid", "uuid", True)),
     ),
     Function(
         "Assign order to user group",
         "assign_order_to_user_group",
-        (_ORDER, Field("AssignedUserGroupUuid", "assigned_user_group_uuid", required=True)),
+        (_ORDER, Field("AssignedUserGroupUuid", "assigned_user_group_uuid", "uuid", True)),
     ),
     Function(
         "Create patient order",
@@ -293,7 +309,7 @@ FUNCTIONS: list[Function] = [
             Field("RequestedProcedureDescription", "requested_procedure_description"),
             Field("RequestingPhysician", "requesting_physician"),
             Field("ReferringPhysiciansName", "referring_physicians_name"),
-            Field("ScheduledEquipmentUuid", "scheduled_equipment_uuid"),
+            Field("ScheduledEquipmentUuid", "scheduled_equipment_uuid", "uuid"),
         ),
     ),
     Function("Get patient order properties", "get_patient_order", (_ORDER_INSTITUTION, _ORDER)),
@@ -301,7 +317,7 @@ FUNCTIONS: list[Function] = [
         "Search patient orders",
         "search_patient_orders",
         (
-            Field("InstitutionUuidList", "institution_uuid_list", "list"),
+            Field("InstitutionUuidList", "institution_uuid_list", "uuids"),
             Field("PatientName", "patient_name"),
             Field("PatientId", "patient_id"),
             Field("OtherPatientId", "other_patient_id"),
@@ -326,7 +342,7 @@ FUNCTIONS: list[Function] = [
         (
             _ORDER_INSTITUTION,
             _ORDER,
-            Field("PatientSeriesUuid", "patient_series_uuid"),
+            Field("PatientSeriesUuid", "patient_series_uuid", "uuid"),
             Field("DicomTagIdList", "dicom_tag_id_list", "tags"),
         ),
     ),
@@ -338,7 +354,7 @@ FUNCTIONS: list[Function] = [
     Function(
         "Delete share",
         "delete_share",
-        (Field("ShareUuid", "share_uuid", required=True),),
+        (Field("ShareUuid", "share_uuid", "uuid", True),),
         confirm="Delete this share link? Its URL stops working at once.",
     ),
 ]
@@ -403,7 +419,7 @@ def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | 
         for line in menu_lines():
             p.say(line)
         try:
-            text = p.line("Select an option: ").strip()
+            text = _option(p)
         except (EOFError, KeyboardInterrupt):
             p.say()
             break
@@ -437,6 +453,14 @@ def run_menu(client: PacsClient, args: argparse.Namespace, prompter: Prompter | 
         if not _pause(p):
             break
     return OK if failures == 0 else FAILED
+
+
+def _option(p: Prompter) -> str:
+    """The option typed; an empty line only asks again (the menu is still on screen)."""
+    while True:
+        text = p.line("Select an option: ").strip()
+        if text:
+            return text
 
 
 def _pause(p: Prompter) -> bool:

@@ -11,7 +11,7 @@ import errno
 import socket
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from openpacs.settings import SettingsError
 
@@ -21,6 +21,7 @@ STORAGE_URL = "--storage-url or OPENPACS_STORAGE_URL"
 PORT = "--port or OPENPACS_PORT"
 DICOM_PORT = "--dicom-port or OPENPACS_DICOM_PORT"
 HOST = "--host or OPENPACS_HOST"
+PUBLIC_URL = "--public-url or OPENPACS_PUBLIC_URL"
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 STORAGE_SCHEMES = ("", "file", "s3")
@@ -31,8 +32,19 @@ def check_port(port: int) -> None:
         raise SettingsError(f"port {port} is outside 1-65535 ({PORT})")
 
 
+def _split(url: str, kind: str, setting: str) -> SplitResult:
+    """The parts of ``url``; a URL that cannot be read at all (an unclosed ``[``) is
+    one line naming the setting."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks the port number)
+    except ValueError as exc:
+        raise SettingsError(f"invalid {kind} URL {url!r}: {exc} ({setting})") from None
+    return parts
+
+
 def _check_scheme(url: str, kind: str, known: tuple[str, ...], forms: str, setting: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
+    scheme = _split(url, kind, setting).scheme.lower()
     if scheme not in known:
         raise SettingsError(f"unsupported {kind} {scheme or url!r}: use {forms} ({setting})")
 
@@ -45,10 +57,29 @@ def check_database_scheme(url: str) -> None:
 def check_storage_scheme(url: str) -> None:
     forms = "file:///PATH or s3://BUCKET/PREFIX"
     _check_scheme(url, "storage", STORAGE_SCHEMES, forms, STORAGE_URL)
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "s3" and not parts.netloc:
+        raise SettingsError(
+            f"an s3:// storage URL needs a bucket: s3://BUCKET/PREFIX ({STORAGE_URL})"
+        )
+
+
+def check_public_url(url: str) -> None:
+    """An empty public URL means http://HOST:PORT; any other is an http(s) URL with a host."""
+    if not url:
+        return
+    parts = _split(url, "public", PUBLIC_URL)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"the public URL {url!r} is not an http:// or https:// URL with a host, "
+            f"e.g. https://pacs.example.org ({PUBLIC_URL})"
+        )
 
 
 def writable_directory(path: Path, setting: str = DATA_DIR) -> Path:
     """Create ``path`` if needed and prove that files can be written in it."""
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"the data directory {path} is not a directory ({setting})")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
@@ -121,7 +152,11 @@ def _bind_error(host: str, port: int, exc: OSError, setting: str = PORT) -> str:
 
 def database_error(url: str, exc: BaseException) -> SettingsError:
     """One line for a database that cannot be opened or reached (password hidden)."""
-    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        detail = [f"{exc.strerror}{where}"]
+    else:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     first = detail[0] if detail else type(exc).__name__
     return SettingsError(f"cannot open the database {hide_password(url)}: {first} ({DATABASE_URL})")
 

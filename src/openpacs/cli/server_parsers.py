@@ -11,6 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from openpacs.cli.admin_consent import ASKING_ACTIONS
+from openpacs.cli.confirm import add_yes_option
+
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 ACCOUNT_HELP = "the account's name or AccountUuid"
@@ -112,6 +115,8 @@ def _register_admin(commands: SubParsers) -> None:
         parser = sub.add_parser(name, help=help_text, description=help_text)
         add_database_options(parser)
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        if name in ASKING_ACTIONS:
+            add_yes_option(parser)
         parser.set_defaults(handler="openpacs.cli.admin:run", action=name.replace("-", "_"))
         return parser
 
@@ -171,7 +176,8 @@ def _register_admin(commands: SubParsers) -> None:
     p.add_argument(
         "--delete-source",
         action="store_true",
-        help="remove each source blob once copied (only when no server reads the source)",
+        help="remove each source blob once copied (only when no server reads the source; "
+        "asks first)",
     )
     p.add_argument("--workers", type=int, default=4, help="parallel copies (default 4)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -191,7 +197,9 @@ def _register_access(action: Callable[[str, str], argparse.ArgumentParser]) -> N
     p.add_argument("--email", required=True)
     p.add_argument("--role", required=True, choices=ROLES, help=ROLE_HELP)
 
-    p = action("disable-user", "stop a user from signing in, with the password or any token")
+    p = action(
+        "disable-user", "stop a user from signing in, with the password or any token (asks first)"
+    )
     p.add_argument("--email", required=True)
 
     p = action("enable-user", "let a disabled user sign in again")
@@ -240,5 +248,7 @@ def _register_equipment(action: Callable[[str, str], argparse.ArgumentParser]) -
     network(p, "new ")
     p.add_argument("--no-port", action="store_true", help="remove the port")
 
-    p = action("remove-equipment", "delete an equipment (its AE title can no longer associate)")
+    p = action(
+        "remove-equipment", "delete an equipment (its AE title can no longer associate; asks first)"
+    )
     p.add_argument("--equipment", required=True, help="EquipmentUuid")

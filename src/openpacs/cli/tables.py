@@ -114,21 +114,28 @@ def render(
     rows: Sequence[Sequence[str]],
     *,
     title: str | None = None,
+    optional: Sequence[str] = (),
 ) -> None:
     """Print ``rows`` as a table that fits the console, else as ``key: value`` blocks.
 
-    A column empty in every row is left out: it would only take room.
+    A column empty in every row is left out: it would only take room. The columns named
+    in ``optional`` (headers, the least needed first) are left out one by one while the
+    table does not fit, and a line says which; if it still does not fit, every column
+    is printed as ``key: value`` blocks.
     """
     rows = [[str(cell) for cell in row] for row in rows]
     keep = [i for i in range(len(columns)) if any(row[i] for row in rows)] or [0]
     columns = [columns[i] for i in keep]
     rows = [[row[i] for i in keep] for row in rows]
-    widths = fit_widths(columns, rows, console.width)
+    shown, widths, dropped = _fitting(columns, rows, console.width, optional)
     if widths is None:
         if title:
             console.print(escape(title))
         console.print(vertical(columns, rows, console.width), end="", soft_wrap=True, markup=False)
         return
+    if dropped:
+        columns = [columns[i] for i in shown]
+        rows = [[row[i] for i in shown] for row in rows]
     table = Table(
         box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False, show_edge=False
     )
@@ -143,6 +150,30 @@ def render(
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
     console.print(table)
+    if dropped:
+        console.print(escape(f"Not shown at this width: {', '.join(dropped)} (see --json)."))
+
+
+def _fitting(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int, optional: Sequence[str]
+) -> tuple[list[int], list[int] | None, list[str]]:
+    """The indexes of the columns shown, their widths (None: no table fits) and the
+    headers of the optional columns left out to make the table fit."""
+    shown = list(range(len(columns)))
+    dropped: list[str] = []
+    widths = fit_widths(columns, rows, width)
+    for header in optional:
+        if widths is not None:
+            break
+        found = [i for i in shown if columns[i].header == header]
+        if not found:
+            continue
+        shown.remove(found[0])
+        dropped.append(header)
+        widths = fit_widths(
+            [columns[i] for i in shown], [[r[i] for i in shown] for r in rows], width
+        )
+    return shown, widths, dropped
 
 
 def vertical(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> str:

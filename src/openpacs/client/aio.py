@@ -276,7 +276,7 @@ class AsyncPacsClient(ClientBase):
     ) -> UploadResult:
         started = time.monotonic()
         total_bytes = await anyio.to_thread.run_sync(lambda: plan.bytes_to_send)
-        counter = ProgressCounter(len(plan.to_send), total_bytes, progress)
+        counter = plan.progress_counter(total_bytes, progress)
         planner = BatchPlanner(batch_size)
         state = UploadState()
         limiter = anyio.Semaphore(max(1, concurrency))

@@ -118,7 +118,7 @@ def content_problem(path: Path) -> str | None:
         return "a text file, not DICOM"
     if len(head) < DICM_OFFSET + 4:
         return f"too short for a DICOM file ({len(head)} bytes)"
-    return "not a DICOM file: no 'DICM' marker after the 128-byte preamble"
+    return "not a DICOM file: no 'DICM' prefix after the 128-byte preamble"
 
 
 def skip_reason(candidate: Candidate) -> str | None:

@@ -164,7 +164,7 @@ def _person_name(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DicomRecord:
     """One QIDO result: a study, series or instance, with its DICOM JSON in ``raw``."""
 
@@ -291,6 +291,22 @@ class DicomRecord:
     def retrieve_url(self) -> str:
         return self._str("RetrieveURL")
 
+    def __repr__(self) -> str:
+        """The level, its UIDs (from the study down) and the patient: enough to tell
+        records apart in a list, without the whole DICOM JSON."""
+        uids = [("study_instance_uid", self.study_instance_uid)]
+        if self.level != "study":
+            uids.append(("series_instance_uid", self.series_instance_uid))
+        if self.level == "instance":
+            uids.append(("sop_instance_uid", self.sop_instance_uid))
+        shown = [
+            ("level", self.level),
+            *uids,
+            ("patient_id", self.patient_id),
+            ("patient_name", self.patient_name),
+        ]
+        return f"DicomRecord({', '.join(f'{key}={value!r}' for key, value in shown)})"
+
 
 class RecordList(list[DicomRecord]):
     """QIDO results (a list), and whether the server has more: a ``Warning`` header
@@ -397,7 +413,7 @@ class UploadResult:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RetrieveResult:
     """Files of a retrieve, one per instance, where the layout put them.
 
@@ -421,6 +437,16 @@ class RetrieveResult:
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def __repr__(self) -> str:
+        """Counts and the folder, not every path (``files`` has them)."""
+        written = len(self.files) - len(self.already_there)
+        return (
+            f"RetrieveResult({self.level}={self.uid!r}, files={len(self.files)}, "
+            f"written={written}, unchanged={len(self.already_there)}, "
+            f"renamed={len(self.renamed)}, bytes={self.bytes}, "
+            f"directory={str(self.directory)!r}, layout={self.layout!r})"
+        )
 
 
 # --------------------------------------------------------------------------- custom API

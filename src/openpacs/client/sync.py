@@ -288,7 +288,7 @@ class PacsClient(ClientBase):
         self, plan: UploadPlan, batch_size: int, concurrency: int, progress: Progress | None
     ) -> UploadResult:
         started = time.monotonic()
-        counter = ProgressCounter(len(plan.to_send), plan.bytes_to_send, progress)
+        counter = plan.progress_counter(plan.bytes_to_send, progress)
         planner = BatchPlanner(batch_size)
         state = UploadState()
         workers = max(1, concurrency)

@@ -39,7 +39,8 @@ CHUNK_SIZE = 256 * 1024
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 Progress = Callable[[int, int, int, int], None]
-"""``progress(files_done, files_total, bytes_done, bytes_total)``."""
+"""``progress(files_done, files_total, bytes_done, bytes_total)``; ``files_total`` counts every
+file found, the skipped ones done from the start."""
 
 # --------------------------------------------------------------------------- plan
 
@@ -57,6 +58,17 @@ class UploadPlan:
     def bytes_to_send(self) -> int:
         return sum(file_size(self.paths[i]) for i in self.to_send)
 
+    def progress_counter(self, bytes_total: int, callback: Progress | None) -> ProgressCounter:
+        """The counter of this upload: its files are every file found, the skipped ones
+        done from the start, so the bar's total is the summary's."""
+        return ProgressCounter(
+            len(self.paths), bytes_total, callback, files_done=len(self.paths) - len(self.to_send)
+        )
+
+
+def plural_files(count: int) -> str:
+    return "file" if count == 1 else "files"
+
 
 def plan_upload(found: Sequence[Candidate], where: str = "") -> UploadPlan:
     """Skip what is not DICOM; NoDicomFilesError when a folder upload (``where`` names
@@ -72,7 +84,7 @@ def plan_upload(found: Sequence[Candidate], where: str = "") -> UploadPlan:
             size = file_size(candidate.path)
             slots[index] = FileResult(candidate.path, "skipped", "", size, reason, sent=False)
     if where and not to_send:
-        skipped = f" ({len(found)} other files skipped)" if found else ""
+        skipped = f" ({len(found)} other {plural_files(len(found))} skipped)" if found else ""
         raise NoDicomFilesError(f"no DICOM files in {where}{skipped}")
     return UploadPlan(paths, slots, to_send)
 
@@ -207,10 +219,12 @@ class ProgressCounter:
     attempt are taken back, so ``bytes_done`` ends at exactly ``bytes_total``.
     """
 
-    def __init__(self, files_total: int, bytes_total: int, callback: Progress | None) -> None:
+    def __init__(
+        self, files_total: int, bytes_total: int, callback: Progress | None, files_done: int = 0
+    ) -> None:
         self.files_total = files_total
         self.bytes_total = bytes_total
-        self.files_done = 0
+        self.files_done = files_done
         self.bytes_done = 0
         self._callback = callback
         self._lock = threading.Lock()

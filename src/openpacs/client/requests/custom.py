@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -57,22 +58,10 @@ def _ack(reply: Reply) -> Acknowledgement:
     return Acknowledgement.from_json(_object(reply))
 
 
-def _order_info_list(
-    patient_order_info_list: Sequence[str | Mapping[str, str]] | None,
-    patient_order_uuids: StrList | None,
-) -> str:
-    if (patient_order_info_list is None) == (patient_order_uuids is None):
-        raise ValueError("give either patient_order_info_list or patient_order_uuids")
-    uuids: list[str] = []
-    if patient_order_uuids is not None:
-        uuids = split_list(patient_order_uuids)
-    else:
-        assert patient_order_info_list is not None
-        if isinstance(patient_order_info_list, str):
-            patient_order_info_list = [patient_order_info_list]
-        for item in patient_order_info_list:
-            uuids.append(_order_uuid_of(item))
-    uuids = [u for u in uuids if u]
+def _order_info_list(patient_order_info_list: Sequence[str | Mapping[str, str]] | str) -> str:
+    if isinstance(patient_order_info_list, str):
+        patient_order_info_list = split_list(patient_order_info_list)
+    uuids = [u for u in (_order_uuid_of(item) for item in patient_order_info_list) if u]
     if not uuids:
         raise ValueError("PatientOrderInfoList needs at least one PatientOrderUuid")
     # A JSON list of JSON strings, each {"PatientOrderUuid":"..."}: as the samples send it.
@@ -95,20 +84,18 @@ def _order_uuid_of(item: str | Mapping[str, str]) -> str:
 
 
 def create_share_link(
-    patient_order_info_list: Sequence[str | Mapping[str, str]] | None = None,
-    expire_date: DateLike | None = None,
+    patient_order_info_list: Sequence[str | Mapping[str, str]] | str,
+    expire_date: DateLike,
     share_password: str | None = None,
     downloadable: bool | None = None,
-    *,
-    patient_order_uuids: StrList | None = None,
 ) -> Call[Share]:
     """Create a share link for patient orders (``/createsharelink``).
 
     ``patient_order_info_list`` items may be order UUIDs, ``{"PatientOrderUuid": ...}``
-    mappings or their JSON text (as in the guide); or pass ``patient_order_uuids``.
+    mappings or their JSON text (as in the guide); a string is a comma-separated list.
     """
     params = {
-        "PatientOrderInfoList": _order_info_list(patient_order_info_list, patient_order_uuids),
+        "PatientOrderInfoList": _order_info_list(patient_order_info_list),
         "ExpireDate": _required(format_date(expire_date, "ExpireDate"), "ExpireDate"),
         "SharePassword": _optional(share_password),
         "Downloadable": _bool(downloadable),
@@ -325,8 +312,16 @@ def _order_key(
     institution_uuid: str | None,
     patient_order_uuid: str | None,
 ) -> dict[str, str]:
-    """The two keys of one order; the institution by either of its names (the guide calls
-    it ``PatientOrderInstitutionUuid`` here and ``InstitutionUuid`` when creating)."""
+    """The two keys of one order. The SDK's names are the guide's parameters in snake_case:
+    the guide calls the institution ``PatientOrderInstitutionUuid`` here (and
+    ``InstitutionUuid`` when creating); ``institution_uuid=`` is a deprecated alias."""
+    if institution_uuid is not None:
+        warnings.warn(
+            "institution_uuid= is deprecated here: use patient_order_institution_uuid= "
+            "(the guide's name for an order's institution)",
+            DeprecationWarning,
+            stacklevel=4,  # _order_key < the builder < the client's method < the caller
+        )
     given = {v.strip() for v in (patient_order_institution_uuid, institution_uuid) if v}
     given.discard("")
     if len(given) > 1:
@@ -346,8 +341,7 @@ def get_patient_order(
 ) -> Call[PatientOrder]:
     """All properties of one patient order, with its series (``/getpatientorderproperties``).
 
-    The institution may be passed as ``institution_uuid`` (as for
-    :func:`create_patient_order`) or by the guide's name.
+    ``institution_uuid`` is a deprecated alias of ``patient_order_institution_uuid``.
     """
     params = _order_key(patient_order_institution_uuid, institution_uuid, patient_order_uuid)
     return Call(
