@@ -647,9 +647,12 @@ def _has_indexed_filter(query: OrderQuery) -> bool:
     return bool(
         query.patient_name
         or query.patient_id
+        or query.other_patient_id
         or query.accession_number
         or query.study_date_from
         or query.study_date_to
+        or query.birthdate_from
+        or query.birthdate_to
         or query.assigned_user_uuid
         or query.assigned_user_group_uuid
         or query.assigned_to_user_id is not None
