@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ from openpacs.services.principal import Principal
 from tests.unit.test_search_service import uses
 
 READER = Principal(1, user_id=5, role="reader")
+ADMIN = Principal(1, user_id=4, role="admin")
 LIMITED = Principal(1, user_id=6, role="member", institution_ids=frozenset({2, 3}))
 
 
@@ -114,7 +116,8 @@ def test_an_action_prefix_finds_the_accounts_actions(db: Database) -> None:
             conn.execute(delete(Account))
 
 
-def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> None:
+def order_list_plans(db: Database, who: Principal, query: OrderQuery) -> list[str]:
+    """The SQLite plans of an order search's statements (the count and the page)."""
     statements: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
@@ -124,15 +127,43 @@ def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> Non
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
         with db.session() as session:
-            search_orders(session, READER, OrderQuery())
+            search_orders(session, who, query)
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     assert len(statements) == 2  # the count and the page
+    details = []
     for sql, params in statements:
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
-        detail = "\n".join(str(row[3]) for row in rows)
+        details.append("\n".join(str(row[3]) for row in rows))
+    return details
+
+
+def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> None:
+    for detail in order_list_plans(db, READER, OrderQuery()):
         assert uses("ix_patient_order_assigned_user_id", detail), detail
+        assert "SCAN patient_order" not in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (OrderQuery(other_patient_id="H0000042"), "ix_order_account_other_patient_id"),
+        (OrderQuery(other_patient_id="H00000*"), "ix_order_account_other_patient_id"),
+        (
+            OrderQuery(birthdate_from=date(1970, 1, 1), birthdate_to=date(1970, 12, 31)),
+            "ix_order_account_birth_date",
+        ),
+        (OrderQuery(birthdate_to=date(1950, 1, 1)), "ix_order_account_birth_date"),
+    ],
+)
+def test_the_order_searchs_other_id_and_birth_date_read_their_index(
+    db: Database, query: OrderQuery, index: str
+) -> None:
+    """Both the count and the page (newest first: the matches are sorted, not the whole
+    account walked in creation order)."""
+    for detail in order_list_plans(db, ADMIN, query):
+        assert uses(index, detail), detail
         assert "SCAN patient_order" not in detail, detail
 
 
