@@ -23,7 +23,7 @@ from openpacs.index.audit import (
 )
 from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, AuditEvent
+from openpacs.index.models import Account, AuditEvent, Institution
 from openpacs.index.qido_sql import search_statement
 from openpacs.index.retrieve_sql import fetch_directory_rows, fetch_metadata
 from openpacs.protocol.qido import Level, parse_qido
@@ -165,6 +165,32 @@ def test_the_order_searchs_other_id_and_birth_date_read_their_index(
     for detail in order_list_plans(db, ADMIN, query):
         assert uses(index, detail), detail
         assert "SCAN patient_order" not in detail, detail
+
+
+def test_the_order_searchs_institutions_are_counted_from_their_index(db: Database) -> None:
+    """One institution or several: the count reads (account, institution, created, id)
+    alone, never every order of the account; one institution's newest page walks it."""
+    with db.session() as session:
+        account = Account(name="plans")
+        session.add(account)
+        session.flush()
+        places = [Institution(account_id=account.id, name=n) for n in ("North", "South")]
+        session.add_all(places)
+        session.flush()
+        who = Principal(account.id, user_id=1, role="admin")
+        uuids = tuple(p.uuid for p in places)
+    try:
+        count, page = order_list_plans(db, who, OrderQuery(institution_uuids=uuids[:1]))
+        assert uses("ix_order_account_institution", count), count
+        assert uses("ix_order_account_institution", page), page
+        assert "TEMP B-TREE" not in page, page  # already newest first
+        count, page = order_list_plans(db, who, OrderQuery(institution_uuids=uuids))
+        assert uses("ix_order_account_institution", count), count
+        assert "SCAN patient_order" not in count + page, (count, page)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(delete(Institution))
+            conn.execute(delete(Account))
 
 
 def test_metadata_and_directory_rows_read_instances_by_primary_key(db: Database) -> None:

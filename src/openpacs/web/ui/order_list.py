@@ -73,7 +73,7 @@ class Search:
 
 def _date_range(
     values: dict[str, str], keys: tuple[str, str], what: str
-) -> tuple[date | None, ...]:
+) -> tuple[date | None, date | None]:
     """A from/to pair of date fields; BadRequest naming the field that is wrong."""
     start = iso_date(values[keys[0]], f"{what} from")
     end = iso_date(values[keys[1]], f"{what} to")

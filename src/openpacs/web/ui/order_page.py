@@ -1,8 +1,9 @@
 """One order: ``/orders/{uuid}`` and what can be done with it.
 
 * ``GET /orders/{uuid}``: patient and order fields, studies and series with thumbnails
-  (the account's ``/dicomweb/.../thumbnail``), folders, assignment, share links, and
-  the actions the user's role allows.
+  (the account's ``/dicomweb/.../thumbnail``), a ZIP of each study and of each series
+  (the account's WADO-RS ``accept=application/zip``), folders, assignment, share links,
+  and the actions the user's role allows.
 * ``GET /orders/{uuid}/viewer/{series}``: the built-in viewer (the share viewer's page,
   on the account's DICOMweb root).
 * ``GET /orders/{uuid}/tags/{series uuid}?i=N``: every attribute of the N-th instance.
