@@ -23,7 +23,14 @@ from openpacs.index.audit import (
 )
 from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, AuditEvent, Institution
+from openpacs.index.models import (
+    Account,
+    AuditEvent,
+    Institution,
+    User,
+    UserGroup,
+    UserGroupMember,
+)
 from openpacs.index.qido_sql import search_statement
 from openpacs.index.retrieve_sql import fetch_directory_rows, fetch_metadata
 from openpacs.protocol.qido import Level, parse_qido
@@ -191,6 +198,30 @@ def test_the_order_searchs_institutions_are_counted_from_their_index(db: Databas
         with db.engine.begin() as conn:
             conn.execute(delete(Institution))
             conn.execute(delete(Account))
+
+
+def test_assigned_to_me_or_my_groups_reads_both_assignment_indexes(db: Database) -> None:
+    """The user's groups are looked up first and given as values: with a subquery in the
+    OR, PostgreSQL scanned the whole table (it cannot BitmapOr a hashed subplan)."""
+    with db.session() as session:
+        account = Account(name="mine")
+        session.add(account)
+        session.flush()
+        user = User(account_id=account.id, email="mine@example.org", password_hash="x")
+        group = UserGroup(account_id=account.id, name="Radiology")
+        session.add_all([user, group])
+        session.flush()
+        session.add(UserGroupMember(group_id=group.id, user_id=user.id))
+        who = Principal(account.id, user_id=user.id, role="admin")
+    try:
+        for detail in order_list_plans(db, who, OrderQuery(assigned_to_user_id=who.user_id)):
+            assert uses("ix_patient_order_assigned_user_id", detail), detail
+            assert uses("ix_patient_order_assigned_group_id", detail), detail
+            assert "SCAN patient_order" not in detail and "SUBQUERY" not in detail, detail
+    finally:
+        with db.engine.begin() as conn:
+            for table in (UserGroupMember, UserGroup, User, Account):
+                conn.execute(delete(table))
 
 
 def test_metadata_and_directory_rows_read_instances_by_primary_key(db: Database) -> None:
