@@ -4,7 +4,9 @@ clinic's staff do all day.
 Sign in (wrong, then right, with the keyboard), upload a folder of the test corpus (a
 CD-style file without an extension among them) and see the progress and the summary,
 search by name prefix and by study date range, open an order and its viewer and tags,
-create an order, a folder, put the order in it, an admin adds a user, assign the order
+search with every filter of the vendor's order search (several modalities ticked, the
+folded birth-date range and other patient ID, at 1280 px and at phone width), create an
+order, a folder, put the order in it, an admin adds a user, assign the order
 to them, share an order (opened in a second, signed-out browser), the new user signs in
 and sees only what is assigned to them, delete with the confirmation naming the patient;
 a cross-site form post changes nothing; another account's order UUID is "not found";
@@ -188,6 +190,66 @@ def severe(driver: Any, expected: tuple[str, ...]) -> list[str]:
     ]
 
 
+def api_count(clinic: Clinic, **search: object) -> int:
+    listed = httpx.post(
+        clinic.server.dicomweb + "/getpatientorderlist",
+        json=search,
+        auth=clinic.admin.auth,
+        timeout=30,
+    )
+    assert listed.status_code == 200, listed.text
+    return int(listed.json()["TotalCount"])
+
+
+def search_with_every_filter(driver: Any, clinic: Clinic, suffix: str = "") -> None:
+    """The filter form as a user fills it (at the window's width): two modalities
+    ticked, then "More filters" opened for a birth-date range and an other patient ID;
+    each answer counts what the API's order search counts for the same filters."""
+    from selenium.webdriver.common.by import By
+
+    def tick(modality: str) -> None:
+        box = driver.find_element(By.CSS_SELECTOR, f"#f-modality input[value='{modality}']")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+        box.click()
+
+    driver.get(clinic.server.url + "/orders")
+    assert driver.execute_script(PHONE_PROBLEMS) == []  # nothing wider than the window
+    tick("CT")
+    tick("MR")
+    click(driver, "search-submit")
+    assert "modality=CT&modality=MR" in driver.current_url
+    both = api_count(clinic, ModalityList=["CT", "MR"])
+    assert both > api_count(clinic, ModalityList=["CT"]) > 0
+    assert int(text_of(driver, "total").replace(",", "")) == both
+    checked = driver.find_elements(By.CSS_SELECTOR, "#f-modality input:checked")
+    assert [b.get_attribute("value") for b in checked] == ["CT", "MR"]
+
+    more = driver.find_element(By.CSS_SELECTOR, "#more-filters > summary")
+    assert driver.find_element(By.ID, "more-filters").get_attribute("open") is None
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", more)
+    more.click()
+    wait_for(lambda: driver.find_element(By.ID, "f-bfrom").is_displayed(), what="more filters")
+    set_value(driver, "f-bfrom", "1900-01-01")
+    set_value(driver, "f-bto", "2100-12-31")
+    shot(driver, clinic, "orders-filters" + suffix)
+    click(driver, "search-submit")
+    assert "bfrom=1900-01-01" in driver.current_url
+    born = api_count(
+        clinic,
+        ModalityList=["CT", "MR"],
+        PatientBirthdateFrom="1900-01-01",
+        PatientBirthdateTo="2100-12-31",
+    )
+    assert 0 < born < both  # some of the corpus has no birth date: never in a range
+    assert int(text_of(driver, "total").replace(",", "")) == born
+    assert driver.find_element(By.ID, "more-filters").get_attribute("open") is not None
+    assert driver.execute_script(PHONE_PROBLEMS) == []
+    driver.find_element(By.ID, "f-opid").send_keys("no-such-other-id")
+    click(driver, "search-submit")
+    assert "opid=no-such-other-id" in driver.current_url
+    assert "No orders match" in text_of(driver, "no-orders")
+
+
 def open_in_ohif(driver: Any, clinic: Clinic) -> None:
     """The order page's "Open in viewer" opens the study in OHIF: its viewport shows an
     image and its study browser lists the study's series. Without an installed OHIF the
@@ -316,6 +378,7 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
         held = sum(o["NumberOfInstances"] for o in listed["PatientOrderList"])
         assert held == counts["stored"]
         shot(driver, clinic, "orders")
+        search_with_every_filter(driver, clinic)
 
         # -- an order, its viewer and its tags
         driver.get(base + "/orders?name=compressedsamples^ct1")
@@ -493,5 +556,6 @@ def test_a_clinic_works_in_the_browser(clinic: Clinic, tmp_path: Path) -> None:
                     summary.click()
             assert driver.execute_script(PHONE_PROBLEMS) == [], name
             shot(driver, clinic, f"{name}-phone")
+        search_with_every_filter(driver, clinic, "-phone")
         # No script error, no CSP violation, no image that failed to load.
         assert severe(driver, ("/signin", new_order, clinic.foreign_order, "/no/such")) == []

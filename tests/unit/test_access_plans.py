@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,7 +23,14 @@ from openpacs.index.audit import (
 )
 from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
-from openpacs.index.models import Account, AuditEvent
+from openpacs.index.models import (
+    Account,
+    AuditEvent,
+    Institution,
+    User,
+    UserGroup,
+    UserGroupMember,
+)
 from openpacs.index.qido_sql import search_statement
 from openpacs.index.retrieve_sql import fetch_directory_rows, fetch_metadata
 from openpacs.protocol.qido import Level, parse_qido
@@ -32,6 +40,7 @@ from openpacs.services.principal import Principal
 from tests.unit.test_search_service import uses
 
 READER = Principal(1, user_id=5, role="reader")
+ADMIN = Principal(1, user_id=4, role="admin")
 LIMITED = Principal(1, user_id=6, role="member", institution_ids=frozenset({2, 3}))
 
 
@@ -114,7 +123,8 @@ def test_an_action_prefix_finds_the_accounts_actions(db: Database) -> None:
             conn.execute(delete(Account))
 
 
-def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> None:
+def order_list_plans(db: Database, who: Principal, query: OrderQuery) -> list[str]:
+    """The SQLite plans of an order search's statements (the count and the page)."""
     statements: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
@@ -124,16 +134,94 @@ def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> Non
     event.listen(db.engine, "before_cursor_execute", capture)
     try:
         with db.session() as session:
-            search_orders(session, READER, OrderQuery())
+            search_orders(session, who, query)
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     assert len(statements) == 2  # the count and the page
+    details = []
     for sql, params in statements:
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
-        detail = "\n".join(str(row[3]) for row in rows)
+        details.append("\n".join(str(row[3]) for row in rows))
+    return details
+
+
+def test_a_readers_order_list_starts_from_their_assignments(db: Database) -> None:
+    for detail in order_list_plans(db, READER, OrderQuery()):
         assert uses("ix_patient_order_assigned_user_id", detail), detail
         assert "SCAN patient_order" not in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        (OrderQuery(other_patient_id="H0000042"), "ix_order_account_other_patient_id"),
+        (OrderQuery(other_patient_id="H00000*"), "ix_order_account_other_patient_id"),
+        (
+            OrderQuery(birthdate_from=date(1970, 1, 1), birthdate_to=date(1970, 12, 31)),
+            "ix_order_account_birth_date",
+        ),
+        (OrderQuery(birthdate_to=date(1950, 1, 1)), "ix_order_account_birth_date"),
+    ],
+)
+def test_the_order_searchs_other_id_and_birth_date_read_their_index(
+    db: Database, query: OrderQuery, index: str
+) -> None:
+    """Both the count and the page (newest first: the matches are sorted, not the whole
+    account walked in creation order)."""
+    for detail in order_list_plans(db, ADMIN, query):
+        assert uses(index, detail), detail
+        assert "SCAN patient_order" not in detail, detail
+
+
+def test_the_order_searchs_institutions_are_counted_from_their_index(db: Database) -> None:
+    """One institution or several: the count reads (account, institution, created, id)
+    alone, never every order of the account; one institution's newest page walks it."""
+    with db.session() as session:
+        account = Account(name="plans")
+        session.add(account)
+        session.flush()
+        places = [Institution(account_id=account.id, name=n) for n in ("North", "South")]
+        session.add_all(places)
+        session.flush()
+        who = Principal(account.id, user_id=1, role="admin")
+        uuids = tuple(p.uuid for p in places)
+    try:
+        count, page = order_list_plans(db, who, OrderQuery(institution_uuids=uuids[:1]))
+        assert uses("ix_order_account_institution", count), count
+        assert uses("ix_order_account_institution", page), page
+        assert "TEMP B-TREE" not in page, page  # already newest first
+        count, page = order_list_plans(db, who, OrderQuery(institution_uuids=uuids))
+        assert uses("ix_order_account_institution", count), count
+        assert "SCAN patient_order" not in count + page, (count, page)
+    finally:
+        with db.engine.begin() as conn:
+            conn.execute(delete(Institution))
+            conn.execute(delete(Account))
+
+
+def test_assigned_to_me_or_my_groups_reads_both_assignment_indexes(db: Database) -> None:
+    """The user's groups are looked up first and given as values: with a subquery in the
+    OR, PostgreSQL scanned the whole table (it cannot BitmapOr a hashed subplan)."""
+    with db.session() as session:
+        account = Account(name="mine")
+        session.add(account)
+        session.flush()
+        user = User(account_id=account.id, email="mine@example.org", password_hash="x")
+        group = UserGroup(account_id=account.id, name="Radiology")
+        session.add_all([user, group])
+        session.flush()
+        session.add(UserGroupMember(group_id=group.id, user_id=user.id))
+        who = Principal(account.id, user_id=user.id, role="admin")
+    try:
+        for detail in order_list_plans(db, who, OrderQuery(assigned_to_user_id=who.user_id)):
+            assert uses("ix_patient_order_assigned_user_id", detail), detail
+            assert uses("ix_patient_order_assigned_group_id", detail), detail
+            assert "SCAN patient_order" not in detail and "SUBQUERY" not in detail, detail
+    finally:
+        with db.engine.begin() as conn:
+            for table in (UserGroupMember, UserGroup, User, Account):
+                conn.execute(delete(table))
 
 
 def test_metadata_and_directory_rows_read_instances_by_primary_key(db: Database) -> None:

@@ -289,6 +289,10 @@ class PatientOrder(Base):
         # The web application's status filter (Scheduled / ImagesReceived), newest first.
         Index("ix_order_account_status", "account_id", "status", "created_at", "id"),
         Index("ix_order_account_modality", "account_id", "modality"),
+        # The order search's OtherPatientId, PatientBirthdate range and institution filters.
+        Index("ix_order_account_other_patient_id", "account_id", "other_patient_id"),
+        Index("ix_order_account_birth_date", "account_id", "patient_birth_date"),
+        Index("ix_order_account_institution", "account_id", "institution_id", "created_at", "id"),
     )
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)

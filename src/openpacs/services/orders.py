@@ -593,15 +593,16 @@ def search_orders(session: Session, who: Principal, query: OrderQuery) -> OrderP
             )
         where.append(PatientOrder.status == query.status)
     if query.assigned_to_user_id is not None:
-        groups = select(UserGroupMember.group_id).where(
-            UserGroupMember.user_id == query.assigned_to_user_id
-        )
-        where.append(
-            or_(
-                PatientOrder.assigned_user_id == query.assigned_to_user_id,
-                PatientOrder.assigned_group_id.in_(groups),
+        # The groups as values, not a subquery: PostgreSQL cannot combine the two indexes
+        # (a BitmapOr) when one side of the OR is a hashed subplan, and scanned every
+        # order of the table instead (120-240 ms at 100,000 orders).
+        groups = session.scalars(
+            select(UserGroupMember.group_id).where(
+                UserGroupMember.user_id == query.assigned_to_user_id
             )
-        )
+        ).all()
+        mine = PatientOrder.assigned_user_id == query.assigned_to_user_id
+        where.append(or_(mine, PatientOrder.assigned_group_id.in_(groups)) if groups else mine)
     if query.sort not in SORTS:
         raise BadRequest(f"sort: {query.sort!r} is not one of {', '.join(SORTS)}")
 
@@ -647,9 +648,12 @@ def _has_indexed_filter(query: OrderQuery) -> bool:
     return bool(
         query.patient_name
         or query.patient_id
+        or query.other_patient_id
         or query.accession_number
         or query.study_date_from
         or query.study_date_to
+        or query.birthdate_from
+        or query.birthdate_to
         or query.assigned_user_uuid
         or query.assigned_user_group_uuid
         or query.assigned_to_user_id is not None

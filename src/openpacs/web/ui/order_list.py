@@ -2,10 +2,12 @@
 
 Every filter is a query parameter (so a search is a link that can be bookmarked and
 the back button works): ``name`` (prefix, any case and accents, ``*``/``?`` wildcards as
-QIDO), ``pid``, ``acc``, ``from``/``to`` (study date), ``modality``, ``institution``,
-``status`` (Scheduled / ImagesReceived), ``mine`` (assigned to me or my groups), ``sort``,
-``page`` and ``size``. The search is :meth:`OrderService.search`, the API's, answered
-from the order indexes; a reader sees only their assigned orders, as everywhere.
+QIDO), ``pid``, ``opid`` (other patient ID), ``acc``, ``from``/``to`` (study date),
+``bfrom``/``bto`` (birth date), ``modality`` and ``institution`` (each may repeat: any of
+them), ``status`` (Scheduled / ImagesReceived), ``mine`` (assigned to me or my groups),
+``sort``, ``page`` and ``size``: every filter of the vendor's ``/getpatientorderlist``
+and the web application's own. The search is :meth:`OrderService.search`, the API's,
+answered from the order indexes; a reader sees only their assigned orders, as everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
 
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -48,7 +51,12 @@ SORT_LABELS = {
     "name": "Patient name, A-Z",
     "name_desc": "Patient name, Z-A",
 }
-FILTERS = ("name", "pid", "acc", "from", "to", "modality", "institution", "status", "mine")
+FILTERS = ("name", "pid", "opid", "acc", "from", "to", "bfrom", "bto", "status", "mine")
+#: The filters that may repeat (``modality=CT&modality=MR``: an order of any of them).
+LIST_FILTERS = ("modality", "institution")
+#: The filters folded under "More filters" (the form opens it when one of them is set).
+MORE_FILTERS = ("opid", "bfrom", "bto", "institution")
+_MAX_LIST = 50  # more choices than any form offers: a hand-made URL, cut short
 
 
 @dataclass(frozen=True)
@@ -56,14 +64,34 @@ class Search:
     """The list's query parameters, as given (for the form) and as understood."""
 
     values: dict[str, str]
+    lists: dict[str, tuple[str, ...]]
     query: OrderQuery
     page: int
     size: int
     error: str = ""
 
 
-def parse_search(params: dict[str, str], who: Principal) -> Search:
+def _date_range(
+    values: dict[str, str], keys: tuple[str, str], what: str
+) -> tuple[date | None, date | None]:
+    """A from/to pair of date fields; BadRequest naming the field that is wrong."""
+    start = iso_date(values[keys[0]], f"{what} from")
+    end = iso_date(values[keys[1]], f"{what} to")
+    if start and end and start > end:
+        raise BadRequest(f"{what} from is after {what} to")
+    return start, end
+
+
+def _chosen(params: ImmutableMultiDict[str, str], name: str) -> tuple[str, ...]:
+    """A repeatable filter's values, trimmed, without blanks and repeats."""
+    found = (v.strip()[:200] for v in params.getlist(name))
+    chosen = [v.upper() if name == "modality" else v for v in found if v]
+    return tuple(dict.fromkeys(chosen))[:_MAX_LIST]
+
+
+def parse_search(params: ImmutableMultiDict[str, str], who: Principal) -> Search:
     values = {name: params.get(name, "").strip()[:200] for name in (*FILTERS, "sort")}
+    lists = {name: _chosen(params, name) for name in LIST_FILTERS}
     sort = values["sort"] if values["sort"] in SORTS else "newest"
     values["sort"] = sort
     size = int(params.get("size", "")) if params.get("size", "").isdigit() else PAGE_SIZES[0]
@@ -72,28 +100,29 @@ def parse_search(params: dict[str, str], who: Principal) -> Search:
     number = max(int(raw_page), 1) if raw_page.isdigit() and len(raw_page) < 7 else 1
     error = ""
     try:
-        start = iso_date(values["from"], "Study date from")
-        end = iso_date(values["to"], "Study date to")
-        if start and end and start > end:
-            raise BadRequest("Study date from is after Study date to")
+        start, end = _date_range(values, ("from", "to"), "Study date")
+        born_from, born_to = _date_range(values, ("bfrom", "bto"), "Birth date")
     except BadRequest as exc:
-        error, start, end = sentence(exc.reason), None, None
+        error, start, end, born_from, born_to = sentence(exc.reason), None, None, None, None
     status = values["status"] if values["status"] in ("Scheduled", "ImagesReceived") else ""
     query = OrderQuery(
-        institution_uuids=(values["institution"],) if values["institution"] else (),
+        institution_uuids=lists["institution"],
         patient_name=values["name"],
         patient_id=values["pid"],
+        other_patient_id=values["opid"],
         accession_number=values["acc"],
-        modalities=(values["modality"].upper(),) if values["modality"] else (),
+        modalities=lists["modality"],
         study_date_from=start,
         study_date_to=end,
+        birthdate_from=born_from,
+        birthdate_to=born_to,
         limit=size,
         offset=(number - 1) * size,
         status=status,
         assigned_to_user_id=who.user_id if values["mine"] else None,
         sort=sort,
     )
-    return Search(values, query, number, size, error)
+    return Search(values, lists, query, number, size, error)
 
 
 def _link(fr: Frame, search: Search, **changes: str | int) -> str:
@@ -103,7 +132,8 @@ def _link(fr: Frame, search: Search, **changes: str | int) -> str:
 
 def _path(search: Search, **changes: str | int) -> str:
     """The path and query of this search with ``changes`` (not escaped)."""
-    params = {k: v for k, v in search.values.items() if v}
+    params: dict[str, str | tuple[str, ...]] = {k: v for k, v in search.values.items() if v}
+    params.update({k: v for k, v in search.lists.items() if v})
     params["size"] = str(search.size)
     params.update({k: str(v) for k, v in changes.items()})
     if params.get("size") == str(PAGE_SIZES[0]):
@@ -112,7 +142,7 @@ def _path(search: Search, **changes: str | int) -> str:
         params.pop("sort")
     if params.get("page") == "1":
         params.pop("page")
-    return "/orders" + ("?" + urlencode(params) if params else "")
+    return "/orders" + ("?" + urlencode(params, doseq=True) if params else "")
 
 
 def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) -> str:
@@ -134,28 +164,53 @@ def _text(name: str, label: str, value: str, kind: str = "text", hint: str = "")
     )
 
 
+def _choices(
+    name: str, legend: str, options: list[tuple[str, str]], chosen: tuple[str, ...]
+) -> str:
+    """A row of checkboxes for a repeatable filter (none ticked: any)."""
+    boxes = "".join(
+        f'<label class="choice"><input type="checkbox" name="{name}" value="{h(value)}" '
+        f'id="f-{name}-{n}"{" checked" if value in chosen else ""}> {h(text)}</label>'
+        for n, (value, text) in enumerate(options)
+    )
+    return (
+        f'<fieldset class="choices wide" id="f-{name}"><legend>{legend} '
+        f'<span class="muted">(any when none is ticked)</span></legend>{boxes}</fieldset>'
+    )
+
+
+def _more_filters(search: Search, institutions: tuple[InstitutionInfo, ...]) -> str:
+    """The vendor search's less used filters, folded (open when one of them is set)."""
+    v = search.values
+    fields = (
+        _text("opid", "Other patient ID", v["opid"])
+        + _text("bfrom", "Birth date from", v["bfrom"], "date")
+        + _text("bto", "Birth date to", v["bto"], "date")
+    )
+    if len(institutions) > 1:
+        known = [(i.institution_uuid, i.institution_name) for i in institutions]
+        fields += _choices("institution", "Institutions", known, search.lists["institution"])
+    is_set = any(v.get(k) or search.lists.get(k) for k in MORE_FILTERS)
+    return (
+        f'<details class="wide more-filters" id="more-filters"{" open" if is_set else ""}>'
+        f'<summary>More filters</summary><div class="filters">{fields}</div></details>'
+    )
+
+
 def _filters(fr: Frame, search: Search, institutions: tuple[InstitutionInfo, ...]) -> str:
     v = search.values
-    modalities = [("", "Any")] + [(m, m) for m in COMMON_MODALITIES]
-    if v["modality"] and v["modality"].upper() not in COMMON_MODALITIES:
-        modalities.append((v["modality"].upper(), v["modality"].upper()))
-    institution_options = [("", "Any")] + [
-        (i.institution_uuid, i.institution_name) for i in institutions
-    ]
+    modalities = [(m, m) for m in COMMON_MODALITIES]
+    modalities += [(m, m) for m in search.lists["modality"] if m not in COMMON_MODALITIES]
     fields = (
         _text("name", "Patient name", v["name"], hint="e.g. doe or doe^j*")
         + _text("pid", "Patient ID", v["pid"])
         + _text("acc", "Accession number", v["acc"])
         + _text("from", "Study date from", v["from"], "date")
         + _text("to", "Study date to", v["to"], "date")
-        + _select("modality", "Modality", modalities, v["modality"].upper())
-        + (
-            _select("institution", "Institution", institution_options, v["institution"])
-            if len(institutions) > 1
-            else ""
-        )
         + _select("status", "Status", list(STATUSES), v["status"])
         + _select("sort", "Sort", list(SORT_LABELS.items()), v["sort"])
+        + _choices("modality", "Modalities", modalities, search.lists["modality"])
+        + _more_filters(search, institutions)
     )
     mine = (
         '<label class="check"><input type="checkbox" name="mine" value="1" id="f-mine"'
@@ -284,8 +339,8 @@ def _results(fr: Frame, search: Search, result: OrderPage, institutions: dict[st
 
 def _known_institution(search: Search, institutions: tuple[InstitutionInfo, ...]) -> str:
     """Why the institution filter cannot be used, in words ("" when it is fine)."""
-    chosen = search.values["institution"]
-    if not chosen or any(i.institution_uuid == chosen for i in institutions):
+    known = {i.institution_uuid for i in institutions}
+    if all(chosen in known for chosen in search.lists["institution"]):
         return ""
     return (
         "The institution in this search is not one of yours (it may have been removed): "
@@ -297,7 +352,7 @@ def _known_institution(search: Search, institutions: tuple[InstitutionInfo, ...]
 async def order_list(request: Request, who: Principal) -> Response:
     ctx = context(request)
     fr = frame(request, who, "orders")
-    search = parse_search(dict(request.query_params), who)
+    search = parse_search(request.query_params, who)
 
     def load() -> tuple[OrderPage | None, tuple[InstitutionInfo, ...], str]:
         institutions = DirectoryService(ctx.db).institutions(who).institution_list

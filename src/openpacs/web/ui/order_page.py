@@ -1,8 +1,9 @@
 """One order: ``/orders/{uuid}`` and what can be done with it.
 
 * ``GET /orders/{uuid}``: patient and order fields, studies and series with thumbnails
-  (the account's ``/dicomweb/.../thumbnail``), folders, assignment, share links, and
-  the actions the user's role allows.
+  (the account's ``/dicomweb/.../thumbnail``), a ZIP of each study and of each series
+  (the account's WADO-RS ``accept=application/zip``), folders, assignment, share links,
+  and the actions the user's role allows.
 * ``GET /orders/{uuid}/viewer/{series}``: the built-in viewer (the share viewer's page,
   on the account's DICOMweb root).
 * ``GET /orders/{uuid}/tags/{series uuid}?i=N``: every attribute of the N-th instance.
@@ -139,6 +140,12 @@ def _facts(data: OrderPageData) -> str:
     )
 
 
+def _zip_url(fr: Frame, resource: ResourcePath) -> str:
+    """The escaped address of a study's or a series' ZIP (the account's WADO-RS, which
+    checks the read scope: whoever may see the order may download it, as in the API)."""
+    return fr.url("/dicomweb") + h(resource.url("") + "?accept=application/zip")
+
+
 def _series_grid(fr: Frame, data: OrderPageData, study: SharedStudy) -> str:
     p = data.view.properties
     uuids = {s.series_instance_uid: s.patient_series_uuid for s in p.series_list}
@@ -151,11 +158,18 @@ def _series_grid(fr: Frame, data: OrderPageData, study: SharedStudy) -> str:
             ResourcePath(series.study_uid, series.series_uid).url("", "thumbnail")
         )
         viewer = _order_path(fr, p.patient_order_uuid) + "/viewer/" + u(series.series_uid)
-        tags = ""
+        links = []
         if series.series_uid in uuids:
-            tags = (
+            links.append(
                 f'<a class="tags-link" href="{_order_path(fr, p.patient_order_uuid)}/tags/'
                 f'{u(uuids[series.series_uid])}">Tags</a>'
+            )
+        if series.images:
+            zip_url = _zip_url(fr, ResourcePath(series.study_uid, series.series_uid))
+            links.append(
+                f'<a class="series-zip" href="{zip_url}" '
+                f'download title="Download {h((number + label).strip() or "the series")} as a ZIP">'
+                "ZIP</a>"
             )
         items.append(
             f'<li><a class="series-link" href="{viewer}" '
@@ -163,7 +177,7 @@ def _series_grid(fr: Frame, data: OrderPageData, study: SharedStudy) -> str:
             f'<img class="thumb" loading="lazy" width="128" height="128" src="{thumb}" '
             f'alt="{h("Series " + number + label)}">'
             f'<span class="caption">{h(number + label)}<small>{h(images)}</small></span></a>'
-            f"{tags}</li>"
+            f'<span class="series-actions">{"".join(links)}</span></li>'
         )
     if not items:
         return '<p class="empty">No images have arrived for this order yet.</p>'
@@ -317,12 +331,9 @@ def order_html(fr: Frame, data: OrderPageData, today: date, message: str = "") -
             actions.append(f'<a class="button" id="view" href="{quick}">View images</a>')
     for study in data.view.studies:
         if study.images:
-            zip_url = fr.url("/dicomweb") + h(
-                ResourcePath(study.study_uid).url("", "") + "?accept=application/zip"
-            )
             actions.append(
-                f'<a class="button secondary" id="download" href="{zip_url}" download>'
-                "Download ZIP</a>"
+                f'<a class="button secondary" id="download" '
+                f'href="{_zip_url(fr, ResourcePath(study.study_uid))}" download>Download ZIP</a>'
             )
     if fr.may(Action.DELETE):
         actions.append(
