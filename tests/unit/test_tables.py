@@ -85,3 +85,11 @@ def test_a_column_empty_in_every_row_takes_no_room() -> None:
     columns = [identifier("ShareUuid"), Column("Title"), Column("ExpireDate")]
     text = printed(80, columns, [[UUID, "", "2030-12-31"]])
     assert text.splitlines()[0].split() == ["ShareUuid", "ExpireDate"]
+
+
+@pytest.mark.parametrize("width", [80, 200, 100_000])
+def test_no_line_ends_in_padding(width: int) -> None:
+    # In a pipe the width is unlimited: padded cells would leave runs of spaces at the
+    # end of every line in the file or the next command's input.
+    text = printed(width)
+    assert text.strip() and all(line == line.rstrip() for line in text.splitlines())

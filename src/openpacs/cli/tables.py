@@ -149,9 +149,18 @@ def render(
         )
     for row in rows:
         table.add_row(*(escape(cell) for cell in row))
-    console.print(table)
+    _print_unpadded(console, table)
     if dropped:
         console.print(escape(f"Not shown at this width: {', '.join(dropped)} (see --json)."))
+
+
+def _print_unpadded(console: Console, table: Table) -> None:
+    """Print ``table`` without the spaces rich pads each line's last cell with: in a
+    pipe (unlimited width) they would end every line of a file with a run of blanks."""
+    with console.capture() as captured:
+        console.print(table)
+    lines = captured.get().split("\n")
+    console.file.write("\n".join(line.rstrip(" ") for line in lines))
 
 
 def _fitting(
