@@ -21,6 +21,7 @@ import argparse
 import base64
 import http.client
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -126,6 +127,13 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="openpacs-restart-"))
+    try:
+        _measure(args, data_dir)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _measure(args: argparse.Namespace, data_dir: Path) -> None:
     seed = ServerProcess(data_dir, env={"OPENPACS_DICOM_PORT": "0"}).start()
     account: TestAccount = seed.create_account()
     add_equipment(seed, account, CALLING)
@@ -150,8 +158,12 @@ def main() -> None:
             started = time.perf_counter()
             process = _serve(data_dir, env, workers)
             figures = results.setdefault(f"workers={workers}", {})
-            health = _until("health", lambda: _get(port, "/healthz") == 200, started)
-            search = _until("search", lambda: _get(port, SEARCH, basic) == 200, started)
+            try:
+                health = _until("health", lambda: _get(port, "/healthz") == 200, started)
+                search = _until("search", lambda: _get(port, SEARCH, basic) == 200, started)
+            except SystemExit:
+                _kill(process)  # no answer: leave no server behind
+                raise
             figures.setdefault("health", []).append(health)
             figures.setdefault("search", []).append(search)
             if args.dicom:
