@@ -158,7 +158,7 @@ def test_an_admin_works_without_the_command_line(server: ServerProcess, admin: T
         shot(driver, server, "admin-groups")
         remove = group.find_element(By.XPATH, ".//button[text()='Remove group']")
         question = press(driver, remove, confirm=True)
-        assert question.startswith("Remove the group Neuroradiology? Its 1 member(s) stay")
+        assert question.startswith("Remove the group Neuroradiology? Its members (1) stay users")
         assert text_of(driver, "notice") == "The group was removed."
         assert call(server, admin, "/getusergrouplist")["UserGroupList"] == []
 

@@ -155,10 +155,10 @@ def test_groups_are_renamed_and_removed_after_a_confirmation(
             AssignedUserGroupUuid=radiology,
         )
         page = admin.get("/admin/groups").text
-        assert "1 order(s) assigned to this group" in page
+        assert "1 order assigned to this group" in page
         assert (
-            "Remove the group Radiology? Its 1 member(s) stay users but leave it; the 1 "
-            "order(s) assigned to it are then assigned to no group" in page
+            "Remove the group Radiology? Its members (1) stay users, outside the group; the "
+            "orders assigned to it (1) are then assigned to no group" in page
         )
         clash = post(admin, f"/admin/groups/{radiology}/rename", name="Cardiology")
         assert clash.status_code == 409 and "already exists" in clash.text
@@ -215,9 +215,9 @@ def test_institutions_are_renamed_made_default_and_removed_when_unused(
         clash = post(admin, f"/admin/institutions/{south}/rename", name="North")
         assert clash.status_code == 409 and "already exists" in clash.text
         page = admin.get("/admin/institutions").text
-        assert "Cannot be removed: North has 1 order(s)" in page
+        assert "Cannot be removed: North has 1 order;" in page
         refused = post(admin, f"/admin/institutions/{north}/remove")
-        assert refused.status_code == 409 and "North has 1 order(s)" in refused.text
+        assert refused.status_code == 409 and "North has 1 order;" in refused.text
         refused = post(admin, f"/admin/institutions/{home}/remove")
         assert refused.status_code == 409 and "is the default institution" in refused.text
         done(post(admin, f"/admin/institutions/{south}/default"), "institution-changed")

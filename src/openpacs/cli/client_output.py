@@ -34,6 +34,7 @@ from openpacs.client.results import (
     User,
     UserGroup,
 )
+from openpacs.words import counted
 
 
 def stderr_console() -> Console:
@@ -48,20 +49,6 @@ def print_json(value: Any) -> None:
 def human_bytes(n: float) -> str:
     """``1.2 MB``: the same units as the progress bar (decimal)."""
     return str(decimal(int(n)))
-
-
-_SAME_IN_PLURAL = ("series", "equipment")
-
-
-def plural(noun: str, count: int) -> str:
-    """``"files"`` for many, ``"file"`` for one (``"series"`` for both)."""
-    if count != 1 or noun.endswith(_SAME_IN_PLURAL) or not noun.endswith("s"):
-        return noun
-    return noun[:-1]
-
-
-def counted(count: int, noun: str) -> str:
-    return f"{count} {plural(noun, count)}"
 
 
 def _text(value: Any) -> str:

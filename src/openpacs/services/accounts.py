@@ -38,6 +38,7 @@ from openpacs.services.errors import Conflict, NotFound
 from openpacs.services.passwords import hash_password
 from openpacs.services.permissions import Role
 from openpacs.services.principal import Principal
+from openpacs.words import counted
 
 ROLES = tuple(role.value for role in Role)
 ADMIN_CLIENT = "openpacs admin"
@@ -452,8 +453,8 @@ def institution_removal_refusal(institution: Institution, use: InstitutionUse) -
         )
     if use.orders:
         return (
-            f"{name} has {use.orders} order(s); an institution with orders is kept, since "
-            "it decides who may see them (rename it instead)"
+            f"{name} has {counted(use.orders, 'orders')}; an institution with orders is "
+            "kept, since it decides who may see them (rename it instead)"
         )
     if use.equipment:
         return f"{name} has equipment ({_some(use.equipment)}): move or remove it first"

@@ -53,6 +53,7 @@ from openpacs.services.orders import (
 )
 from openpacs.services.permissions import Action, Grant, grant_of, require
 from openpacs.services.principal import Principal
+from openpacs.words import counted
 
 # IN lists are sent in chunks of this size (SQLite's bound-parameter limit).
 _CHUNK = 500
@@ -163,8 +164,10 @@ class FolderService:
             )
             if not with_contents and (len(ids) > 1 or linked):
                 raise Conflict(
-                    f"folder {folder.name!r} is not empty ({len(ids) - 1} subfolder(s), "
-                    f"{linked} order link(s)); confirm to delete it with its contents"
+                    f"folder {folder.name!r} is not empty "
+                    f"({counted(len(ids) - 1, 'subfolders')}, "
+                    f"{counted(linked or 0, 'order links')}); "
+                    "confirm to delete it with its contents"
                 )
             shares = session.scalars(select(Share).where(Share.folder_id.in_(ids))).all()
             if shares:

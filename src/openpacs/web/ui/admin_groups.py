@@ -11,16 +11,17 @@ from openpacs.services.principal import Principal
 from openpacs.web.ui.admin_common import ChangeRow, Params, Render, admin_page, tabs
 from openpacs.web.ui.common import Form, confirmed_post, first, signed_in_page
 from openpacs.web.ui.layout import Frame, h, notice, u
+from openpacs.words import counted
 
 
 def _group_remove_question(group: AdminGroup) -> str:
     """The confirmation of a group's removal: what it ends."""
     orders = group.assigned_orders
     return (
-        f"Remove the group {group.user_group_name}? Its {len(group.user_uuid_list)} "
-        "member(s) stay users but leave it"
+        f"Remove the group {group.user_group_name}? Its members "
+        f"({len(group.user_uuid_list)}) stay users, outside the group"
         + (
-            f"; the {orders} order(s) assigned to it are then assigned to no group "
+            f"; the orders assigned to it ({orders}) are then assigned to no group "
             "(readers who saw them through it no longer do)"
             if orders
             else ""
@@ -55,7 +56,7 @@ def _group_card(fr: Frame, group: AdminGroup, users: tuple[AccountUser, ...]) ->
     )
     listed = f'<ul class="list">{members}</ul>' if members else '<p class="empty">No members.</p>'
     assigned = (
-        f'<p class="muted">{group.assigned_orders} order(s) assigned to this group.</p>'
+        f'<p class="muted">{counted(group.assigned_orders, "orders")} assigned to this group.</p>'
         if group.assigned_orders
         else ""
     )

@@ -12,14 +12,15 @@ from openpacs.services.principal import Principal
 from openpacs.web.ui.admin_common import ChangeRow, Params, Render, admin_page, tabs
 from openpacs.web.ui.common import Form, confirmed_post, first, signed_in_page
 from openpacs.web.ui.layout import Frame, h, notice, u
+from openpacs.words import counted
 
 
 def _uses(i: AdminInstitution) -> str:
-    parts = [f"{i.orders} order(s)"]
+    parts = [counted(i.orders, "orders")]
     if i.equipment:
         parts.append(f"{len(i.equipment)} equipment")
     if i.limited_users:
-        parts.append(f"{len(i.limited_users)} user(s) limited to it")
+        parts.append(f"{counted(len(i.limited_users), 'users')} limited to it")
     return " · ".join(parts)
 
 

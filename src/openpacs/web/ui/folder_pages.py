@@ -38,6 +38,7 @@ from openpacs.web.ui.common import (
 )
 from openpacs.web.ui.layout import Frame, h, notice, page, u
 from openpacs.web.ui.share_list import create_share, share_options
+from openpacs.words import counted
 
 
 def folder_paths(folders: Sequence[FolderInfo]) -> dict[str, str]:
@@ -142,8 +143,8 @@ def _chosen_html(
         not_empty = folder.number_of_orders or folder.number_of_subfolders
         confirm = (
             f"Delete the folder {folder.folder_name} with its "
-            f"{folder.number_of_subfolders} subfolder(s) and {folder.number_of_orders} "
-            "order link(s)? The orders themselves stay."
+            f"{counted(folder.number_of_subfolders, 'subfolders')} and "
+            f"{counted(folder.number_of_orders, 'order links')}? The orders themselves stay."
         )
         forms = (
             '<div class="columns even"><section class="card"><h2>Rename or move</h2>'
@@ -221,7 +222,7 @@ def _search_html(
     )
     return (
         form
-        + f"<h3>{len(found)} folder(s) found</h3>{listed}"
+        + f"<h3>{counted(len(found), 'folders')} found</h3>{listed}"
         + f'<p><a href="{fr.url("/folders")}">Show all folders</a></p>'
     )
 
