@@ -38,20 +38,12 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from openpacs.index import share_links as rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.models import (
-    Folder,
-    FolderOrder,
-    PatientOrder,
-    Share,
-    ShareOrder,
-    User,
-)
-from openpacs.index.viewer import order_scope
+from openpacs.index.models import Folder, PatientOrder, Share, User
 from openpacs.services.errors import BadRequest, Forbidden, NotFound
 from openpacs.services.folders import descendant_folder_ids, find_folder
 from openpacs.services.orders import _iso
@@ -61,7 +53,6 @@ from openpacs.services.principal import Principal
 
 ORDERS = "orders"
 FOLDER = "folder"
-_CHUNK = 500
 # token_urlsafe(32) is 43 characters; anything far longer is not a token of ours.
 _MAX_TOKEN_LENGTH = 200
 
@@ -78,7 +69,7 @@ def find_share_by_token(session: Session, token: str) -> Share | None:
     """The share a URL token opens, or None (expiry is not checked here)."""
     if not token or len(token) > _MAX_TOKEN_LENGTH:
         return None
-    return session.scalar(select(Share).where(Share.token_hash == token_hash(token)))
+    return rows.share_by_token_hash(session, token_hash(token))
 
 
 def share_order_ids(session: Session, share: Share) -> frozenset[int]:
@@ -89,19 +80,8 @@ def share_order_ids(session: Session, share: Share) -> frozenset[int]:
     """
     if share.folder_id is not None:
         folder_ids = descendant_folder_ids(session, share.folder_id)
-        found: set[int] = set()
-        for start in range(0, len(folder_ids), _CHUNK):
-            chunk = folder_ids[start : start + _CHUNK]
-            found.update(
-                session.scalars(
-                    select(FolderOrder.order_id).where(FolderOrder.folder_id.in_(chunk))
-                )
-            )
-        return frozenset(int(i) for i in found)
-    return frozenset(
-        int(i)
-        for i in session.scalars(select(ShareOrder.order_id).where(ShareOrder.share_id == share.id))
-    )
+        return frozenset(rows.orders_in_folders(session, folder_ids))
+    return frozenset(rows.orders_of_share(session, share.id))
 
 
 def share_is_expired(share: Share, tz_name: str, today: date | None = None) -> bool:
@@ -198,7 +178,7 @@ class ShareService:
         with self._db.session() as session:
             orders = _orders_of(session, who, order_uuids, key)
             share, token = self._new_share(session, who, options)
-            session.add_all(ShareOrder(share_id=share.id, order_id=o.id) for o in orders)
+            rows.add_share_orders(session, share.id, (o.id for o in orders))
             for order in orders:
                 _audit(
                     session, who, share, order.study_instance_uid, f"PatientOrderUuid={order.uuid}"
@@ -225,19 +205,16 @@ class ShareService:
         """The account's shares (admins), or those the caller created (members)."""
         grant = require(who, Action.REVOKE_SHARE)
         with self._db.session() as session:
-            stmt = select(Share).where(Share.account_id == who.account_id)
-            if grant is Grant.OWN:
-                stmt = stmt.where(Share.created_by_user_id == who.user_id)
-            shares = session.scalars(stmt.order_by(Share.created_at.desc(), Share.id.desc())).all()
+            mine = who.user_id if grant is Grant.OWN else None
+            shares = rows.account_shares(session, who.account_id, created_by=mine)
             return ShareList(share_infos(session, shares, self._tz))
 
     def delete(self, who: Principal, share_uuid: str) -> DeletedShare:
         """Revoke a share: any of the account's (admins) or one the caller made (members)."""
         with self._db.session() as session:
             share = _own_share(session, who, share_uuid, "delete")
-            session.execute(delete(ShareOrder).where(ShareOrder.share_id == share.id))
             record_event(session, who, "share.delete", detail=f"ShareUuid={share.uuid}")
-            session.delete(share)
+            rows.remove_share(session, share)
             return DeletedShare(share_uuid)
 
     def extend(self, who: Principal, share_uuid: str, expire_date: date | None) -> ShareInfo:
@@ -302,9 +279,7 @@ class ShareService:
 def _own_share(session: Session, who: Principal, share_uuid: str, verb: str) -> Share:
     """A share the caller may revoke or change (the ``revoke-share`` permission)."""
     grant = require(who, Action.REVOKE_SHARE)
-    share = session.scalar(
-        select(Share).where(Share.account_id == who.account_id, Share.uuid == share_uuid)
-    )
+    share = rows.share_by_uuid(session, who.account_id, share_uuid)
     if share is None:
         raise NotFound(f"ShareUuid: no share {share_uuid}")
     if grant is Grant.OWN and share.created_by_user_id != who.user_id:
@@ -315,38 +290,16 @@ def _own_share(session: Session, who: Principal, share_uuid: str, verb: str) -> 
 def share_infos(session: Session, shares: Sequence[Share], tz_name: str) -> tuple[ShareInfo, ...]:
     if not shares:
         return ()
-    folder_ids = {s.folder_id for s in shares if s.folder_id is not None}
-    folder_uuids: dict[int, str] = {}
-    if folder_ids:
-        folder_uuids = {
-            int(i): str(u)
-            for i, u in session.execute(
-                select(Folder.id, Folder.uuid).where(Folder.id.in_(sorted(folder_ids)))
-            )
-        }
-    user_ids = {s.created_by_user_id for s in shares if s.created_by_user_id is not None}
-    user_uuids: dict[int, str] = {}
-    if user_ids:
-        user_uuids = {
-            int(i): str(u)
-            for i, u in session.execute(
-                select(User.id, User.uuid).where(User.id.in_(sorted(user_ids)))
-            )
-        }
+    folder_uuids = rows.uuids_by_id(session, Folder, (s.folder_id for s in shares if s.folder_id))
+    user_uuids = rows.uuids_by_id(
+        session, User, (s.created_by_user_id for s in shares if s.created_by_user_id is not None)
+    )
     today = today_in(tz_name)
-    listed: dict[int, list[str]] = {}
-    order_share_ids = sorted(s.id for s in shares if s.folder_id is None)
-    for start in range(0, len(order_share_ids), _CHUNK):
-        for share_id, order_uuid in session.execute(
-            select(ShareOrder.share_id, PatientOrder.uuid)
-            .join(PatientOrder, PatientOrder.id == ShareOrder.order_id)
-            .where(ShareOrder.share_id.in_(order_share_ids[start : start + _CHUNK]))
-        ):
-            listed.setdefault(int(share_id), []).append(str(order_uuid))
+    listed = rows.listed_order_uuids(session, [s.id for s in shares if s.folder_id is None])
     infos: list[ShareInfo] = []
     for share in shares:
         if share.folder_id is not None:
-            listed[share.id] = _order_uuids(session, share_order_ids(session, share))
+            listed[share.id] = rows.order_uuids(session, share_order_ids(session, share))
         infos.append(
             ShareInfo(
                 share_uuid=share.uuid,
@@ -366,33 +319,13 @@ def share_infos(session: Session, shares: Sequence[Share], tz_name: str) -> tupl
     return tuple(infos)
 
 
-def _order_uuids(session: Session, order_ids: frozenset[int]) -> list[str]:
-    ids = sorted(order_ids)
-    out: list[str] = []
-    for start in range(0, len(ids), _CHUNK):
-        out += session.scalars(
-            select(PatientOrder.uuid).where(PatientOrder.id.in_(ids[start : start + _CHUNK]))
-        )
-    return out
-
-
 def _orders_of(
     session: Session, who: Principal, order_uuids: Sequence[str], key: str
 ) -> list[PatientOrder]:
     """The caller's orders (in their read scope), in the order given; NotFound naming the
     first unknown one."""
     wanted = list(dict.fromkeys(order_uuids))
-    found: dict[str, PatientOrder] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        for order in session.scalars(
-            select(PatientOrder).where(
-                PatientOrder.account_id == who.account_id,
-                PatientOrder.uuid.in_(chunk),
-                *order_scope(who),
-            )
-        ):
-            found[order.uuid] = order
+    found = rows.readable_orders(session, who, wanted)
     missing = [u for u in wanted if u not in found]
     if missing:
         raise NotFound(f"{key}: no patient order {missing[0]}")
