@@ -5,8 +5,9 @@ user or group by UUID or email, and the DICOM peers by AE title."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from openpacs.index.models import Equipment, Institution, User, UserGroup, UserGroupMember
@@ -118,3 +119,21 @@ def listening_equipment(session: Session, account_id: int, ae_title: str) -> Equ
         .order_by(Equipment.id)
         .limit(1)
     ).first()
+
+
+# The account's rows that are named by UUID (administration).
+Owned = TypeVar("Owned", User, UserGroup, Institution, Equipment)
+
+
+def owned_row(session: Session, model: type[Owned], account_id: int, uuid: str) -> Owned | None:
+    """The ``model`` row ``uuid`` of the account (None for another account's or none)."""
+    return session.scalar(select(model).where(model.account_id == account_id, model.uuid == uuid))
+
+
+def remove_member(session: Session, group_id: int, user_id: int) -> None:
+    """Take a user out of a group (nothing when they are not in it)."""
+    session.execute(
+        delete(UserGroupMember).where(
+            UserGroupMember.group_id == group_id, UserGroupMember.user_id == user_id
+        )
+    )

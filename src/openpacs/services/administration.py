@@ -15,19 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from openpacs.index import directory_rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
+from openpacs.index.directory_rows import Owned
 from openpacs.index.models import (
     Account,
     Equipment,
     Institution,
     User,
     UserGroup,
-    UserGroupMember,
 )
 from openpacs.services import accounts
 from openpacs.services.directory import DirectoryService
@@ -263,11 +263,7 @@ class AdminService:
             if member:
                 accounts.add_to_group(session, group.uuid, user.email)
             else:
-                session.execute(
-                    delete(UserGroupMember).where(
-                        UserGroupMember.group_id == group.id, UserGroupMember.user_id == user.id
-                    )
-                )
+                directory_rows.remove_member(session, group.id, user.id)
             action = "group.add_member" if member else "group.remove_member"
             record_event(session, who, action, detail=f"{group.name}: {user.email}")
 
@@ -280,10 +276,7 @@ class AdminService:
         what refers to each and why it cannot be removed."""
 
         def work(session: Session) -> tuple[AdminInstitution, ...]:
-            stmt = select(Institution).where(Institution.account_id == who.account_id)
-            if who.institution_ids is not None:
-                stmt = stmt.where(Institution.id.in_(sorted(who.institution_ids)))
-            rows = session.scalars(stmt.order_by(Institution.name, Institution.id)).all()
+            rows = directory_rows.institutions(session, who.account_id, who.institution_ids)
             uses = accounts.institution_uses(session, who.account_id)
             out = []
             for row in rows:
@@ -469,29 +462,16 @@ def _account(session: Session, who: Principal) -> Account:
     return account
 
 
-# The account's rows that the administration pages name by UUID.
-Owned = TypeVar("Owned", User, Institution, Equipment)
-
-
 def _owned(session: Session, who: Principal, model: type[Owned], uuid: str, noun: str) -> Owned:
     """The ``model`` row ``uuid`` of the principal's account (NotFound for another's)."""
-    row = session.scalar(
-        select(model).where(model.account_id == who.account_id, model.uuid == uuid)
-    )
+    row = directory_rows.owned_row(session, model, who.account_id, uuid)
     if row is None:
         raise NotFound(f"no {noun} {uuid}")
     return row
 
 
 def _group(session: Session, who: Principal, group_uuid: str) -> UserGroup:
-    group = session.scalar(
-        select(UserGroup).where(
-            UserGroup.account_id == who.account_id, UserGroup.uuid == group_uuid
-        )
-    )
-    if group is None:
-        raise NotFound(f"no group {group_uuid}")
-    return group
+    return _owned(session, who, UserGroup, group_uuid, "group")
 
 
 def _user(session: Session, who: Principal, user_uuid: str) -> User:
