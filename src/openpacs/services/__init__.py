@@ -19,9 +19,9 @@ SQL statements are built in ``openpacs.index`` (``qido_sql``, ``retrieve_sql``,
 ``delete_rows``, ``instance_rows``, ``instance_lookups``, ``order_link``, ``audit``,
 ``reservations``, ``credentials``, ``directory_rows``, ``share_rows``, ``share_links``,
 ``tag_rows``, ``folder_rows``, ...); a service decides, checks permissions and turns
-"nothing visible" into ``NotFound``. Not yet everywhere: ``orders.py``, ``accounts.py``
-and ``folders.py`` still build statements of their own (order lists and look-ups, account
-administration, folders), and every service still
+"nothing visible" into ``NotFound``. Not yet everywhere: ``orders.py`` and
+``accounts.py`` still build statements of their own (order lists and look-ups, account
+administration), and every service still
 reads and changes ORM rows itself inside its unit of work (``session.get``,
 ``session.add``, assigning attributes). HTTP statuses are chosen in ``web/``
 (``web/errors.py``), DIMSE statuses in ``dimse/``.

@@ -29,20 +29,19 @@ Creating folders and linking orders needs the write permission (not a reader's).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from openpacs.dicom.ingest import normalize_name
+from openpacs.index import folder_rows as rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
-from openpacs.index.folder_rows import folders_of_order
-from openpacs.index.models import Folder, FolderOrder, PatientOrder, Share
-from openpacs.index.raw import dialect_insert
-from openpacs.index.viewer import Viewer, order_scope
+from openpacs.index.folder_rows import descendant_folder_ids
+from openpacs.index.models import Folder
+from openpacs.index.share_links import uuids_by_id
+from openpacs.index.viewer import Viewer
 from openpacs.services.errors import BadRequest, Conflict, Forbidden, NotFound
 from openpacs.services.orders import (
     FolderRef,
@@ -56,7 +55,6 @@ from openpacs.services.principal import Principal
 from openpacs.words import counted
 
 # IN lists are sent in chunks of this size (SQLite's bound-parameter limit).
-_CHUNK = 500
 
 
 # -- results -----------------------------------------------------------------------------
@@ -159,17 +157,15 @@ class FolderService:
         with self._db.session() as session:
             folder = find_folder(session, who, folder_uuid, "FolderUuid")
             ids = descendant_folder_ids(session, folder.id)
-            linked = session.scalar(
-                select(func.count()).select_from(FolderOrder).where(FolderOrder.folder_id.in_(ids))
-            )
+            linked = rows.link_count(session, ids)
             if not with_contents and (len(ids) > 1 or linked):
                 raise Conflict(
                     f"folder {folder.name!r} is not empty "
                     f"({counted(len(ids) - 1, 'subfolders')}, "
-                    f"{counted(linked or 0, 'order links')}); "
+                    f"{counted(linked, 'order links')}); "
                     "confirm to delete it with its contents"
                 )
-            shares = session.scalars(select(Share).where(Share.folder_id.in_(ids))).all()
+            shares = rows.shares_of_folders(session, ids)
             if shares:
                 grant = grant_of(who, Action.REVOKE_SHARE)
                 if grant is Grant.NONE or (
@@ -179,9 +175,7 @@ class FolderService:
                         f"folder {folder.name!r} is shared by a link you may not revoke; "
                         "ask an admin"
                     )
-                session.execute(delete(Share).where(Share.id.in_([s.id for s in shares])))
-            session.execute(delete(FolderOrder).where(FolderOrder.folder_id.in_(ids)))
-            session.execute(delete(Folder).where(Folder.id.in_(ids)))
+            rows.delete_folders(session, ids, [s.id for s in shares])
             record_event(
                 session,
                 who,
@@ -196,11 +190,7 @@ class FolderService:
         with self._db.session() as session:
             order = find_order(session, who, order_uuid)
             folder = find_folder(session, who, folder_uuid, "FolderUuid")
-            session.execute(
-                delete(FolderOrder).where(
-                    FolderOrder.folder_id == folder.id, FolderOrder.order_id == order.id
-                )
-            )
+            rows.unlink_order(session, folder.id, order.id)
             record_event(
                 session,
                 who,
@@ -223,22 +213,10 @@ def folder_name_norm(name: str) -> str:
 
 def find_folder(session: Session, who: Principal, folder_uuid: str, key: str) -> Folder:
     """The caller's folder; NotFound (naming ``key``) for unknown and other accounts' ones."""
-    folder = session.scalar(
-        select(Folder).where(Folder.account_id == who.account_id, Folder.uuid == folder_uuid)
-    )
+    folder = rows.folder_by_uuid(session, who.account_id, folder_uuid)
     if folder is None:
         raise NotFound(f"{key}: no folder {folder_uuid}")
     return folder
-
-
-def descendant_folder_ids(session: Session, folder_id: int) -> list[int]:
-    """The folder and every folder below it, at any depth (a recursive query).
-
-    UNION (not UNION ALL) drops rows seen before, so even a cyclic tree would end.
-    """
-    tree = select(Folder.id).where(Folder.id == folder_id).cte("tree", recursive=True)
-    tree = tree.union(select(Folder.id).join(tree, Folder.parent_id == tree.c.id))
-    return [int(i) for i in session.scalars(select(tree.c.id))]
 
 
 # -- create ------------------------------------------------------------------------------
@@ -271,13 +249,8 @@ def _check_free_name(
     """Conflict when another folder under ``parent`` has the same name. The reason names
     both in words (the people reading it know folders by name and place) and ends with
     the existing folder's FolderUuid, so that an API client can use that folder."""
-    same_name = select(Folder).where(
-        Folder.account_id == who.account_id,
-        Folder.name_norm == folder_name_norm(name),
-        Folder.parent_id.is_(None) if parent is None else Folder.parent_id == parent.id,
-        Folder.id != (own or 0),
-    )
-    clash = session.scalar(same_name.limit(1))
+    parent_id = parent.id if parent is not None else None
+    clash = rows.named_sibling(session, who.account_id, folder_name_norm(name), parent_id, own)
     if clash is None:
         return
     where = "at the top level" if parent is None else f"in {folder_path(session, parent)!r}"
@@ -294,12 +267,10 @@ def folder_path(session: Session, folder: Folder) -> str:
     parent_id, seen = folder.parent_id, {folder.id}
     while parent_id is not None and parent_id not in seen and len(names) < 64:
         seen.add(parent_id)
-        row = session.execute(
-            select(Folder.name, Folder.parent_id).where(Folder.id == parent_id)
-        ).first()
+        row = rows.name_and_parent(session, parent_id)
         if row is None:
             break
-        names.append(str(row[0]))
+        names.append(row[0])
         parent_id = row[1]
     return " / ".join(reversed(names))
 
@@ -308,25 +279,12 @@ def folder_path(session: Session, folder: Folder) -> str:
 
 
 def search_folders(session: Session, who: Principal, query: FolderQuery) -> tuple[FolderInfo, ...]:
-    stmt: Select[Folder] = select(Folder).where(Folder.account_id == who.account_id)
+    parent_id = None
     if query.parent_folder_uuid:
-        parent = find_folder(session, who, query.parent_folder_uuid, "ParentFolderUuid")
-        stmt = stmt.where(Folder.parent_id == parent.id)
-    if query.folder_name:
-        part = folder_name_norm(query.folder_name)
-        if part:
-            stmt = stmt.where(Folder.name_norm.contains(part, autoescape=True))
-    folders = session.scalars(stmt.order_by(Folder.name_norm, Folder.name, Folder.id)).all()
+        parent_id = find_folder(session, who, query.parent_folder_uuid, "ParentFolderUuid").id
+    part = folder_name_norm(query.folder_name) if query.folder_name else ""
+    folders = rows.matching_folders(session, who.account_id, parent_id, part)
     return folder_infos(session, who, folders, with_orders=query.get_orders_in_folder)
-
-
-def _links(viewer: Viewer) -> Select[int, int]:
-    """``folder_order`` rows whose order the viewer may see (all when nothing narrows)."""
-    stmt = select(FolderOrder.folder_id, FolderOrder.order_id)
-    scope = order_scope(viewer)
-    if scope:
-        stmt = stmt.join(PatientOrder, PatientOrder.id == FolderOrder.order_id).where(*scope)
-    return stmt
 
 
 def folder_infos(
@@ -337,22 +295,10 @@ def folder_infos(
     if not folders:
         return ()
     ids = [f.id for f in folders]
-    parents = _uuids_of(session, {f.parent_id for f in folders if f.parent_id is not None})
-    n_orders: dict[int, int] = {}
-    n_children: dict[int, int] = {}
-    for chunk in _chunks(ids):
-        links = _links(viewer).where(FolderOrder.folder_id.in_(chunk)).subquery()
-        for folder_id, count in session.execute(
-            select(links.c.folder_id, func.count()).group_by(links.c.folder_id)
-        ):
-            n_orders[int(folder_id)] = int(count)
-        for parent_id, count in session.execute(
-            select(Folder.parent_id, func.count())
-            .where(Folder.parent_id.in_(chunk))
-            .group_by(Folder.parent_id)
-        ):
-            if parent_id is not None:
-                n_children[int(parent_id)] = int(count)
+    parents = uuids_by_id(
+        session, Folder, (f.parent_id for f in folders if f.parent_id is not None)
+    )
+    n_orders, n_children = rows.folder_counts(session, viewer, ids)
     orders: dict[int, list[OrderSummary]] = {}
     if with_orders:
         orders = _orders_by_folder(session, viewer, ids)
@@ -376,24 +322,14 @@ def _orders_by_folder(
 ) -> dict[int, list[OrderSummary]]:
     """The orders linked directly to each folder that the viewer may see, newest first
     (as /getpatientorderlist)."""
-    links: list[tuple[int, int]] = []
-    for chunk in _chunks(folder_ids):
-        links += [
-            (int(folder_id), int(order_id))
-            for folder_id, order_id in session.execute(
-                _links(viewer).where(FolderOrder.folder_id.in_(chunk))
-            )
-        ]
-    order_ids = sorted({order_id for _, order_id in links})
-    rows: list[PatientOrder] = []
-    for chunk in _chunks(order_ids):
-        rows += session.scalars(select(PatientOrder).where(PatientOrder.id.in_(chunk))).all()
-    rows.sort(key=lambda o: (_iso(o.created_at), o.id), reverse=True)
+    links = rows.visible_links(session, viewer, folder_ids)
+    orders = rows.orders_by_id(session, sorted({order_id for _, order_id in links}))
+    orders.sort(key=lambda o: (_iso(o.created_at), o.id), reverse=True)
     summaries = {
         o.id: OrderSummary(**values)
-        for o, values in zip(rows, _summary_values(session, rows), strict=True)
+        for o, values in zip(orders, _summary_values(session, orders), strict=True)
     }
-    rank = {o.id: n for n, o in enumerate(rows)}
+    rank = {o.id: n for n, o in enumerate(orders)}
     out: dict[int, list[int]] = {}
     for folder_id, order_id in links:
         out.setdefault(folder_id, []).append(order_id)
@@ -401,16 +337,6 @@ def _orders_by_folder(
         folder_id: [summaries[i] for i in sorted(order_ids, key=rank.__getitem__)]
         for folder_id, order_ids in out.items()
     }
-
-
-def _uuids_of(session: Session, folder_ids: Iterable[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for chunk in _chunks(sorted(set(folder_ids))):
-        for folder_id, folder_uuid in session.execute(
-            select(Folder.id, Folder.uuid).where(Folder.id.in_(chunk))
-        ):
-            out[int(folder_id)] = str(folder_uuid)
-    return out
 
 
 # -- add orders --------------------------------------------------------------------------
@@ -421,23 +347,14 @@ def add_order_to_folders(
 ) -> OrderFolders:
     order = find_order(session, who, order_uuid)
     wanted = list(dict.fromkeys(folder_uuids))
-    found: dict[str, int] = {}
-    for chunk in _chunks(wanted):
-        for folder_uuid, folder_id in session.execute(
-            select(Folder.uuid, Folder.id).where(
-                Folder.account_id == who.account_id, Folder.uuid.in_(chunk)
-            )
-        ):
-            found[str(folder_uuid)] = int(folder_id)
+    found = rows.folder_ids_by_uuid(session, who.account_id, wanted)
     missing = [u for u in wanted if u not in found]
     if missing:
         raise NotFound(f"FolderUuidList: no folder {missing[0]}")
-    linked = set(
-        session.scalars(select(FolderOrder.folder_id).where(FolderOrder.order_id == order.id))
-    )
+    linked = rows.folders_holding(session, order.id)
     added = [u for u in wanted if found[u] not in linked]
     if added:
-        _insert_links(session, [{"folder_id": found[u], "order_id": order.id} for u in added])
+        rows.link_orders(session, [{"folder_id": found[u], "order_id": order.id} for u in added])
         record_event(
             session,
             who,
@@ -446,20 +363,9 @@ def add_order_to_folders(
             detail=f"PatientOrderUuid={order.uuid}; FolderUuid={','.join(added)}",
         )
         session.flush()
-    folders = folders_of_order(session, order.id)
+    folders = rows.folders_of_order(session, order.id)
     return OrderFolders(
         patient_order_uuid=order.uuid,
         added_folder_uuid_list=tuple(added),
         folder_list=tuple(FolderRef(str(u), str(n)) for u, n in folders),
     )
-
-
-def _insert_links(session: Session, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: a concurrent identical request is no error."""
-    make = dialect_insert(session.get_bind().dialect.name)
-    session.execute(make(FolderOrder).values(rows).on_conflict_do_nothing())
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start : start + _CHUNK])

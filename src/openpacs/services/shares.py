@@ -43,9 +43,10 @@ from sqlalchemy.orm import Session
 from openpacs.index import share_links as rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
+from openpacs.index.folder_rows import descendant_folder_ids
 from openpacs.index.models import Folder, PatientOrder, Share, User
 from openpacs.services.errors import BadRequest, Forbidden, NotFound
-from openpacs.services.folders import descendant_folder_ids, find_folder
+from openpacs.services.folders import find_folder
 from openpacs.services.orders import _iso
 from openpacs.services.passwords import hash_password
 from openpacs.services.permissions import Action, Grant, require
