@@ -1,28 +1,19 @@
 """Folder rows: look-ups by UUID and name, the tree below a folder, the orders linked to
 folders (in a viewer's read scope), and the changes of a folder's links.
-
-Id lists go to the database in chunks (``IN`` lists well under every backend's limit on
-bound parameters).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from openpacs.index.in_lists import in_chunks
 from openpacs.index.models import Folder, FolderOrder, PatientOrder, Share
 from openpacs.index.raw import dialect_insert
 from openpacs.index.viewer import Viewer, order_scope
-
-_CHUNK = 500
-
-
-def chunks(values: Sequence[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start : start + _CHUNK])
 
 
 def folders_of_order(session: Session, order_id: int) -> list[tuple[str, str]]:
@@ -45,7 +36,7 @@ def folder_by_uuid(session: Session, account_id: int, folder_uuid: str) -> Folde
 def folder_ids_by_uuid(session: Session, account_id: int, uuids: Sequence[str]) -> dict[str, int]:
     """FolderUuid -> id, for those of ``uuids`` that are the account's."""
     found: dict[str, int] = {}
-    for chunk in chunks(uuids):
+    for chunk in in_chunks(uuids):
         for folder_uuid, folder_id in session.execute(
             select(Folder.uuid, Folder.id).where(
                 Folder.account_id == account_id, Folder.uuid.in_(chunk)
@@ -114,7 +105,7 @@ def _links(viewer: Viewer) -> Select[int, int]:
 def visible_links(session: Session, viewer: Viewer, folder_ids: list[int]) -> list[tuple[int, int]]:
     """(folder id, order id) of the links of these folders to orders the viewer may see."""
     links: list[tuple[int, int]] = []
-    for chunk in chunks(folder_ids):
+    for chunk in in_chunks(folder_ids):
         links += [
             (int(folder_id), int(order_id))
             for folder_id, order_id in session.execute(
@@ -130,7 +121,7 @@ def folder_counts(
     """Per folder: the orders the viewer may see in it, and its subfolders."""
     n_orders: dict[int, int] = {}
     n_children: dict[int, int] = {}
-    for chunk in chunks(folder_ids):
+    for chunk in in_chunks(folder_ids):
         links = _links(viewer).where(FolderOrder.folder_id.in_(chunk)).subquery()
         for folder_id, count in session.execute(
             select(links.c.folder_id, func.count()).group_by(links.c.folder_id)
@@ -148,7 +139,7 @@ def folder_counts(
 
 def orders_by_id(session: Session, order_ids: Sequence[int]) -> list[PatientOrder]:
     rows: list[PatientOrder] = []
-    for chunk in chunks(order_ids):
+    for chunk in in_chunks(order_ids):
         rows += session.scalars(select(PatientOrder).where(PatientOrder.id.in_(chunk))).all()
     return rows
 

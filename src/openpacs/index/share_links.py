@@ -1,8 +1,5 @@
 """The rows of share links: a share by its token's hash or its UUID, an account's shares,
 what a share lists, and the identifiers a share's description shows.
-
-Id lists go to the database in chunks (``IN`` lists well under every backend's limit on
-bound parameters).
 """
 
 from __future__ import annotations
@@ -12,15 +9,8 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from openpacs.index.in_lists import in_chunks
 from openpacs.index.models import Folder, FolderOrder, PatientOrder, Share, ShareOrder, User
-from openpacs.index.viewer import Viewer, order_scope
-
-_CHUNK = 500
-
-
-def _chunks(values: Sequence[int | str]) -> Iterable[list[int | str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield list(values[start : start + _CHUNK])
 
 
 def share_by_token_hash(session: Session, token_hash: str) -> Share | None:
@@ -44,7 +34,7 @@ def account_shares(session: Session, account_id: int, created_by: int | None) ->
 def orders_in_folders(session: Session, folder_ids: Sequence[int]) -> set[int]:
     """The ids of the orders linked to any of these folders."""
     found: set[int] = set()
-    for chunk in _chunks(folder_ids):
+    for chunk in in_chunks(folder_ids):
         found.update(
             int(i)
             for i in session.scalars(
@@ -70,23 +60,6 @@ def remove_share(session: Session, share: Share) -> None:
     session.delete(share)
 
 
-def readable_orders(
-    session: Session, who: Viewer, order_uuids: Sequence[str]
-) -> dict[str, PatientOrder]:
-    """UUID -> order, for those of ``order_uuids`` the caller may read."""
-    found: dict[str, PatientOrder] = {}
-    for chunk in _chunks(order_uuids):
-        for order in session.scalars(
-            select(PatientOrder).where(
-                PatientOrder.account_id == who.account_id,
-                PatientOrder.uuid.in_(chunk),
-                *order_scope(who),
-            )
-        ):
-            found[order.uuid] = order
-    return found
-
-
 def uuids_by_id(session: Session, model: type[Folder | User], ids: Iterable[int]) -> dict[int, str]:
     """id -> UUID of these folders or users (the public identifiers a share names)."""
     wanted = sorted(set(ids))
@@ -99,7 +72,7 @@ def uuids_by_id(session: Session, model: type[Folder | User], ids: Iterable[int]
 def listed_order_uuids(session: Session, share_ids: Sequence[int]) -> dict[int, list[str]]:
     """share id -> the UUIDs of the orders these order shares list."""
     listed: dict[int, list[str]] = {}
-    for chunk in _chunks(sorted(share_ids)):
+    for chunk in in_chunks(sorted(share_ids)):
         for share_id, order_uuid in session.execute(
             select(ShareOrder.share_id, PatientOrder.uuid)
             .join(PatientOrder, PatientOrder.id == ShareOrder.order_id)
@@ -111,6 +84,6 @@ def listed_order_uuids(session: Session, share_ids: Sequence[int]) -> dict[int, 
 
 def order_uuids(session: Session, order_ids: Iterable[int]) -> list[str]:
     out: list[str] = []
-    for chunk in _chunks(sorted(order_ids)):
+    for chunk in in_chunks(sorted(order_ids)):
         out += session.scalars(select(PatientOrder.uuid).where(PatientOrder.id.in_(chunk)))
     return out

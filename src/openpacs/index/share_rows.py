@@ -3,21 +3,14 @@ first study and its series, one series of them, and the images of a series."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openpacs.index.in_lists import in_chunks
 from openpacs.index.models import Instance, PatientOrder, Series, Study
-
-# Ids per IN list: well under every backend's limit on bound parameters.
-_CHUNK = 500
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
 
 
 @dataclass
@@ -33,7 +26,7 @@ class OrderRows:
 def order_rows(session: Session, account_id: int, order_ids: Iterable[int]) -> OrderRows:
     """The account's orders among ``order_ids`` with their first study and its series."""
     found = OrderRows()
-    for chunk in _chunks(sorted(order_ids)):
+    for chunk in in_chunks(sorted(order_ids)):
         found.orders += session.scalars(
             select(PatientOrder).where(
                 PatientOrder.account_id == account_id, PatientOrder.id.in_(chunk)
@@ -47,7 +40,7 @@ def order_rows(session: Session, account_id: int, order_ids: Iterable[int]) -> O
             assert study.order_id is not None
             found.study_of_order.setdefault(study.order_id, study)
     study_ids = sorted(s.id for s in found.study_of_order.values())
-    for chunk in _chunks(study_ids):
+    for chunk in in_chunks(study_ids):
         for series in session.scalars(
             select(Series)
             .where(Series.account_id == account_id, Series.study_id.in_(chunk))

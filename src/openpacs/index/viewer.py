@@ -22,10 +22,13 @@ an institution scope is wide and is checked on the rows the other filters find.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy.orm import Session
 
+from openpacs.index.in_lists import in_chunks
 from openpacs.index.models import PatientOrder, Study, UserGroupMember
 
 __all__ = [
@@ -114,3 +117,20 @@ def shared_studies(viewer: Viewer) -> ColumnElement[bool] | None:
         return None
     ids = sorted(viewer.share_order_ids)
     return Study.order_id.in_(ids) if ids else false()
+
+
+def readable_orders(
+    session: Session, viewer: Viewer, order_uuids: Sequence[str]
+) -> dict[str, PatientOrder]:
+    """UUID -> order, for those of ``order_uuids`` the viewer may read."""
+    found: dict[str, PatientOrder] = {}
+    for chunk in in_chunks(order_uuids):
+        for order in session.scalars(
+            select(PatientOrder).where(
+                PatientOrder.account_id == viewer.account_id,
+                PatientOrder.uuid.in_(chunk),
+                *order_scope(viewer),
+            )
+        ):
+            found[order.uuid] = order
+    return found

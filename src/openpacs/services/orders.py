@@ -34,6 +34,7 @@ from openpacs.dicom.names import normalise_person_name
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.folder_rows import folders_of_order
+from openpacs.index.in_lists import in_chunks
 from openpacs.index.models import (
     Equipment,
     FolderOrder,
@@ -51,7 +52,7 @@ from openpacs.index.models import (
 )
 from openpacs.index.order_link import IMAGES_RECEIVED, SCHEDULED
 from openpacs.index.order_modalities import refresh_order_modalities_in
-from openpacs.index.viewer import in_account, is_narrow, order_scope
+from openpacs.index.viewer import in_account, is_narrow, order_scope, readable_orders
 from openpacs.services.audit import AuditTrail, Event
 from openpacs.services.errors import BadRequest, Conflict, NotFound
 from openpacs.services.permissions import Action, require
@@ -235,14 +236,8 @@ class OrderService:
         wanted = sorted(set(order_uuids))
         out: list[OrderSummary] = []
         with self._db.session() as session:
-            for start in range(0, len(wanted), 500):
-                rows = session.scalars(
-                    select(PatientOrder).where(
-                        in_account(who),
-                        PatientOrder.uuid.in_(wanted[start : start + 500]),
-                        *order_scope(who),
-                    )
-                ).all()
+            found = readable_orders(session, who, wanted)
+            for rows in in_chunks([found[u] for u in wanted if u in found]):
                 out += (OrderSummary(**values) for values in _summary_values(session, rows))
         return tuple(out)
 

@@ -45,6 +45,7 @@ from openpacs.index.audit import record_event
 from openpacs.index.db import Database
 from openpacs.index.folder_rows import descendant_folder_ids
 from openpacs.index.models import Folder, PatientOrder, Share, User
+from openpacs.index.viewer import readable_orders
 from openpacs.services.errors import BadRequest, Forbidden, NotFound
 from openpacs.services.folders import find_folder
 from openpacs.services.orders import _iso
@@ -326,7 +327,7 @@ def _orders_of(
     """The caller's orders (in their read scope), in the order given; NotFound naming the
     first unknown one."""
     wanted = list(dict.fromkeys(order_uuids))
-    found = rows.readable_orders(session, who, wanted)
+    found = readable_orders(session, who, wanted)
     missing = [u for u in wanted if u not in found]
     if missing:
         raise NotFound(f"{key}: no patient order {missing[0]}")

@@ -172,8 +172,8 @@ def confirmed_post(
     button_id: str = "",
 ) -> str:
     """A one-button form whose button asks ``question`` first (``data-confirm`` on the
-    button: on the form too, app.js would ask twice, once for the click and once for the
-    submit). ``question`` "" posts without asking; ``action`` is an escaped URL."""
+    button; app.js asks once, on its click). ``question`` "" posts without asking;
+    ``action`` is an escaped URL."""
     ask = f' data-confirm="{h(question)}"' if question else ""
     ident = f' id="{h(button_id)}"' if button_id else ""
     return (
