@@ -489,7 +489,7 @@ def test_folders_and_shares(cli: Cli, account: TestAccount, study: dict[str, byt
     assert_served(done)
     folder = json.loads(done.stdout)
     clash = cli.run("folder", "create", "--name", name.upper(), check=None)
-    one_line_error(clash, 1, f"a folder at the top is already named {name!r}")
+    one_line_error(clash, 1, f"there is already a folder named {name!r} at the top level")
     assert folder["FolderUuid"] in clash.stderr
     add_to_folder(cli, order["PatientOrderUuid"], folder["FolderUuid"])
     listed = cli.json("folder", "search", "--name", name, "--get-orders-in-folder")

@@ -30,7 +30,6 @@ from openpacs.cli.client_progress import progress_bar
 from openpacs.cli.confirm import confirmed
 from openpacs.cli.menu import Prompter, ask_retrieve_target, run_menu
 from openpacs.cli.usage import UsageError
-from openpacs.client.errors import ConflictError
 from openpacs.client.requests import split_list, split_tag_ids
 from openpacs.client.sync import PacsClient
 
@@ -205,35 +204,15 @@ def shares(client: PacsClient, args: argparse.Namespace) -> int:
 
 @with_client
 def folder_create(client: PacsClient, args: argparse.Namespace) -> int:
-    try:
-        folder = client.create_folder(
-            folder_name=args.folder_name,
-            folder_description=args.folder_description,
-            parent_folder_uuid=args.parent_folder_uuid,
-        )
-    except ConflictError as exc:
-        return fail(_folder_clash(client, args, exc), FAILED)
+    # A name clash is the server's 409, whose reason names the existing folder, its place
+    # and its FolderUuid: printed as every error is (run_guarded).
+    folder = client.create_folder(
+        folder_name=args.folder_name,
+        folder_description=args.folder_description,
+        parent_folder_uuid=args.parent_folder_uuid,
+    )
     show_api_result(folder, args.json)
     return OK
-
-
-def _folder_clash(client: PacsClient, args: argparse.Namespace, exc: ConflictError) -> str:
-    """Name the folder that already has the name (the server's reason gives its UUID)."""
-    where = "in that folder" if args.parent_folder_uuid else "at the top"
-    try:
-        found = client.search_folders(
-            parent_folder_uuid=args.parent_folder_uuid, folder_name=args.folder_name
-        )
-    except Exception:
-        found = []
-    wanted = " ".join(args.folder_name.split()).casefold()
-    for folder in found:
-        if " ".join(folder.folder_name.split()).casefold() == wanted:
-            return (
-                f"a folder {where} is already named {folder.folder_name!r}: "
-                f"FolderUuid {folder.folder_uuid} (409)"
-            )
-    return str(exc)
 
 
 @with_client
