@@ -9,6 +9,10 @@ reservations and an audit journal to recover) and times, from the ``Popen``:
 * ``search``: the first authenticated QIDO answered 200 with the archive's studies;
 * ``dicom``: the first C-ECHO accepted on the DICOM port (when ``--dicom``).
 
+The three are polled at once from the start, each on its own thread, as the clients of a
+restarted server come back at once (until 2026-12-06 they were polled one after the
+other, so the C-ECHO figure included the search's).
+
 Then it kills the server again (SIGKILL to the process group) mid-upload. One process and
 ``--workers 2`` take turns, round by round.
 
@@ -30,6 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -73,6 +78,16 @@ def _until(what: str, check: Callable[[], bool], started: float, timeout: float 
             pass
         time.sleep(0.005)
     raise SystemExit(f"{what}: no answer within {timeout:.0f} s")
+
+
+def _all_until(probes: dict[str, Callable[[], bool]], started: float) -> dict[str, float]:
+    """Each probe's first success, timed from ``started``; all polled at once, as the
+    clients of a restarted server (a browser, a script, a modality) come back at once."""
+    with ThreadPoolExecutor(len(probes)) as pool:
+        futures = {
+            what: pool.submit(_until, what, probe, started) for what, probe in probes.items()
+        }
+        return {what: future.result() for what, future in futures.items()}
 
 
 def _get(port: int, path: str, authorization: str = "") -> int:
@@ -158,18 +173,20 @@ def _measure(args: argparse.Namespace, data_dir: Path) -> None:
             started = time.perf_counter()
             process = _serve(data_dir, env, workers)
             figures = results.setdefault(f"workers={workers}", {})
+            probes = {
+                "health": lambda: _get(port, "/healthz") == 200,
+                "search": lambda: _get(port, SEARCH, basic) == 200,
+            }
+            if args.dicom:
+                probes["dicom"] = lambda: _echo(dicom_port)
             try:
-                health = _until("health", lambda: _get(port, "/healthz") == 200, started)
-                search = _until("search", lambda: _get(port, SEARCH, basic) == 200, started)
+                answered = _all_until(probes, started)
             except SystemExit:
                 _kill(process)  # no answer: leave no server behind
                 raise
-            figures.setdefault("health", []).append(health)
-            figures.setdefault("search", []).append(search)
-            if args.dicom:
-                figures.setdefault("dicom", []).append(
-                    _until("dicom", lambda: _echo(dicom_port), started)
-                )
+            for what, seconds in answered.items():
+                figures.setdefault(what, []).append(seconds)
+            health, search = answered["health"], answered["search"]
             uploader = _upload_until_killed(
                 f"{url}/dicomweb", account.auth, spare[(2 * rnd + workers - 1) * 40 :][:40]
             )

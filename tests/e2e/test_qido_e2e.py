@@ -51,7 +51,8 @@ from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage
 from requests.auth import HTTPBasicAuth
 from sqlalchemy import insert, select
 
-from openpacs.dicom.ingest import ParsedInstance, parse_instance
+from openpacs.dicom.ingest import parse_instance
+from openpacs.dicom.parsed import ParsedInstance
 from openpacs.index.db import Database
 from openpacs.index.models import Account, Instance, Series, Study
 from openpacs.storage.base import new_blob_key

@@ -46,9 +46,11 @@ class ServerProcess:
         database_url: str = "",
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
+        launcher: tuple[str, ...] = ("-m", "openpacs", "serve"),
     ):
         self.data_dir = data_dir
         self.args = args  # flags of `openpacs serve`
+        self.launcher = launcher  # what python runs: `openpacs serve`, or a script that does
         self.port = free_port()
         # Every test server is a DICOM node too, on a port of its own (AE title OPENPACS).
         self.dicom_port = free_port()
@@ -78,7 +80,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:  # the server keeps its own copy
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "openpacs", "serve", *self.args],
+                [sys.executable, *self.launcher, *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

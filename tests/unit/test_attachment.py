@@ -40,3 +40,22 @@ def test_a_node_that_cannot_start_is_logged_and_the_app_goes_on(
         pass
     assert "the DICOM node did not start" in caplog.text
     assert "address in use" in caplog.text
+
+
+def test_the_warm_up_runs_after_the_node_on_the_same_thread_and_without_a_node() -> None:
+    events: list[tuple[str, str]] = []
+
+    @contextmanager
+    def node(_ctx: Any) -> Iterator[None]:
+        events.append(("node", threading.current_thread().name))
+        yield
+
+    def warm_up() -> None:
+        events.append(("warm-up", threading.current_thread().name))
+
+    with attached_in_background(node, object(), then=warm_up):  # type: ignore[arg-type]
+        pass
+    with attached_in_background(None, object(), then=warm_up):  # type: ignore[arg-type]
+        pass
+    background = "openpacs-attach"
+    assert events == [("node", background), ("warm-up", background), ("warm-up", background)]

@@ -36,7 +36,8 @@ from openpacs.dicom.attributes import (
     sequence_items,
     tag_of,
 )
-from openpacs.dicom.ingest import OTHER_PATIENT_IDS_LENGTH, index_columns, parse_instance
+from openpacs.dicom.ingest import parse_instance
+from openpacs.dicom.parsed import OTHER_PATIENT_IDS_LENGTH, index_columns
 from openpacs.index.db import Database
 from openpacs.index.instance_rows import index_instances
 from openpacs.index.migrate import alembic_config, upgrade

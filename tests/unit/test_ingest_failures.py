@@ -11,7 +11,8 @@ import pytest
 from bench.dataset import make_instance
 
 from openpacs.dicom import ingest, status
-from openpacs.dicom.ingest import InvalidInstance, MissingUid, parse_instance
+from openpacs.dicom.ingest import parse_instance
+from openpacs.dicom.invalid import InvalidInstance, MissingUid
 from openpacs.dicom.json_model import MAX_SEQUENCE_DEPTH, TOO_DEEP
 from tests.support.specs import small_spec
 

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from openpacs.dicom.ingest import InvalidInstance, parse_instance
+from openpacs.dicom.ingest import parse_instance
+from openpacs.dicom.invalid import InvalidInstance
 from openpacs.index.db import Database
 from openpacs.index.migrate import upgrade
 from openpacs.index.models import Instance

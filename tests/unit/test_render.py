@@ -15,15 +15,14 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from openpacs.dicom.pixels import DecodedFrame, PixelDataError, number_of_frames, read_frame
-from openpacs.dicom.render import (
+from openpacs.dicom.render import render_frame, to_display_array
+from openpacs.dicom.render_params import (
     MAX_VIEWPORT_SIDE,
     RenderError,
     Viewport,
     Window,
     parse_viewport_region,
     parse_window,
-    render_frame,
-    to_display_array,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:Invalid value for VR IS")

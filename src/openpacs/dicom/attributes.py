@@ -45,8 +45,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from pydicom._dicom_dict import DicomDictionary
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from openpacs.dicom.dictionary import DICTIONARY, tag_for_keyword
+from openpacs.dicom.dictionary import dictionary_vr as _dictionary_vr
 
 __all__ = [
     "ATTRIBUTES",
@@ -128,7 +128,7 @@ def tag_of(keyword: str) -> int:
 def dictionary_vr(tag: int) -> str:
     """The VR an attribute is returned with ("US or SS" -> "US"; unknown -> "UN")."""
     try:
-        return str(dictionary_VR(tag)).split(" or ")[0]
+        return _dictionary_vr(tag).split(" or ")[0]
     except KeyError:
         return "UN"
 
@@ -315,7 +315,7 @@ STUDY_LEVEL_TAGS: Final[frozenset[int]] = _tags(
     " ReasonForPerformedProcedureCodeSequence RequestingPhysician InstitutionName"
     " NumberOfPatientRelatedStudies",
     _AT[Level.STUDY],
-) | frozenset(t for t in DicomDictionary if t >> 16 == 0x0010 and t != 0x00102210)
+) | frozenset(t for t in DICTIONARY if t >> 16 == 0x0010 and t != 0x00102210)
 #: General Series and General Equipment modules (PS3.3 C.7.3.1, C.7.5.1), covering
 #: PS3.18 table 10.6.1-6 and the series keys of PS3.4 C.6.1.1.4.
 SERIES_LEVEL_TAGS: Final[frozenset[int]] = _tags(

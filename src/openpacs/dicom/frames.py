@@ -17,11 +17,12 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from openpacs.dicom import status
-from openpacs.dicom.json_model import PIXEL_TAGS, JsonObject, element_first_int, element_text
+from openpacs.dicom.invalid import InvalidInstance
+from openpacs.dicom.json_model import PIXEL_TAGS
+from openpacs.dicom.json_values import JsonObject, element_first_int, element_text
 from openpacs.dicom.rawfile import (
     UNDEFINED_LENGTH,
     Encapsulated,
-    InvalidInstance,
     RawFile,
     raw_value,
     tag_list,

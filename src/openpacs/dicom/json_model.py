@@ -2,7 +2,7 @@
 
 pydicom's own conversion decodes every value and loads bulk data; the walker here works
 on raw elements, so large values become BulkDataURIs with byte ranges instead of being
-read. Also the accessors the index columns and frame tables read from that JSON.
+read. The accessors of that JSON are in ``dicom/json_values.py``.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pydicom.hooks import hooks
 from pydicom.valuerep import AMBIGUOUS_VR, TEXT_VR_DELIMS
 
 from openpacs.dicom import status
-from openpacs.dicom.names import canonical_person_name
+from openpacs.dicom.invalid import InvalidInstance
+from openpacs.dicom.json_values import JsonObject
 from openpacs.dicom.rawfile import (
     UNDEFINED_LENGTH,
-    InvalidInstance,
     RawFile,
     elements_in_order,
     raw_value,
@@ -45,8 +45,6 @@ _NUMBER_FORMATS: Final = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f",
 _CHARSET_MULTI_VRS: Final = frozenset({"SH", "LO", "UC"})
 _CHARSET_SINGLE_VRS: Final = frozenset({"ST", "LT", "UT"})
 _ASCII_MULTI_VRS: Final = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
-
-JsonObject = dict[str, dict[str, Any]]
 
 
 def _decode_text(value: bytes, encodings: list[str]) -> str:
@@ -270,28 +268,3 @@ class Walker:
         element: dict[str, Any] = {"vr": vr, "BulkDataURI": ""}
         self.bulk_elements.append((element, path))
         return element
-
-
-# --------------------------------------------------------------------------- JSON access
-
-
-def element_values(meta: JsonObject, key: str) -> list[Any]:
-    element = meta.get(key)
-    return list(element.get("Value", [])) if element else []
-
-
-def element_text(meta: JsonObject, key: str, joiner: str = "\\") -> str:
-    """All values of a string/number element as one string; PN groups joined with '='."""
-    parts: list[str] = []
-    for value in element_values(meta, key):
-        if isinstance(value, dict):
-            groups = [value.get(k, "") for k in ("Alphabetic", "Ideographic", "Phonetic")]
-            parts.append(canonical_person_name("=".join(groups)))
-        elif value is not None:
-            parts.append(str(value))
-    return joiner.join(parts)
-
-
-def element_first_int(meta: JsonObject, key: str) -> int | None:
-    values = element_values(meta, key)
-    return values[0] if values and isinstance(values[0], int) else None

@@ -2,7 +2,7 @@
 
 pydicom is asked to defer large values and cannot describe encapsulated items or a cut
 file, so the byte-level work (deferred values, item-header scans, truncation checks) is
-done here. `InvalidInstance` lives here because this is the lowest layer that raises it.
+done here. The errors it raises are in ``dicom/invalid.py``.
 """
 
 from __future__ import annotations
@@ -18,44 +18,10 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from openpacs.dicom import status
+from openpacs.dicom.invalid import InvalidInstance
 
 #: Value length of undefined-length elements and items.
 UNDEFINED_LENGTH: Final = 0xFFFFFFFF
-
-
-class InvalidInstance(ValueError):
-    """The file cannot be stored; `failure_code` is a STOW Failure Reason (0008,1197).
-
-    ``sop_class_uid`` and ``sop_instance_uid`` name the instance whenever its dataset
-    could be read and holds them (valid UIDs only; else ""), so that a STOW response
-    says which file failed.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        failure_code: int,
-        *,
-        sop_class_uid: str = "",
-        sop_instance_uid: str = "",
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.failure_code = failure_code
-        self.sop_class_uid = sop_class_uid
-        self.sop_instance_uid = sop_instance_uid
-
-
-class MissingUid(InvalidInstance):
-    """A UID the instance must have is absent; ``tag`` names it (e.g. ``0020000D``).
-
-    The Study and Series Instance UIDs are the ones an archive may derive instead of
-    refusing the file, when told to (``OPENPACS_COERCE_MISSING_UIDS``).
-    """
-
-    def __init__(self, reason: str, failure_code: int, tag: str) -> None:
-        super().__init__(reason, failure_code)
-        self.tag = tag
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydicom.datadict import tag_for_keyword
+from openpacs.dicom.dictionary import tag_for_keyword
 
 _HEX_PAIR = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 _HEX_EIGHT = re.compile(r"^(?:0[xX])?([0-9A-Fa-f]{8})$")

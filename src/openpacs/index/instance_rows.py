@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
 
-from openpacs.dicom.ingest import ParsedInstance
+from openpacs.dicom.parsed import ParsedInstance
 from openpacs.index.models import (
     Instance,
     Series,

@@ -23,7 +23,7 @@ from openpacs.index.models import Institution, PatientOrder, Study, utcnow
 from openpacs.index.raw import RawStatement, RowInsert
 
 if TYPE_CHECKING:
-    from openpacs.dicom.ingest import ParsedInstance
+    from openpacs.dicom.parsed import ParsedInstance
 
 SCHEDULED = "Scheduled"
 IMAGES_RECEIVED = "ImagesReceived"

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
-from pydicom.datadict import keyword_for_tag
 
+from openpacs.dicom.dictionary import keyword_for_tag
 from openpacs.protocol.media_types import DICOM_XML
 from openpacs.protocol.multipart import part_header
 

@@ -47,8 +47,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
-
 from openpacs.dicom.attributes import (
     LEVEL_TAGS,
     Attribute,
@@ -58,6 +56,7 @@ from openpacs.dicom.attributes import (
     return_tags,
     sequence_items,
 )
+from openpacs.dicom.dictionary import keyword_for_tag, tag_for_keyword
 from openpacs.dicom.names import canonical_person_name, name_words, normalise_person_name
 
 __all__ = [

@@ -10,16 +10,23 @@ sent; no stored file is opened for it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from openpacs.dicom.dicomdir import DicomdirInstance, FileSetPlan, plan_file_set
 from openpacs.index.db import Database
 from openpacs.index.retrieve_sql import InstanceRef, fetch_directory_rows
 
-__all__ = ["FileSetPlan", "file_set_plan"]
+if TYPE_CHECKING:
+    from openpacs.dicom.dicomdir import FileSetPlan
+
+__all__ = ["file_set_plan"]
 
 
 def file_set_plan(db: Database, account_id: int, refs: Sequence[InstanceRef]) -> FileSetPlan:
     """The File IDs of ``refs`` (already scoped to the caller) and their directory tree."""
+    # dicomdir.py writes with pydicom, loaded at the first download rather than before a
+    # restarted server's first answer (see web/warm_up.py).
+    from openpacs.dicom.dicomdir import DicomdirInstance, plan_file_set
+
     with db.session() as session:
         rows = fetch_directory_rows(session, account_id, [ref.id for ref in refs])
     instances = []

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from openpacs.dicom.ingest import normalize_name
+from openpacs.dicom.names import normalize_name
 from openpacs.index import folder_rows as rows
 from openpacs.index.audit import record_event
 from openpacs.index.db import Database

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from openpacs.dicom.pixels import PixelDataError, decode_frame
-from openpacs.dicom.render import RenderError, Viewport, Window, render_frame
-from openpacs.dicom.transcode import transcode_problem
+from openpacs.dicom.render_params import RenderError, Viewport, Window
 from openpacs.protocol.accept import Choice, Offer
 from openpacs.protocol.media_types import (
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -116,6 +114,9 @@ def plan_frames(detail: InstanceDetail, choice: Choice) -> FramePlan:
         label = stored
     else:
         label = EVLE
+        # Decoding (pydicom, NumPy, Pillow) loads when first used: see dicom/dictionary.py.
+        from openpacs.dicom.transcode import transcode_problem
+
         problem = transcode_problem(stored, EVLE, has_pixel_data=True)
         if problem:
             raise NotAcceptable(f"frames of instance {ref.sop_uid} cannot be decoded: {problem}")
@@ -136,6 +137,8 @@ def read_frame(blobs: BlobStore, plan: FramePlan, number: int) -> bytes:
 
 
 def _decoded(blobs: BlobStore, ref: InstanceRef, index: int) -> bytes:
+    from openpacs.dicom.pixels import PixelDataError, decode_frame  # as in plan_frames
+
     try:
         with stored_file(ref), blobs.open(ref.blob_key) as handle:
             return decode_frame(handle, index)
@@ -216,6 +219,9 @@ def render_key(job: RenderJob, media_type: str, params: RenderParams) -> tuple[o
 def render_image(blobs: BlobStore, job: RenderJob, media_type: str, params: RenderParams) -> bytes:
     """The image of ``job``; NotAcceptable when it cannot be rendered as asked,
     CannotDecode when its pixel data cannot be decoded."""
+    from openpacs.dicom.pixels import PixelDataError  # as in plan_frames
+    from openpacs.dicom.render import render_frame
+
     ref = job.ref
     try:
         with stored_file(ref), blobs.open(ref.blob_key) as handle:

@@ -23,7 +23,7 @@ from itertools import groupby
 
 from sqlalchemy.exc import OperationalError
 
-from openpacs.dicom.ingest import ParsedInstance
+from openpacs.dicom.parsed import ParsedInstance
 from openpacs.index.db import Database
 from openpacs.index.instance_rows import index_instances
 from openpacs.index.reservations import claim, reserve

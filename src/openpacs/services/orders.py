@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pydicom.uid import generate_uid
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -348,6 +347,13 @@ def check_birthdate(born: date, today: date | None = None) -> None:
 # -- create ------------------------------------------------------------------------------
 
 
+def _new_study_uid() -> str:
+    # pydicom (with NumPy) loads here, not with the server: see dicom/dictionary.py.
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid(prefix=None))
+
+
 def create_order(
     session: Session,
     account_id: int,
@@ -365,7 +371,7 @@ def create_order(
         )
     modality = checked_modality(new.modality)
     check_birthdate(new.patient_birthdate)
-    study_uid = new.study_instance_uid or generate_uid(prefix=None)
+    study_uid = new.study_instance_uid or _new_study_uid()
     clash = session.scalar(
         select(PatientOrder.uuid).where(
             PatientOrder.account_id == account_id, PatientOrder.study_instance_uid == study_uid

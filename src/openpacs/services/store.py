@@ -34,12 +34,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import IntegrityError
 
 from openpacs.dicom import status
-from openpacs.dicom.coerce import Coercion, CoercionError, coerce_missing_uids
-from openpacs.dicom.ingest import InvalidInstance, MissingUid, ParsedInstance, parse_instance
+from openpacs.dicom.invalid import InvalidInstance, MissingUid
+from openpacs.dicom.parsed import ParsedInstance
 from openpacs.index.db import Database
 from openpacs.index.instance_rows import existing_instance
 from openpacs.index.order_link import claim_study_order
@@ -51,6 +52,9 @@ from openpacs.services.permissions import Action, Grant, grant_of, refusal
 from openpacs.services.principal import Principal
 from openpacs.services.upload import Upload
 from openpacs.storage.base import BlobStore, fsync_path
+
+if TYPE_CHECKING:
+    from openpacs.dicom.coerce import Coercion
 
 log = logging.getLogger("openpacs.store")
 
@@ -116,7 +120,7 @@ class StoreService:
         # share the GIL (each hand-over can wait a whole switch interval); with several
         # uploads at once, one's disk sync overlaps another's parsing anyway.
         try:
-            parsed = parse_instance(data, expected_study_uid=expected_study_uid)
+            parsed = _parse(data, expected_study_uid)
         except InvalidInstance as exc:
             return self._refused(principal, exc, data, base_url, expected_study_uid)
         return self._put_bytes(principal, parsed, data, base_url)
@@ -139,7 +143,7 @@ class StoreService:
         # for its whole length), so the rename into place has nothing left to flush.
         flushed = self._flusher.submit(fsync_path, path, data_only=True)
         try:
-            parsed = parse_instance(path, expected_study_uid=expected_study_uid)
+            parsed = _parse(path, expected_study_uid)
         except InvalidInstance as exc:
             return self._refused(principal, exc, path, base_url, expected_study_uid)
 
@@ -162,13 +166,15 @@ class StoreService:
         coercible = isinstance(exc, MissingUid) and exc.tag in COERCIBLE_UIDS
         if not (coercible and self._coerce_missing_uids):
             return _invalid(exc)
+        from openpacs.dicom.coerce import CoercionError, coerce_missing_uids  # as in _parse
+
         try:
             data, coercion = coerce_missing_uids(source)
         except CoercionError as failure:
             log.warning("cannot coerce instance %s: %s", exc.sop_instance_uid, failure)
             return _invalid(exc, f"; deriving it failed: {failure}")
         try:
-            parsed = parse_instance(data, expected_study_uid=expected_study_uid)
+            parsed = _parse(data, expected_study_uid)
         except InvalidInstance as again:
             return _invalid(again)
         outcome = self._put_bytes(principal, parsed, data, base_url)
@@ -304,6 +310,14 @@ def existing_outcome(
             f"this SOP Instance UID is already stored in study {study_uid} series {series_uid}",
         )
     return _success(parsed, base_url, already_stored=True)
+
+
+def _parse(source: bytes | Path, expected_study_uid: str | None) -> ParsedInstance:
+    # The parser (pydicom, NumPy) loads at the first upload, or in the background once the
+    # server answers (web/warm_up.py), not before a restarted server's first answer.
+    from openpacs.dicom.ingest import parse_instance
+
+    return parse_instance(source, expected_study_uid=expected_study_uid)
 
 
 def _invalid(exc: InvalidInstance, more: str = "") -> StoreOutcome:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from openpacs.dicom.ingest import BULK_BASE
+from openpacs.dicom.parsed import BULK_BASE
 from openpacs.dicom.tags import InvalidTag, parse_tag, tag_key
 from openpacs.index.db import Database
 from openpacs.index.tag_rows import instance_metadata, order_series

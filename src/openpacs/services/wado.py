@@ -25,18 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import numpy as np
 import orjson
-from pydicom import dcmread
-from pydicom.uid import UID
 
-from openpacs.dicom.ingest import BULK_BASE
-from openpacs.dicom.transcode import (
-    TRANSCODABLE_TARGETS,
-    TranscodeError,
-    transcode,
-    transcode_problem,
-)
+from openpacs.dicom.parsed import BULK_BASE
 from openpacs.index.db import Database
 from openpacs.protocol.accept import Offer
 from openpacs.protocol.media_types import DICOM, OCTET_STREAM, ZIP
@@ -67,6 +58,10 @@ def instance_path(ref: InstanceRef) -> ResourcePath:
 def retrieve_offers(scope: Scope, refs: Sequence[InstanceRef]) -> list[Offer]:
     """Multipart DICOM in ``*`` (as stored), any stored syntax or any we can produce;
     a single ``application/dicom`` for an instance, a ZIP for a study or series."""
+    # pydicom, NumPy and the codecs load at the first retrieve or in the background once
+    # the server answers (web/warm_up.py), not before a restarted server's first answer.
+    from openpacs.dicom.transcode import TRANSCODABLE_TARGETS
+
     stored = {ref.transfer_syntax_uid for ref in refs}
     syntaxes = ("*", *sorted(TRANSCODABLE_TARGETS | stored))
     offers = [Offer("multipart/related", DICOM, syntaxes, "*")]
@@ -81,6 +76,8 @@ def check_transcodable(refs: Sequence[InstanceRef], target: str) -> None:
     """NotAcceptable naming the first instance that cannot be sent in ``target``."""
     if target == "*":
         return
+    from openpacs.dicom.transcode import transcode_problem  # as in retrieve_offers
+
     for ref in refs:
         problem = transcode_problem(
             ref.transfer_syntax_uid, target, has_pixel_data=ref.has_pixel_data
@@ -115,6 +112,8 @@ def open_part(blobs: BlobStore, ref: InstanceRef, target: str) -> PartFile:
     """The file of ``ref`` in transfer syntax ``target`` (``*``: as stored)."""
     if sent_as_stored(ref, target):
         return PartFile(stored_content_type(ref), open_stored(blobs, ref), ref.size)
+    from openpacs.dicom.transcode import TranscodeError  # as in retrieve_offers
+
     try:
         with stored_file(ref):
             handle = _transcode_to_temp(blobs, ref, target)
@@ -124,6 +123,8 @@ def open_part(blobs: BlobStore, ref: InstanceRef, target: str) -> PartFile:
 
 
 def _transcode_to_temp(blobs: BlobStore, ref: InstanceRef, target: str) -> BinaryIO:
+    from openpacs.dicom.transcode import transcode  # as in retrieve_offers
+
     out = tempfile.TemporaryFile(dir=blobs.staging_dir())  # noqa: SIM115 - the caller closes it
     try:
         with blobs.open(ref.blob_key) as src:
@@ -182,13 +183,22 @@ def read_bulk(blobs: BlobStore, detail: InstanceDetail, path: str) -> BulkValue:
     if data is None:
         raise NotFound(f"instance {ref.sop_uid} has no bulk data at {path}")
     media_type = OCTET_STREAM
-    if path == _PIXEL_DATA and UID(ref.transfer_syntax_uid).is_encapsulated:
+    if path == _PIXEL_DATA and _is_encapsulated(ref.transfer_syntax_uid):
         media_type = f"{OCTET_STREAM}; transfer-syntax={ref.transfer_syntax_uid}"
     return BulkValue(data, media_type)
 
 
+def _is_encapsulated(transfer_syntax: str) -> bool:
+    from pydicom.uid import UID  # as in retrieve_offers
+
+    return bool(UID(transfer_syntax).is_encapsulated)
+
+
 def _bulk_from_file(blobs: BlobStore, ref: InstanceRef, path: str) -> bytes | None:
     """Read a bulk element with pydicom (big endian / deflated files have no ranges)."""
+    import numpy as np  # as in retrieve_offers
+    from pydicom import dcmread
+
     try:
         with open_stored(blobs, ref) as handle:
             ds = dcmread(handle, force=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -47,6 +47,7 @@ from openpacs.web.session_auth import WebSessionMiddleware
 from openpacs.web.share.routes import share_routes
 from openpacs.web.ui.not_found import unknown_address
 from openpacs.web.ui.routes import ui_routes
+from openpacs.web.warm_up import warm_up
 
 log = logging.getLogger("openpacs")
 
@@ -139,7 +140,7 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         sweeper.start()  # what a crash left is released in the background, not at start
         statistics.start()
-        with attached_in_background(attach, ctx) if attach is not None else nullcontext():
+        with attached_in_background(attach, ctx, then=warm_up):
             yield
         sweeper.close()
         statistics.close()

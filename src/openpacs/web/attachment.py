@@ -1,5 +1,6 @@
 """What runs beside the app on the same services (the DICOM node), started in the
-background so that it never delays the first HTTP answer.
+background so that it never delays the first HTTP answer; then, on the same thread, the
+modules the first answers do not need (``web/warm_up.py``).
 
 The DICOM node's imports (pynetdicom) and set-up take about 150 ms, a good part of a
 restart's budget ("a restarted server answers within 1 s"). Its port is bound before the
@@ -27,15 +28,20 @@ Attachment = Callable[["AppContext"], AbstractContextManager[Any]]
 
 
 @contextmanager
-def attached_in_background(attach: Attachment, ctx: AppContext) -> Iterator[None]:
-    """Enter ``attach(ctx)`` on a thread of its own; on leaving, wait for it, then leave it."""
+def attached_in_background(
+    attach: Attachment | None, ctx: AppContext, then: Callable[[], None] = lambda: None
+) -> Iterator[None]:
+    """Enter ``attach(ctx)`` (if any), then run ``then``, on a thread of its own; on
+    leaving, wait for the thread, then leave what it entered."""
     stack = ExitStack()
 
     def start() -> None:
-        try:
-            stack.enter_context(attach(ctx))
-        except Exception:
-            log.exception("the DICOM node did not start; HTTP goes on without it")
+        if attach is not None:
+            try:
+                stack.enter_context(attach(ctx))
+            except Exception:
+                log.exception("the DICOM node did not start; HTTP goes on without it")
+        then()
 
     thread = threading.Thread(target=start, name="openpacs-attach", daemon=True)
     thread.start()

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from openpacs.dicom.attributes import Attribute, Kind, Level
-from openpacs.dicom.ingest import attribute_values
+from openpacs.dicom.parsed import attribute_values
 from openpacs.index.models import attribute_column_types
 
 __all__ = ["add_attribute_column", "drop_attribute_column"]

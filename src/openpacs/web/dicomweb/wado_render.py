@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from openpacs.dicom.render import Viewport, parse_viewport_region, parse_window
+from openpacs.dicom.render_params import Viewport, parse_viewport_region, parse_window
 from openpacs.protocol.accept import Offer
 from openpacs.protocol.multipart import (
     closing_delimiter,

@@ -21,13 +21,13 @@ import logging
 import re
 import zipfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from starlette.responses import Response
 
-from openpacs.dicom.dicomdir import build_dicomdir
 from openpacs.index.db import Database
 from openpacs.protocol.media_types import ZIP
-from openpacs.services.file_set import FileSetPlan, file_set_plan
+from openpacs.services.file_set import file_set_plan
 from openpacs.services.retrieve import InstanceRef, Scope
 from openpacs.services.stored_files import check_stored
 from openpacs.storage.base import BlobNotFound, BlobStore
@@ -37,6 +37,9 @@ from openpacs.web.dicomweb.wado_common import (
     StreamAborted,
     in_thread,
 )
+
+if TYPE_CHECKING:
+    from openpacs.dicom.dicomdir import FileSetPlan
 
 _UID = re.compile(r"[0-9]{1,64}(?:\.[0-9]{1,64}){0,63}")
 log = logging.getLogger("openpacs.wado")
@@ -117,6 +120,8 @@ def zip_chunks(
             if data := sink.drain():
                 yield data
         if plan is not None:
+            from openpacs.dicom.dicomdir import build_dicomdir  # as in services/file_set.py
+
             with archive.open("DICOMDIR", "w", force_zip64=True) as member:
                 member.write(build_dicomdir(plan))
     if data := sink.drain():

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import quote
 
-from pydicom.datadict import keyword_for_tag
 from starlette.requests import Request
 from starlette.responses import Response
 
+from openpacs.dicom.dictionary import keyword_for_tag
 from openpacs.protocol.paths import ResourcePath
 from openpacs.services.assignments import AssignmentService
 from openpacs.services.directory import DirectoryService, UserGroupInfo, UserInfo
