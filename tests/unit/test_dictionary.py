@@ -51,4 +51,4 @@ def test_it_loads_without_pydicom_and_uses_pydicoms_copy_once_loaded() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
-    assert dictionary.DICTIONARY is DicomDictionary or dictionary.DICTIONARY == DicomDictionary
+    assert dictionary.DICTIONARY is DicomDictionary or DicomDictionary == dictionary.DICTIONARY

@@ -69,7 +69,7 @@ def _needs_heavy(name: str) -> bool:
 def _the_nodes(name: str) -> bool:
     """A module of the DICOM node, or one only the node's modules import."""
     importers = {other for other, imports in GRAPH.items() if name in imports}
-    return name.startswith(NODE) or bool(importers) and all(m.startswith(NODE) for m in importers)
+    return name.startswith(NODE) or (bool(importers) and all(m.startswith(NODE) for m in importers))
 
 
 def test_every_module_that_needs_the_pixel_packages_is_warmed_up_or_the_nodes() -> None:
