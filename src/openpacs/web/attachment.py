@@ -11,6 +11,7 @@ up. If the node cannot start, the error is logged and HTTP goes on serving.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -28,6 +29,20 @@ Attachment = Callable[["AppContext"], AbstractContextManager[Any]]
 
 
 @contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off while this thread loads modules (the node's, then the
+    warm-up's: a few hundred thousand objects that live as long as the process, which
+    its passes would walk again and again, as cli/main.py says of the server's own)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@contextmanager
 def attached_in_background(
     attach: Attachment | None, ctx: AppContext, then: Callable[[], None] = lambda: None
 ) -> Iterator[None]:
@@ -36,12 +51,13 @@ def attached_in_background(
     stack = ExitStack()
 
     def start() -> None:
-        if attach is not None:
-            try:
-                stack.enter_context(attach(ctx))
-            except Exception:
-                log.exception("the DICOM node did not start; HTTP goes on without it")
-        then()
+        with _collector_paused():
+            if attach is not None:
+                try:
+                    stack.enter_context(attach(ctx))
+                except Exception:
+                    log.exception("the DICOM node did not start; HTTP goes on without it")
+            then()
 
     thread = threading.Thread(target=start, name="openpacs-attach", daemon=True)
     thread.start()
