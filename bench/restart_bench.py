@@ -16,7 +16,12 @@ other, so the C-ECHO figure included the search's).
 Then it kills the server again (SIGKILL to the process group) mid-upload. One process and
 ``--workers 2`` take turns, round by round.
 
-    .venv/bin/python -m bench.restart_bench [--rounds 7] [--studies 200]
+    .venv/bin/python -m bench.restart_bench [--rounds 7] [--studies 200] [--baseline SRC]
+
+``--baseline`` compares with another tree's server (``git worktree add /tmp/old REV``,
+then ``--baseline /tmp/old/src``), round by round in turns, as the machine's speed drifts
+by more than the differences measured. The data is loaded by this tree's server, so the
+baseline must know its database's newest migration.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import itertools
 import os
 import shutil
 import signal
@@ -139,6 +145,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--studies", type=int, default=200)
     parser.add_argument("--dicom", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also start the server of another tree (its src/ folder, e.g. a `git worktree` "
+        "of an older commit), taking turns with this one round by round",
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="openpacs-restart-"))
@@ -157,7 +169,7 @@ def _measure(args: argparse.Namespace, data_dir: Path) -> None:
         response = stow(seed.dicomweb, account.auth, parts[start : start + 50])
         response.raise_for_status()
     seed.stop()
-    spare = _instances(40 * args.rounds * 2, "spare")
+    spare = _instances(40 * args.rounds * 2 * (2 if args.baseline else 1), "spare")
 
     port, dicom_port = free_port(), free_port()
     env = {
@@ -167,12 +179,16 @@ def _measure(args: argparse.Namespace, data_dir: Path) -> None:
     }
     url = f"http://127.0.0.1:{port}"
     basic = "Basic " + base64.b64encode(":".join(account.auth).encode()).decode()
+    trees = {"": env}
+    if args.baseline:  # its own modules first on the path: see --baseline
+        baseline = str(Path(args.baseline).resolve())
+        trees = {"this tree, ": env, "baseline, ": {**env, "PYTHONPATH": baseline}}
     results: dict[str, dict[str, list[float]]] = {}
     for rnd in range(args.rounds):
-        for workers in (1, 2):
+        for (tree, tree_env), workers in itertools.product(trees.items(), (1, 2)):
             started = time.perf_counter()
-            process = _serve(data_dir, env, workers)
-            figures = results.setdefault(f"workers={workers}", {})
+            process = _serve(data_dir, tree_env, workers)
+            figures = results.setdefault(f"{tree}workers={workers}", {})
             probes = {
                 "health": lambda: _get(port, "/healthz") == 200,
                 "search": lambda: _get(port, SEARCH, basic) == 200,
@@ -187,14 +203,14 @@ def _measure(args: argparse.Namespace, data_dir: Path) -> None:
             for what, seconds in answered.items():
                 figures.setdefault(what, []).append(seconds)
             health, search = answered["health"], answered["search"]
-            uploader = _upload_until_killed(
-                f"{url}/dicomweb", account.auth, spare[(2 * rnd + workers - 1) * 40 :][:40]
-            )
+            uploader = _upload_until_killed(f"{url}/dicomweb", account.auth, spare[:40])
+            spare = spare[40:]
             time.sleep(0.3)  # uploads in flight
             _kill(process)
             uploader.join(10)
-            print(f"round {rnd + 1}/{args.rounds} workers={workers}: health {health * 1000:.0f} ms,"
-                  f" search {search * 1000:.0f} ms", flush=True)  # fmt: skip
+            print(f"round {rnd + 1}/{args.rounds} {tree}workers={workers}:"
+                  f" health {health * 1000:.0f} ms, search {search * 1000:.0f} ms",
+                  flush=True)  # fmt: skip
 
     load = os.getloadavg()
     print(f"\nload average at the end: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")

@@ -50,7 +50,7 @@ def test_the_warm_up_runs_after_the_node_on_the_same_thread_and_without_a_node()
         events.append(("node", threading.current_thread().name))
         yield
 
-    def warm_up() -> None:
+    def warm_up(_leaving: threading.Event) -> None:
         events.append(("warm-up", threading.current_thread().name))
 
     with attached_in_background(node, object(), then=warm_up):  # type: ignore[arg-type]

@@ -5,7 +5,10 @@ load them; the DICOM node's modules load when the node starts. Read from the sou
 from __future__ import annotations
 
 import ast
+import gc
 import logging
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,16 +89,38 @@ def test_every_module_that_needs_the_pixel_packages_is_warmed_up_or_the_nodes() 
     assert {"openpacs.dicom.pixels", "openpacs.dicom.json_model"} <= warmed
 
 
-def test_the_deferred_modules_exist_and_load() -> None:
-    warm_up.warm_up()
+def test_the_deferred_modules_exist_and_load_after_the_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(warm_up, "WARM_UP_AFTER_SECONDS", 0.01)
+    warm_up.warm_up(threading.Event())
     for name in warm_up.DEFERRED_MODULES:
-        assert name in GRAPH
+        assert name in GRAPH and name in sys.modules
+
+
+def test_a_server_stopping_before_the_delay_loads_nothing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(warm_up, "DEFERRED_MODULES", ("openpacs.no_such_module",))
+    leaving = threading.Event()
+    leaving.set()
+    with caplog.at_level(logging.ERROR, logger="openpacs.app"):
+        warm_up.warm_up(leaving)
+    assert "no_such_module" not in caplog.text  # it never tried
+
+
+def test_the_collector_is_paused_while_modules_load_and_restored_after() -> None:
+    assert gc.isenabled()
+    with warm_up.collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
 def test_a_module_that_cannot_load_is_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(warm_up, "DEFERRED_MODULES", ("openpacs.no_such_module",))
+    monkeypatch.setattr(warm_up, "WARM_UP_AFTER_SECONDS", 0.01)
     with caplog.at_level(logging.ERROR, logger="openpacs.app"):
-        warm_up.warm_up()
+        warm_up.warm_up(threading.Event())
     assert "could not load openpacs.no_such_module in the background" in caplog.text

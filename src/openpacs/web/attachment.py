@@ -2,8 +2,9 @@
 background so that it never delays the first HTTP answer; then, on the same thread, the
 modules the first answers do not need (``web/warm_up.py``).
 
-The DICOM node's imports (pynetdicom) and set-up take about 150 ms, a good part of a
-restart's budget ("a restarted server answers within 1 s"). Its port is bound before the
+The DICOM node's imports (pynetdicom; pydicom is loaded before serving, see
+cli/serve.py) and set-up take about 60-150 ms, a good part of a restart's budget ("a
+restarted server answers within 1 s"). Its port is bound before the
 app starts (``cli/preflight.py``), so a peer that connects meanwhile waits in the
 listen backlog (or, with workers, in the worker's queue) and is served once the node is
 up. If the node cannot start, the error is logged and HTTP goes on serving.
@@ -11,12 +12,13 @@ up. If the node cannot start, the error is logged and HTTP goes on serving.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
+
+from openpacs.web.warm_up import collector_paused
 
 if TYPE_CHECKING:
     from openpacs.web.context import AppContext
@@ -29,40 +31,31 @@ Attachment = Callable[["AppContext"], AbstractContextManager[Any]]
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off while this thread loads modules (the node's, then the
-    warm-up's: a few hundred thousand objects that live as long as the process, which
-    its passes would walk again and again, as cli/main.py says of the server's own)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-@contextmanager
 def attached_in_background(
-    attach: Attachment | None, ctx: AppContext, then: Callable[[], None] = lambda: None
+    attach: Attachment | None,
+    ctx: AppContext,
+    then: Callable[[threading.Event], None] = lambda _leaving: None,
 ) -> Iterator[None]:
-    """Enter ``attach(ctx)`` (if any), then run ``then``, on a thread of its own; on
-    leaving, wait for the thread, then leave what it entered."""
+    """Enter ``attach(ctx)`` (if any), then run ``then`` (given an event set when the app
+    stops), on a thread of its own; on leaving, set the event, wait for the thread, then
+    leave what it entered."""
     stack = ExitStack()
+    leaving = threading.Event()
 
     def start() -> None:
-        with _collector_paused():
-            if attach is not None:
-                try:
+        if attach is not None:
+            try:
+                with collector_paused():
                     stack.enter_context(attach(ctx))
-                except Exception:
-                    log.exception("the DICOM node did not start; HTTP goes on without it")
-            then()
+            except Exception:
+                log.exception("the DICOM node did not start; HTTP goes on without it")
+        then(leaving)
 
     thread = threading.Thread(target=start, name="openpacs-attach", daemon=True)
     thread.start()
     try:
         yield
     finally:
+        leaving.set()
         thread.join()
         stack.close()

@@ -1,16 +1,21 @@
-"""The modules a server loads after it answers: the DICOM parser and the pixel code.
+"""The modules a server loads after its first answers: the DICOM parser and pixel code.
 
 pydicom (with NumPy, its pixel handlers and the codecs' plugins), Pillow and the modules
-built on them take about 200 ms to import, 30% of a start; a restarted server must answer
-within 1 s. Nothing a search, a sign-in, a page or a metadata read needs imports them:
-the dictionary comes from ``dicom/dictionary.py``, and the services import the parser,
-the transcoder, the renderer and the DICOMDIR writer where they use them. This loads
-them on the background thread that starts the DICOM node (``web/attachment.py``), after
-the node, so the first upload or retrieve after a restart does not pay for them either.
+built on them take 100-200 ms to import, a fifth to a third of a start; a restarted
+server must answer within 1 s. Nothing a search, a sign-in, a page or a metadata read
+needs imports them: the dictionary comes from ``dicom/dictionary.py``, and the services
+import the parser, the transcoder, the renderer and the DICOMDIR writer where they use
+them. (With the DICOM node on, pydicom itself is loaded before serving, as the node
+needs it: see cli/serve.py ``_load_for_the_dicom_node``.)
 
-``tests/unit/test_start_imports.py`` keeps the two sides honest: the server's modules
-load without these packages, and every module of ours that needs them is listed here
-(or is loaded by one that is) or belongs to the DICOM node.
+The rest loads here, on the node's background thread (``web/attachment.py``), once the
+first answers are given: modules loading on one thread slow every other thread of the
+process (they share one interpreter lock), and the clients of a restarted server come
+back in its first second. An upload or a retrieve before then loads what it needs itself.
+
+``tests/unit/test_warm_up.py`` checks that every module of ours that needs these
+packages is listed here (or is loaded by one that is) or belongs to the DICOM node, and
+``tests/e2e/test_restart_imports.py`` that the first requests after a restart need none.
 """
 
 from __future__ import annotations
@@ -19,9 +24,15 @@ import gc
 import importlib
 import logging
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 log = logging.getLogger("openpacs.app")
+
+#: How long after the app starts the modules load (unless it stops first).
+WARM_UP_AFTER_SECONDS: Final = 2.0
 
 #: Loaded after the server answers, in this order.
 DEFERRED_MODULES: Final = (
@@ -33,16 +44,35 @@ DEFERRED_MODULES: Final = (
 )
 
 
-def warm_up() -> None:
-    """Import the deferred modules; one that fails is logged (its first use will fail
-    the same way, with the request's error handling). If it loaded anything, what is
-    loaded is frozen, as before serving (``web/app.py`` ``settle_memory``): else every
-    full pass of the cyclic collector walks these modules' objects again."""
+def warm_up(leaving: threading.Event) -> None:
+    """After ``WARM_UP_AFTER_SECONDS`` (none if ``leaving`` is set meanwhile), import the
+    deferred modules; one that fails is logged (its first use will fail the same way,
+    with the request's error handling). If that loaded anything, what is loaded is
+    frozen, as before serving (``web/app.py`` ``settle_memory``): else every full pass of
+    the cyclic collector walks these modules' objects again."""
+    if leaving.wait(WARM_UP_AFTER_SECONDS):
+        return
     loaded = len(sys.modules)
-    for name in DEFERRED_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            log.exception("could not load %s in the background", name)
-    if len(sys.modules) > loaded:
-        gc.freeze()
+    with collector_paused():
+        for name in DEFERRED_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                log.exception("could not load %s in the background", name)
+        if len(sys.modules) > loaded:
+            gc.freeze()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off while modules load on a background thread (the DICOM
+    node's, the deferred ones): a few hundred thousand objects that live as long as the
+    process, which its passes would walk again and again (see cli/main.py ``resolve``
+    for the server's own)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
