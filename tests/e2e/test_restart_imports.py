@@ -64,6 +64,13 @@ def _recorded(imports: Path) -> list[str]:
     return imports.read_text().splitlines() if imports.exists() else []
 
 
+def _ask_first_requests(client: httpx.Client, study: str) -> None:
+    for path in FIRST_REQUESTS:
+        answer = client.get(path.format(study=study))
+        assert answer.status_code == 200, (path, answer.text[:200])
+    assert study in client.get("/dicomweb/studies").text
+
+
 def test_the_first_answers_after_a_restart_load_no_pixel_code(
     archive: tuple[Path, TestAccount, str], tmp_path: Path
 ) -> None:
@@ -72,10 +79,7 @@ def test_the_first_answers_after_a_restart_load_no_pixel_code(
     server = _restarted(data_dir, imports, dicom=False)
     try:
         with httpx.Client(base_url=server.url, auth=account.auth, timeout=30) as client:
-            for path in FIRST_REQUESTS:
-                answer = client.get(path.format(study=study))
-                assert answer.status_code == 200, (path, answer.text[:200])
-            assert study in client.get("/dicomweb/studies").text
+            _ask_first_requests(client, study)
             assert _recorded(imports) == [], "loaded by a first request"
 
             # A retrieve decides what it can transcode to: the first use of pydicom.
@@ -94,8 +98,7 @@ def test_with_the_dicom_node_pydicom_loads_before_serving_and_requests_load_noth
     server = _restarted(data_dir, imports, dicom=True)
     try:
         with httpx.Client(base_url=server.url, auth=account.auth, timeout=30) as client:
-            for path in FIRST_REQUESTS:
-                assert client.get(path.format(study=study)).status_code == 200, path
+            _ask_first_requests(client, study)
         recorded = _recorded(imports)
         assert recorded and recorded[0].startswith("pydicom on MainThread from openpacs/cli/serve")
         # Each line names its thread and our innermost frame first: the start's own import,
