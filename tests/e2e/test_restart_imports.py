@@ -1,8 +1,9 @@
 """A restarted server answers without loading pydicom, NumPy or Pillow for a request.
 
 They are up to a third of a start ("a restarted server must answer within 1 s") and load
-in the background after the first answers (web/warm_up.py), except pydicom when the
-DICOM node is on: it loads before serving then (cli/serve.py). Here a server is
+in the background after the first answers (web/warm_up.py); with the DICOM node on,
+pydicom loads as the node starts, on its thread, or with workers in the parent before
+they are forked (cli/serve.py). Here a server is
 restarted on an archive with the background loading switched off
 (tests/support/import_probe.py records who imports them), and the requests a client
 makes first after a restart are served: none of them may load those packages. A study
@@ -49,10 +50,11 @@ FIRST_REQUESTS = (
 )
 
 
-def _restarted(data_dir: Path, imports: Path, dicom: bool) -> ServerProcess:
+def _restarted(data_dir: Path, imports: Path, dicom: bool, workers: int = 1) -> ServerProcess:
     server = ServerProcess(
         data_dir,
         env={"OPENPACS_TEST_IMPORT_LOG": str(imports)},
+        args=("--workers", str(workers)) if workers > 1 else (),
         launcher=(str(PROBE),),
     )
     if not dicom:
@@ -90,19 +92,26 @@ def test_the_first_answers_after_a_restart_load_no_pixel_code(
         server.stop()
 
 
-def test_with_the_dicom_node_pydicom_loads_before_serving_and_requests_load_nothing(
-    archive: tuple[Path, TestAccount, str], tmp_path: Path
+@pytest.mark.parametrize(
+    ("workers", "loader"),
+    [
+        (1, "pydicom on openpacs-attach from "),  # the node's thread, beside the app
+        (2, "pydicom on MainThread from openpacs/cli/serve.py:"),  # the parent, once
+    ],
+)
+def test_with_the_dicom_node_pydicom_loads_as_it_starts_and_requests_load_nothing(
+    archive: tuple[Path, TestAccount, str], tmp_path: Path, workers: int, loader: str
 ) -> None:
     data_dir, account, study = archive
     imports = tmp_path / "imports.log"
-    server = _restarted(data_dir, imports, dicom=True)
+    server = _restarted(data_dir, imports, dicom=True, workers=workers)
     try:
         with httpx.Client(base_url=server.url, auth=account.auth, timeout=30) as client:
             _ask_first_requests(client, study)
         recorded = _recorded(imports)
-        assert recorded and recorded[0].startswith("pydicom on MainThread from openpacs/cli/serve")
-        # Each line names its thread and our innermost frame first: the start's own import,
-        # or the node's thread loading pynetdicom; never a request's handler.
+        assert any(line.startswith(loader) for line in recorded), recorded
+        # Each line names its thread and our innermost frame first: the parent's load
+        # before forking, or the node's thread starting; never a request's handler.
         elsewhere = [
             line
             for line in recorded

@@ -74,7 +74,12 @@ def association(
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
     assoc = ae.associate("127.0.0.1", server.dicom_port, ae_title=called, **kwargs)
     if not assoc.is_established:
-        raise AssertionError(f"association of {calling} not established")
+        running = server.process is not None and server.process.poll() is None
+        raise AssertionError(
+            f"association of {calling} not established (the server is "
+            f"{'running' if running else 'stopped'}); its log ends:\n"
+            + server.log_path.read_text(errors="replace")[-1500:]
+        )
     try:
         yield assoc
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from openpacs.cli import preflight
 from openpacs.cli.first_start import first_start_message, path_hint
 from openpacs.services.bootstrap import InitialAdmin
 from openpacs.settings import Settings
@@ -101,6 +102,18 @@ def test_a_busy_port_is_reported_before_starting(data_dir: Path) -> None:
         done = run_cli("serve", "--data-dir", str(data_dir), "--port", str(port))
     one_line_error(done, 2, f"port {port} is already in use")
     assert not (data_dir / "openpacs.db").exists()  # nothing was started
+
+
+def test_the_ports_take_connections_from_the_moment_they_are_bound() -> None:
+    """A client that connects while the server starts (its modules still loading, the
+    DICOM node not up yet) waits in the backlog and is served, instead of being refused."""
+    for setting in (preflight.PORT, preflight.DICOM_PORT):
+        with preflight.listen_socket("127.0.0.1", 0, setting) as listener:
+            client = socket.create_connection(listener.getsockname()[:2], timeout=2)
+            client.sendall(b"waiting")
+            accepted, _ = listener.accept()  # as the server will, once it serves
+            with client, accepted:
+                assert accepted.recv(16) == b"waiting"
 
 
 def test_admin_never_creates_a_data_directory(tmp_path: Path) -> None:

@@ -120,9 +120,16 @@ def existing_database(url: str) -> None:
         )
 
 
+#: Connections the kernel queues on a port until the server accepts them (uvicorn's
+#: default, and what the workers' parent uses).
+BACKLOG = 2048
+
+
 def listen_socket(host: str, port: int, setting: str = PORT) -> socket.socket:
     """The listening socket of the server, bound now so that a busy port is told at once
-    (``setting`` names the port's flag and variable in the message)."""
+    (``setting`` names the port's flag and variable in the message), and listening, so
+    that a client that connects while the server starts (a browser, a modality coming
+    back after a restart) waits in the backlog and is served, instead of being refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -134,6 +141,7 @@ def listen_socket(host: str, port: int, setting: str = PORT) -> socket.socket:
     except (UnicodeError, ValueError) as exc:
         sock.close()
         raise SettingsError(f"cannot listen on {host}:{port}: {exc} ({HOST})") from None
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
 

@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError:
         listener.close()
         raise
-    if dicom is not None:
+    if dicom is not None and settings.workers > 1:
         _load_for_the_dicom_node()
     gc.freeze()  # the settings are good and the ports are ours: this process will serve
     gc.enable()
@@ -100,13 +100,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _load_for_the_dicom_node() -> None:
-    """pydicom (with NumPy), which the DICOM node needs, loaded before serving.
+    """pydicom (with NumPy), which the DICOM node needs, loaded before the workers are
+    forked, so that they start with it.
 
-    HTTP answers without it (web/warm_up.py), but loaded beside the app, on the node's
-    thread, it delayed the node's first C-ECHO by 100-230 ms for 45-80 ms sooner first
-    HTTP answers: the threads of a process share one interpreter lock, and the workers each
-    loaded it instead of being forked with it (bench/restart_bench.py --baseline, 8
-    rounds in turns). So it loads here when the node is on, with the collector still off.
+    HTTP answers without it (web/warm_up.py). In one process the node loads it on its
+    own thread beside the app, where it overlaps with the first answers' password checks
+    and network waits: /healthz came about 100 ms sooner than with pydicom loaded first
+    and the first C-ECHO no later. With workers, each loaded it again instead and the
+    first C-ECHO came about 125 ms later, so the parent loads it once, with the collector
+    still off (bench/restart_bench.py --baseline, 8 rounds in turns).
     """
     import pydicom  # noqa: F401
 

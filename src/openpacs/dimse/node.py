@@ -130,8 +130,7 @@ class _Server(ThreadedAssociationServer):
             self.server_address = self._listener.getsockname()[:2]
 
     def server_activate(self) -> None:
-        if self._listener is not None:
-            self._listener.listen(128)
+        pass  # the listener listens already (cli/preflight.py): peers wait in its backlog
 
     def server_close(self) -> None:
         if self._listener is not None:

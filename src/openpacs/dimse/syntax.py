@@ -23,8 +23,6 @@ from pydicom.uid import (
 )
 from pynetdicom.presentation import PresentationContext, build_context
 
-from openpacs.dicom.transcode import transcode_problem
-
 __all__ = ["FALLBACK", "MAX_CONTEXTS", "outgoing_syntax", "sub_association_contexts"]
 
 #: The uncompressed syntaxes an instance may be decoded to, in order of preference.
@@ -50,6 +48,10 @@ def outgoing_syntax(
     offered = [ts for cls, ts in accepted if cls == sop_class]
     if stored in offered:
         return stored
+    # The transcoder loads at the first instance that needs it, or after the server's
+    # first answers (web/warm_up.py), not with the node.
+    from openpacs.dicom.transcode import transcode_problem
+
     for ts in (*FALLBACK, *offered):
         if ts in offered and transcode_problem(stored, ts, has_pixel_data=has_pixel_data) is None:
             return ts

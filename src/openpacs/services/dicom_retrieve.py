@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from openpacs.dicom.transcode import TranscodeError, transcode
 from openpacs.index.db import Database
 from openpacs.index.retrieve_sql import find_instances
 from openpacs.protocol.qido import Level, parse_qido
@@ -79,6 +78,10 @@ def outgoing_dataset(blobs: BlobStore, ref: InstanceRef, syntax: str) -> Dataset
     with open_stored(blobs, ref) as stored:
         if syntax == ref.transfer_syntax_uid:
             return dcmread(stored, force=True)
+        # The transcoder loads at the first C-GET or C-MOVE that needs it, or after the
+        # first answers (web/warm_up.py), not with the DICOM node.
+        from openpacs.dicom.transcode import TranscodeError, transcode
+
         out = io.BytesIO()
         try:
             transcode(stored, out, syntax)

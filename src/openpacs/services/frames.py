@@ -114,7 +114,8 @@ def plan_frames(detail: InstanceDetail, choice: Choice) -> FramePlan:
         label = stored
     else:
         label = EVLE
-        # Decoding (pydicom, NumPy, Pillow) loads when first used: see dicom/dictionary.py.
+        # Decoding (pydicom, NumPy, Pillow) loads at first use or after the first answers
+        # (web/warm_up.py), not before a restarted server answers.
         from openpacs.dicom.transcode import transcode_problem
 
         problem = transcode_problem(stored, EVLE, has_pixel_data=True)

@@ -348,7 +348,8 @@ def check_birthdate(born: date, today: date | None = None) -> None:
 
 
 def _new_study_uid() -> str:
-    # pydicom (with NumPy) loads here, not with the server: see dicom/dictionary.py.
+    # pydicom (with NumPy) loads here, not before a restarted server answers: see
+    # web/warm_up.py.
     from pydicom.uid import generate_uid
 
     return str(generate_uid(prefix=None))

@@ -2,9 +2,9 @@
 background so that it never delays the first HTTP answer; then, on the same thread, the
 modules the first answers do not need (``web/warm_up.py``).
 
-The DICOM node's imports (pynetdicom; pydicom is loaded before serving, see
-cli/serve.py) and set-up take about 60-150 ms, a good part of a restart's budget ("a
-restarted server answers within 1 s"). Its port is bound before the
+The DICOM node's imports (pynetdicom, and in one process pydicom with NumPy: see
+cli/serve.py ``_load_for_the_dicom_node``) and set-up take 60-250 ms, a good part of a
+restart's budget ("a restarted server answers within 1 s"). Its port is bound before the
 app starts (``cli/preflight.py``), so a peer that connects meanwhile waits in the
 listen backlog (or, with workers, in the worker's queue) and is served once the node is
 up. If the node cannot start, the error is logged and HTTP goes on serving.

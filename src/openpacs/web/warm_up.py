@@ -5,8 +5,8 @@ built on them take 100-200 ms to import, a fifth to a third of a start; a restar
 server must answer within 1 s. Nothing a search, a sign-in, a page or a metadata read
 needs imports them: the dictionary comes from ``dicom/dictionary.py``, and the services
 import the parser, the transcoder, the renderer and the DICOMDIR writer where they use
-them. (With the DICOM node on, pydicom itself is loaded before serving, as the node
-needs it: see cli/serve.py ``_load_for_the_dicom_node``.)
+them. (The DICOM node loads pydicom as it starts, beside the app: see cli/serve.py
+``_load_for_the_dicom_node``.)
 
 The rest loads here, on the node's background thread (``web/attachment.py``), once the
 first answers are given: modules loading on one thread slow every other thread of the
