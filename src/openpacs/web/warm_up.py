@@ -5,8 +5,8 @@ built on them take 100-200 ms to import, a fifth to a third of a start; a restar
 server must answer within 1 s. Nothing a search, a sign-in, a page or a metadata read
 needs imports them: the dictionary comes from ``dicom/dictionary.py``, and the services
 import the parser, the transcoder, the renderer and the DICOMDIR writer where they use
-them. (The DICOM node loads pydicom as it starts, beside the app: see cli/serve.py
-``_load_for_the_dicom_node``.)
+them. (The DICOM node loads pydicom as it starts, beside the app; with workers the
+parent loads it before forking them: see cli/serve.py ``_load_for_the_dicom_node``.)
 
 The rest loads here, on the node's background thread (``web/attachment.py``), once the
 first answers are given: modules loading on one thread slow every other thread of the
@@ -49,7 +49,8 @@ def warm_up(leaving: threading.Event) -> None:
     deferred modules; one that fails is logged (its first use will fail the same way,
     with the request's error handling). If that loaded anything, what is loaded is
     frozen, as before serving (``web/app.py`` ``settle_memory``): else every full pass of
-    the cyclic collector walks these modules' objects again."""
+    the cyclic collector walks these modules' objects again. (The objects of requests in
+    flight at that moment are frozen with them, once: a few kilobytes at most.)"""
     if leaving.wait(WARM_UP_AFTER_SECONDS):
         return
     loaded = len(sys.modules)
