@@ -13,11 +13,11 @@ import struct
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
-from pydicom._dicom_dict import DicomDictionary
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from openpacs.dicom import status
+from openpacs.dicom.dictionary import DICTIONARY
 from openpacs.dicom.invalid import InvalidInstance
 
 #: Value length of undefined-length elements and items.
@@ -98,7 +98,7 @@ class RawFile:
 
 
 def tag_name(tag: int) -> str:
-    entry = DicomDictionary.get(tag)
+    entry = DICTIONARY.get(tag)
     label = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
     return f"{entry[2]} {label}" if entry else label
 

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 
 from openpacs.dicom.attributes import Attribute, Kind, Level, dictionary_vr, tag_of
+from openpacs.dicom.dictionary import keyword_for_tag
 from openpacs.dimse.find import matching_summary
 from openpacs.dimse.identifier import FindError
 from openpacs.dimse.status import (
@@ -167,7 +167,7 @@ def _item(item: WorklistItem, tags: tuple[int, ...]) -> Dataset:
 
 
 def _keyword(tag: int) -> str:
-    return str(keyword_for_tag(tag) or "")
+    return keyword_for_tag(tag)
 
 
 def handle_worklist(node: DicomNode, event: evt.Event) -> Iterator[tuple[Any, Dataset | None]]:
